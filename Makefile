@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (see README): `make run` runs the main job, `make test` runs the tests.
+# Both create .venv and install what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATASET := datasets/maze-planner-v0
+
+# DDS must never leave loopback on these machines; every run gets its own domain and log folder.
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
+
+.PHONY: help run test bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.installed: requirements.txt setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+run: $(BIN)/.installed  ## main job: generate the 0.5 M-transition maze dataset and inspect it (PNG)
+	$(BIN)/simpl data maze --transitions 500000 --out $(DATASET)
+	$(BIN)/simpl data inspect $(DATASET) --png $(DATASET).png
+
+test: $(BIN)/.installed-test  ## install everything and run the test suite
+	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed  ## env throughput: raw mj_step vs single env vs batched
+	$(BIN)/simpl bench env --domain maze
+
+clean:  ## remove the venv and generated data
+	rm -rf $(VENV) datasets runs

@@ -1,0 +1,1 @@
+"""Benchmarks (`simpl bench ...`): measured on this machine, never run in tests."""

@@ -1,0 +1,1 @@
+"""Offline datasets: generation (planner, teleoperation), the Minari on-disk format, and skill-window sampling."""

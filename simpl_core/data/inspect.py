@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simpl_core.data.minari_io import OfflineDataset
-from simpl_core.envs.maze.env import ACTION_NAMES, OBSERVATION_NAMES
+from simpl_core.envs.maze.env import ACTION_NAMES, DEFAULT_START, OBSERVATION_NAMES
 from simpl_core.envs.maze.layout import MazeLayout
 
 MAZE_ENV_IDS = ("simpl/Maze-v0",)
@@ -36,10 +36,11 @@ def _range_rows(values: np.ndarray, names) -> list[str]:
 
 
 def maze_coverage(dataset: OfflineDataset, layout: MazeLayout) -> float:
-    """Fraction of the maze's free cells that some observation falls in."""
+    """Fraction of the maze's reachable cells that some observation falls in."""
     cells = np.concatenate([np.rint(ep.observations[:, :2]).astype(int) for ep in dataset.episodes])
-    visited = {tuple(c) for c in np.unique(cells, axis=0) if layout.is_free(c)}
-    return len(visited) / len(layout.free_cells)
+    reachable = {tuple(c) for c in layout.reachable_cells(DEFAULT_START)}
+    visited = {tuple(c) for c in np.unique(cells, axis=0)} & reachable
+    return len(visited) / len(reachable)
 
 
 def summarize(dataset: OfflineDataset) -> str:
@@ -58,7 +59,7 @@ def summarize(dataset: OfflineDataset) -> str:
         *_range_rows(np.concatenate([ep.actions for ep in dataset.episodes]), ACTION_NAMES if maze else None),
     ]
     if maze:
-        lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's free cells visited")
+        lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable cells visited")
     return "\n".join(lines)
 
 

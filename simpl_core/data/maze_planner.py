@@ -15,6 +15,7 @@ from gymnasium.vector import AutoresetMode
 from tqdm import tqdm
 
 from simpl_core.data.minari_io import Episode
+from simpl_core.envs.maze.env import DEFAULT_START
 from simpl_core.envs.maze.layout import DEFAULT_LAYOUT, MazeLayout
 from simpl_core.envs.maze.vector import MazeVectorEnv
 
@@ -48,8 +49,11 @@ class _EpisodeRecorder:
         self.observations = [first_obs]
         self.actions: list[np.ndarray] = []
 
-    def finish(self, final_obs: np.ndarray, terminated: bool) -> Episode:
-        self.observations.append(final_obs)
+    def add(self, action: np.ndarray, next_obs: np.ndarray) -> None:
+        self.actions.append(action)
+        self.observations.append(next_obs)
+
+    def finish(self, terminated: bool) -> Episode:
         steps = len(self.actions)
         terminations = np.zeros(steps, dtype=bool)
         truncations = np.zeros(steps, dtype=bool)
@@ -58,10 +62,10 @@ class _EpisodeRecorder:
                        rewards=np.zeros(steps), terminations=terminations, truncations=truncations)
 
 
-def _sample_route(layout: MazeLayout, rng: np.random.Generator, min_cells: int) -> list[tuple[int, int]]:
-    free = layout.free_cells
+def _sample_route(cells: np.ndarray, layout: MazeLayout, rng: np.random.Generator,
+                  min_cells: int) -> list[tuple[int, int]]:
     while True:
-        start, goal = free[rng.integers(len(free), size=2)]
+        start, goal = cells[rng.integers(len(cells), size=2)]
         path = layout.shortest_path(start, goal)
         if len(path) > min_cells:
             return path
@@ -72,6 +76,7 @@ def generate_maze_episodes(cfg: PlannerConfig, progress: bool = True) -> tuple[l
         raise ValueError("set a number of transitions or of episodes")
     layout = MazeLayout.load(cfg.layout)
     rng = np.random.default_rng(cfg.seed)
+    cells = layout.reachable_cells(DEFAULT_START)
     env = MazeVectorEnv(cfg.num_envs, layout=layout, max_episode_steps=cfg.max_steps,
                         autoreset_mode=AutoresetMode.DISABLED)
     max_path = layout.shape[0] * layout.shape[1]
@@ -80,7 +85,7 @@ def generate_maze_episodes(cfg: PlannerConfig, progress: bool = True) -> tuple[l
     waypoint = np.zeros(cfg.num_envs, dtype=np.int64)
 
     def new_routes(mask: np.ndarray) -> dict:
-        routes = [_sample_route(layout, rng, cfg.min_path_cells) for _ in range(int(mask.sum()))]
+        routes = [_sample_route(cells, layout, rng, cfg.min_path_cells) for _ in range(int(mask.sum()))]
         for i, route in zip(np.flatnonzero(mask), routes):
             paths[i, :len(route)] = route
             path_len[i] = len(route)
@@ -105,19 +110,19 @@ def generate_maze_episodes(cfg: PlannerConfig, progress: bool = True) -> tuple[l
         action = np.clip(action + rng.normal(0.0, cfg.action_noise, action.shape), -1, 1).astype(np.float32)
         obs, _, terminated, truncated, _ = env.step(action)
         for i in range(cfg.num_envs):
-            recorders[i].actions.append(action[i])
+            recorders[i].add(action[i], obs[i])
         done = terminated | truncated
         if not done.any():
             continue
         for i in np.flatnonzero(done):
-            episode = recorders[i].finish(obs[i], bool(terminated[i]))
+            episode = recorders[i].finish(bool(terminated[i]))
             episodes.append(episode)
             stats.episodes += 1
             stats.transitions += episode.length
             stats.reached_goal += int(terminated[i])
             bar.update(episode.length if cfg.episodes is None else 1)
         obs_reset, _ = env.reset(options=new_routes(done))
-        obs[done] = obs_reset[done]
+        obs = np.where(done[:, None], obs_reset, obs)  # a new array: recorded rows stay untouched
         for i in np.flatnonzero(done):
             recorders[i] = _EpisodeRecorder(obs[i])
     bar.close()

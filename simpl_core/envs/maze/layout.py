@@ -57,6 +57,10 @@ class MazeLayout:
         """(n, 2) int array of every free cell."""
         return np.argwhere(~self.walls)
 
+    def reachable_cells(self, cell) -> np.ndarray:
+        """(n, 2) int array of the free cells connected to `cell` (some free cells are walled in)."""
+        return np.argwhere(self.distances_to(cell) >= 0)
+
     def cell_of(self, position) -> tuple[int, int]:
         """The cell whose centre is nearest to a continuous position."""
         return int(np.rint(position[0])), int(np.rint(position[1]))

@@ -25,7 +25,7 @@ $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 	touch $@
 
 run: $(BIN)/.installed  ## main job: generate the 0.5 M-transition maze dataset and inspect it (PNG)
-	$(BIN)/simpl data maze --transitions 500000 --out $(DATASET)
+	$(BIN)/simpl data maze --transitions 500000 --out $(DATASET) --overwrite
 	$(BIN)/simpl data inspect $(DATASET) --png $(DATASET).png
 
 test: $(BIN)/.installed-test  ## install everything and run the test suite

@@ -164,3 +164,12 @@ def test_batched_partial_reset_with_disabled_autoreset():
     assert np.all(np.abs(new_obs[1, :2] - 1) <= 0.1)
     with pytest.raises(ValueError, match="shape"):
         vector.step(np.ones((2, 2)))
+
+
+def test_make_vec_uses_the_batched_env():
+    vector = gymnasium.make_vec(MAZE_ENV_ID, num_envs=4, vectorization_mode="vector_entry_point",
+                                tasks=[[12, 7]] * 4)
+    assert isinstance(vector, MazeVectorEnv)
+    obs, _ = vector.reset(seed=0)
+    assert obs.shape == (4, 4) and vector.observation_space.shape == (4, 4)
+    vector.close()

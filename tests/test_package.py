@@ -44,8 +44,9 @@ def test_package_xml_is_format_3_ament_python():
 def test_pip_install_puts_shared_files_under_share(tmp_path):
     """A non-editable install lays out share/simpl_ros like colcon does, and the code finds its files there."""
     prefix = tmp_path / "prefix"
+    # --ignore-installed: without it pip would uninstall the venv's own (editable) simpl_ros first.
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--prefix", str(prefix), str(ROOT)], check=True, capture_output=True)
+                    "--ignore-installed", "--prefix", str(prefix), str(ROOT)], check=True, capture_output=True)
     share = prefix / "share" / "simpl_ros"
     assert (share / "package.xml").is_file()
     assert (share / "config" / "tasks" / "maze.yaml").is_file()

@@ -16,9 +16,24 @@ def add_parser(commands) -> None:
     env.add_argument("--seed", type=int, default=0)
     env.set_defaults(run=run_env)
 
+    inference = which.add_parser(
+        "inference", help="single-sample latency of the skill graphs: torch eager vs onnxruntime",
+        description="p50/p99/max latency of one decoder and one prior call, onnxruntime on the bundle and (with "
+                    "--skills) torch eager on the training checkpoint.")
+    inference.add_argument("--bundle", required=True, help="policy bundle directory, e.g. models/maze")
+    inference.add_argument("--skills", help="skill run directory, to also time torch eager")
+    inference.add_argument("--calls", type=int, default=10_000, help="timed calls per graph (default 10000)")
+    inference.set_defaults(run=run_inference)
+
 
 def run_env(args) -> int:
     from simpl_core.bench import env_speed
     sizes = tuple(int(s) for s in args.batch_sizes.split(","))
     print(env_speed.format_results(env_speed.run(args.steps, sizes, args.seed)))
+    return 0
+
+
+def run_inference(args) -> int:
+    from simpl_core.bench import inference
+    print(inference.format_results(inference.run(args.bundle, args.skills, args.calls)))
     return 0

@@ -74,5 +74,7 @@ def run_inspect(args) -> int:
     print(summarize(dataset))
     if is_maze(dataset):
         png = Path(args.png) if args.png else dataset.path / "trajectories.png"
-        print(f"trajectories drawn to {plot_maze_trajectories(dataset, png, args.max_episodes)}")
+        shown = [episode.observations for episode in dataset.episodes[:args.max_episodes]]
+        title = f"{len(shown)} of {dataset.num_episodes} episodes, {dataset.num_transitions} transitions"
+        print(f"trajectories drawn to {plot_maze_trajectories(shown, png, title)}")
     return 0

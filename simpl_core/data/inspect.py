@@ -63,9 +63,10 @@ def summarize(dataset: OfflineDataset) -> str:
     return "\n".join(lines)
 
 
-def plot_maze_trajectories(dataset: OfflineDataset, out_png: str | Path, max_episodes: int = 300,
-                           layout: MazeLayout | None = None) -> Path:
-    """Draw (up to max_episodes) trajectories over the maze walls; starts green, ends red."""
+def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, title: str,
+                           layout: MazeLayout | None = None, goals: dict[str, list] | None = None) -> Path:
+    """Draw trajectories ((T, >=2) arrays of x, y, ...) over the maze walls; starts green, ends red.
+    `goals` optionally marks named sets of goal cells."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -76,16 +77,21 @@ def plot_maze_trajectories(dataset: OfflineDataset, out_png: str | Path, max_epi
     # Rows are x (downwards), columns are y, as in the layout text.
     ax.imshow(layout.walls, cmap="Greys", vmin=0, vmax=1.5, origin="upper",
               extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
-    episodes = dataset.episodes[:max_episodes]
-    colours = plt.cm.viridis(np.linspace(0, 1, max(len(episodes), 1)))
-    for episode, colour in zip(episodes, colours):
-        x, y = episode.observations[:, 0], episode.observations[:, 1]
+    colours = plt.cm.viridis(np.linspace(0, 1, max(len(trajectories), 1)))
+    for trajectory, colour in zip(trajectories, colours):
+        x, y = trajectory[:, 0], trajectory[:, 1]
         ax.plot(y, x, color=colour, linewidth=0.6, alpha=0.7)
         ax.plot(y[0], x[0], "o", color="tab:green", markersize=2.5)
         ax.plot(y[-1], x[-1], "x", color="tab:red", markersize=3)
+    for (name, cells), marker in zip((goals or {}).items(), "*sD^vP"):
+        cells = np.asarray(cells)
+        ax.plot(cells[:, 1], cells[:, 0], marker, linestyle="none", markersize=7, markerfacecolor="none",
+                label=name)
+    if goals:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_xlabel("y (column)")
     ax.set_ylabel("x (row)")
-    ax.set_title(f"{len(episodes)} of {dataset.num_episodes} episodes, {dataset.num_transitions} transitions")
+    ax.set_title(title)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110, bbox_inches="tight")

@@ -1,0 +1,41 @@
+"""What the rest of the stack needs to know about each domain: its env id, names, rates and action bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simpl_core.envs.maze.env import ACTION_NAMES, MAZE_HORIZON, OBSERVATION_NAMES
+from simpl_core.envs.maze.model import TIMESTEP
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str
+    env_id: str
+    observation_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+    control_rate_hz: float       # env steps per second
+    action_low: float
+    action_high: float
+    horizon: int                 # env steps per episode
+
+    @property
+    def state_dim(self) -> int:
+        return len(self.observation_names)
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.action_names)
+
+
+DOMAINS = {
+    "maze": DomainSpec(name="maze", env_id="simpl/Maze-v0", observation_names=OBSERVATION_NAMES,
+                       action_names=ACTION_NAMES, control_rate_hz=1.0 / TIMESTEP, action_low=-1.0, action_high=1.0,
+                       horizon=MAZE_HORIZON),
+}
+
+
+def domain(name: str) -> DomainSpec:
+    if name not in DOMAINS:
+        raise ValueError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
+    return DOMAINS[name]

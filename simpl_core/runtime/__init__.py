@@ -1,0 +1,1 @@
+"""Inference on exported policy bundles with numpy + onnxruntime only (no torch): what the robot runs."""

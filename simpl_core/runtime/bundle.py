@@ -1,0 +1,177 @@
+"""Policy bundles: a directory of ONNX graphs plus manifest.yaml (dims, rates, bounds, names, sha256, provenance).
+
+`PolicyBundle.load(dir)` refuses a bundle whose manifest is incomplete, whose files are missing or altered (sha256),
+or whose graphs do not have the inputs and outputs the manifest promises. Sessions run single-threaded
+(intra_op_num_threads=1), which is fastest for single samples and leaves the other cores to the control loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import yaml
+
+MANIFEST = "manifest.yaml"
+FORMAT = "simpl-bundle/1"
+REQUIRED_KEYS = ("format", "domain", "dims", "skill_horizon", "control_rate_hz", "action_bounds",
+                 "observation_names", "action_names", "graphs", "files", "provenance")
+# Graph name -> (input name -> dim key, output name -> dim key); every tensor is (batch, dims[key]).
+GRAPH_SIGNATURES = {
+    "skill_decoder": ({"state": "state", "z": "latent"}, {"action": "action"}),
+    "skill_prior": ({"state": "state"}, {"mean": "latent", "log_std": "latent"}),
+}
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be trusted or used; the message says what is wrong."""
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def graph_entry(name: str, dims: dict[str, int]) -> dict:
+    """The manifest's description of one graph: its file and tensor shapes."""
+    inputs, outputs = GRAPH_SIGNATURES[name]
+    return {"file": f"{name}.onnx",
+            "inputs": {tensor: ["batch", dims[key]] for tensor, key in inputs.items()},
+            "outputs": {tensor: ["batch", dims[key]] for tensor, key in outputs.items()}}
+
+
+def seal(directory: str | Path, manifest: dict) -> Path:
+    """Record the sha256 of every graph file and write manifest.yaml."""
+    directory = Path(directory)
+    manifest["files"] = {entry["file"]: sha256_of(directory / entry["file"]) for entry in manifest["graphs"].values()}
+    path = directory / MANIFEST
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return path
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _check_signature(name: str, session: ort.InferenceSession, entry: dict, where: Path) -> None:
+    for kind, tensors in (("input", session.get_inputs()), ("output", session.get_outputs())):
+        promised = entry[f"{kind}s"]
+        actual = {t.name: t.shape for t in tensors}
+        if set(actual) != set(promised):
+            raise BundleError(f"{where}: graph {name} has {kind}s {sorted(actual)}, manifest says {sorted(promised)}")
+        for tensor, shape in promised.items():
+            if len(actual[tensor]) != 2 or actual[tensor][1] != shape[1]:
+                raise BundleError(f"{where}: {name} {kind} {tensor!r} has shape {actual[tensor]}, manifest says "
+                                  f"{shape}")
+
+
+@dataclass
+class PolicyBundle:
+    directory: Path
+    manifest: dict
+    sessions: dict[str, ort.InferenceSession]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "PolicyBundle":
+        directory = Path(directory)
+        manifest = cls.read_manifest(directory)
+        sessions = {}
+        for name, entry in manifest["graphs"].items():
+            path = directory / entry["file"]
+            if not path.is_file():
+                raise BundleError(f"{directory}: graph file {entry['file']} is missing")
+            expected = manifest["files"].get(entry["file"])
+            if expected != sha256_of(path):
+                raise BundleError(f"{path}: sha256 does not match the manifest (file altered or replaced); "
+                                  "re-export the bundle")
+            try:
+                sessions[name] = _session(path)
+            except Exception as err:  # onnxruntime raises its own exception types for unreadable graphs
+                raise BundleError(f"{path}: onnxruntime cannot load it: {err}") from None
+            _check_signature(name, sessions[name], entry, path)
+        return cls(directory, manifest, sessions)
+
+    @staticmethod
+    def read_manifest(directory: Path) -> dict:
+        path = directory / MANIFEST
+        if not path.is_file():
+            raise BundleError(f"{directory} is not a policy bundle: {MANIFEST} is missing")
+        try:
+            manifest = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise BundleError(f"{path} is not valid YAML: {err}") from None
+        missing = [k for k in REQUIRED_KEYS if not isinstance(manifest, dict) or k not in manifest]
+        if missing:
+            raise BundleError(f"{path} lacks {missing}")
+        if manifest["format"] != FORMAT:
+            raise BundleError(f"{path}: format {manifest['format']!r} is not {FORMAT!r}")
+        unknown = set(manifest["graphs"]) - set(GRAPH_SIGNATURES)
+        if unknown:
+            raise BundleError(f"{path}: unknown graphs {sorted(unknown)}")
+        for name, entry in manifest["graphs"].items():
+            if entry != graph_entry(name, manifest["dims"]):
+                raise BundleError(f"{path}: graph {name} does not match the dims {manifest['dims']}")
+        return manifest
+
+    # --- properties ----------------------------------------------------------------------------------------
+    @property
+    def state_dim(self) -> int:
+        return self.manifest["dims"]["state"]
+
+    @property
+    def action_dim(self) -> int:
+        return self.manifest["dims"]["action"]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.manifest["dims"]["latent"]
+
+    @property
+    def skill_horizon(self) -> int:
+        return self.manifest["skill_horizon"]
+
+    @property
+    def action_low(self) -> np.ndarray:
+        return np.asarray(self.manifest["action_bounds"]["low"], dtype=np.float32)
+
+    @property
+    def action_high(self) -> np.ndarray:
+        return np.asarray(self.manifest["action_bounds"]["high"], dtype=np.float32)
+
+    # --- inference -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _input(name: str, value, width: int) -> np.ndarray:
+        array = value if type(value) is np.ndarray and value.dtype == np.float32 else np.asarray(value, np.float32)
+        if array.ndim == 1:
+            array = array[None]
+        if array.ndim != 2 or array.shape[1] != width:
+            raise ValueError(f"{name} must have {width} values per sample, got shape {np.shape(value)}")
+        if not math.isfinite(array.sum()) and not np.isfinite(array).all():  # the sum: cheap common case
+            raise ValueError(f"{name} contains NaN or inf")
+        return array
+
+    def run(self, graph: str, **inputs) -> list[np.ndarray]:
+        if graph not in self.sessions:
+            raise BundleError(f"{self.directory} has no {graph} graph (it has {sorted(self.sessions)})")
+        widths = self.manifest["graphs"][graph]["inputs"]
+        return self.sessions[graph].run(None, {name: self._input(name, inputs[name], shape[1])
+                                               for name, shape in widths.items()})
+
+    def decode(self, state, z) -> np.ndarray:
+        """Closed-loop skill action(s) for state(s) and skill(s); (B, action_dim), not yet clipped."""
+        return self.run("skill_decoder", state=state, z=z)[0]
+
+    def prior(self, state) -> tuple[np.ndarray, np.ndarray]:
+        """Skill prior p(z | s): mean and log-std, each (B, latent_dim)."""
+        mean, log_std = self.run("skill_prior", state=state)
+        return mean, log_std
+
+    def clip_action(self, action: np.ndarray) -> np.ndarray:
+        return np.clip(action, self.action_low, self.action_high)

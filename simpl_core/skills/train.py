@@ -1,0 +1,199 @@
+"""Train the skill model on offline data: progress bar, metrics (JSONL), checkpoints with resume, loss-curve PNG.
+
+A run directory holds config.yaml, metrics.jsonl, checkpoint.pt (latest, written atomically), loss_curve.png and,
+when the run completes, summary.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from simpl_core.data.minari_io import load_dataset
+from simpl_core.data.windows import WindowSampler
+from simpl_core.skills.model import SkillModel, SkillModelConfig
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+
+
+@dataclass
+class SkillTrainConfig:
+    domain: str = "maze"                # which DomainSpec the skills are for
+    model: dict = field(default_factory=dict)  # SkillModelConfig fields except the state/action dims
+    batch_size: int = 128               # windows per gradient step
+    learning_rate: float = 1e-3         # RAdam
+    steps: int = 15000                  # gradient steps
+    init_grad_clip: float = 1e-3        # grad-norm clip during the first steps only
+    init_grad_clip_steps: int = 100
+    val_fraction: float = 0.01          # share of episodes held out
+    val_every: int = 500                # steps between validation passes
+    val_windows: int = 2048             # windows per validation pass
+    log_every: int = 50                 # steps between metric rows
+    checkpoint_every: int = 1000        # steps between checkpoints
+    threads: int = 2                    # torch CPU threads
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "SkillTrainConfig":
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+        return cls(**raw)
+
+    def model_config(self, state_dim: int, action_dim: int) -> SkillModelConfig:
+        try:
+            return SkillModelConfig(state_dim=state_dim, action_dim=action_dim, **self.model)
+        except TypeError as err:
+            raise ValueError(f"bad model section in the skill config: {err}") from None
+
+
+def _save_atomically(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _read_metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / METRICS
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def load_skill_model(run_dir: str | Path) -> tuple[SkillModel, dict]:
+    """The trained model (in eval mode) and the checkpoint's metadata."""
+    checkpoint = torch.load(Path(run_dir) / CHECKPOINT, map_location="cpu", weights_only=False)
+    model = SkillModel(SkillModelConfig(**checkpoint["model_config"]))
+    model.load_state_dict(checkpoint["model"])
+    return model.eval(), checkpoint
+
+
+def _validate(model: SkillModel, val_states: torch.Tensor, val_actions: torch.Tensor) -> dict[str, float]:
+    model.eval()
+    with torch.no_grad():
+        _, parts = model.loss(val_states, val_actions)
+    error = model.reconstruction_error(val_states, val_actions)
+    model.train()
+    return {"val_reconstruction_mse": error, "val_prior_nll": parts["prior_nll"], "val_kl": parts["kl"]}
+
+
+def plot_losses(run_dir: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _read_metrics(run_dir)
+    train = [r for r in rows if "loss" in r]
+    val = [r for r in rows if "val_reconstruction_mse" in r]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for ax, key, title in zip(axes, ("reconstruction", "kl", "prior_nll"),
+                              ("reconstruction (0.5 MSE)", "KL(q || N(0,I)) per dim", "prior NLL")):
+        ax.plot([r["step"] for r in train], [r[key] for r in train], label="train", linewidth=0.8)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    axes[0].plot([r["step"] for r in val], [0.5 * r["val_reconstruction_mse"] for r in val], "o-", label="held-out")
+    axes[2].plot([r["step"] for r in val], [r["val_prior_nll"] for r in val], "o-", label="held-out")
+    axes[0].set_yscale("log")
+    for ax in axes:
+        ax.legend()
+    out = run_dir / "loss_curve.png"
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str | Path, resume: bool = False,
+                 progress: bool = True) -> dict:
+    """Train (or resume) and return the run summary."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT).exists() and not resume:
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    dataset = load_dataset(dataset_path)
+    sampler = WindowSampler(dataset, horizon=cfg.model.get("horizon", 10), seed=cfg.seed)
+    train_windows, val_windows = sampler.split(cfg.val_fraction, seed=cfg.seed)
+    val_states, val_actions = map(torch.from_numpy, val_windows.sample(cfg.val_windows))
+    model_cfg = cfg.model_config(dataset.observation_dim, dataset.action_dim)
+    model = SkillModel(model_cfg)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=cfg.learning_rate)
+    step, elapsed = 0, 0.0
+
+    if resume and (run_dir / CHECKPOINT).exists():
+        checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        train_windows._rng.bit_generator.state = checkpoint["sampler_rng"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        step, elapsed = checkpoint["step"], checkpoint["elapsed_s"]
+        kept = [r for r in _read_metrics(run_dir) if r["step"] <= step]  # drop rows logged after the checkpoint
+        (run_dir / METRICS).write_text("".join(json.dumps(r) + "\n" for r in kept))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(
+        {**dataclasses.asdict(cfg), "dataset": str(dataset_path), "model_config": dataclasses.asdict(model_cfg)},
+        sort_keys=False))
+
+    def save_checkpoint() -> None:
+        _save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "model_config": dataclasses.asdict(model_cfg), "train_config": dataclasses.asdict(cfg),
+                          "dataset": str(dataset_path), "step": step, "elapsed_s": elapsed,
+                          "sampler_rng": train_windows._rng.bit_generator.state,
+                          "torch_rng": torch.get_rng_state()}, run_dir / CHECKPOINT)
+
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="skills", unit="step", disable=not progress)
+    with (run_dir / METRICS).open("a") as metrics:
+        while step < cfg.steps:
+            started = time.perf_counter()
+            states, actions = map(torch.from_numpy, train_windows.sample(cfg.batch_size))
+            loss, parts = model.loss(states, actions)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"skill loss became {loss.item()} at step {step} ({parts}); the last "
+                                         f"checkpoint in {run_dir} is intact")
+            optimizer.zero_grad()
+            loss.backward()
+            if step < cfg.init_grad_clip_steps:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.init_grad_clip)
+            optimizer.step()
+            step += 1
+            elapsed += time.perf_counter() - started
+            bar.update(1)
+            if step % cfg.log_every == 0:
+                row = {"step": step, **parts, "elapsed_s": round(elapsed, 2),
+                       "windows_per_s": round(step * cfg.batch_size / elapsed, 1)}
+                bar.set_postfix(rec=f"{parts['reconstruction']:.4f}", kl=f"{parts['kl']:.2f}",
+                                prior=f"{parts['prior_nll']:.2f}")
+                metrics.write(json.dumps(row) + "\n")
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                metrics.write(json.dumps({"step": step, **_validate(model, val_states, val_actions),
+                                          "elapsed_s": round(elapsed, 2)}) + "\n")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                metrics.flush()
+                save_checkpoint()
+    bar.close()
+    plot_losses(run_dir)
+    summary = summarize_run(run_dir, cfg)
+    (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def summarize_run(run_dir: Path, cfg: SkillTrainConfig) -> dict:
+    """Throughput, final held-out error, and when the held-out error first came within 10 % of its final value."""
+    rows = _read_metrics(run_dir)
+    val = [r for r in rows if "val_reconstruction_mse" in r]
+    final = val[-1]
+    converged = next(r for r in val if r["val_reconstruction_mse"] <= 1.1 * final["val_reconstruction_mse"])
+    return {"steps": final["step"], "wall_clock_s": final["elapsed_s"],
+            "windows_per_s": round(final["step"] * cfg.batch_size / final["elapsed_s"], 1),
+            "val_reconstruction_mse": final["val_reconstruction_mse"], "val_prior_nll": final["val_prior_nll"],
+            "converged_step": converged["step"], "converged_wall_clock_s": converged["elapsed_s"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -66,6 +67,8 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
     export_graph(model.decoder, "skill_decoder", (state, z), out_dir / "skill_decoder.onnx", dims)
     export_graph(model.prior, "skill_prior", (state,), out_dir / "skill_prior.onnx", dims)
     summary_path = run_dir / SUMMARY
+    if (run_dir / "loss_curve.png").exists():  # the training curves travel with the bundle they produced
+        shutil.copyfile(run_dir / "loss_curve.png", out_dir / "skills_loss_curve.png")
     manifest = {
         "format": FORMAT,
         "domain": spec.name,

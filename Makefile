@@ -9,7 +9,7 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run test bench clean
+.PHONY: help run skills test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,15 +24,23 @@ $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-run: $(BIN)/.installed  ## main job: generate the 0.5 M-transition maze dataset and inspect it (PNG)
+run: $(BIN)/.installed  ## main job: maze dataset (0.5 M transitions) + inspect PNG, then roll out the shipped skill prior
 	$(BIN)/simpl data maze --transitions 500000 --out $(DATASET) --overwrite
 	$(BIN)/simpl data inspect $(DATASET) --png $(DATASET).png
+	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100 --out runs/eval_prior_maze
+
+skills: $(BIN)/.installed  ## retrain the maze skills (~9 min on 2 cores) and export them to models/maze
+	test -d $(DATASET) || $(BIN)/simpl data maze --transitions 500000 --out $(DATASET)
+	$(BIN)/simpl train-skills --config config/skills_maze.yaml --dataset $(DATASET) --out runs/skills_maze --resume
+	$(BIN)/simpl export --skills runs/skills_maze --out models/maze
+	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100
 
 test: $(BIN)/.installed-test  ## install everything and run the test suite
 	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q
 
-bench: $(BIN)/.installed  ## env throughput: raw mj_step vs single env vs batched
+bench: $(BIN)/.installed  ## env throughput (raw mj_step vs single vs batched) and skill-graph latency
 	$(BIN)/simpl bench env --domain maze
+	$(BIN)/simpl bench inference --bundle models/maze $$(test -d runs/skills_maze && echo --skills runs/skills_maze)
 
 clean:  ## remove the venv and generated data
 	rm -rf $(VENV) datasets runs

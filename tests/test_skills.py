@@ -113,7 +113,7 @@ def test_manifest_has_provenance(bundle_dir):
     assert manifest["dims"] == {"state": 4, "action": 2, "latent": 10}
     assert manifest["skill_horizon"] == 10 and manifest["control_rate_hz"] == 100.0
     assert manifest["observation_names"] == ["x", "y", "vx", "vy"]
-    assert set(manifest["files"]) == {"skill_decoder.onnx", "skill_prior.onnx"}
+    assert set(manifest["files"]) == {"skill_decoder.onnx", "skill_prior.onnx", "skill_model.pt"}
     provenance = manifest["provenance"]
     assert provenance["command"].startswith("simpl export")
     assert provenance["skills"]["metrics"]["steps"] == 40

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from simpl_core.cli import bench, data, skills, tasks
+from simpl_core.cli import bench, data, meta, skills, tasks
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="simpl_ros training tools: offline datasets, skills, task sets and benchmarks for skill-based "
                     "meta-reinforcement learning (SPiRL skills + SiMPL).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, skills, tasks, bench):
+    for module in (data, skills, meta, tasks, bench):
         module.add_parser(commands)
     return parser
 

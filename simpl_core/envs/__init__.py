@@ -10,3 +10,13 @@ if MAZE_ENV_ID not in gymnasium.registry:
     gymnasium.register(id=MAZE_ENV_ID, entry_point="simpl_core.envs.maze.env:MazeEnv",
                        max_episode_steps=MAZE_HORIZON,
                        vector_entry_point="simpl_core.envs.maze.vector:MazeVectorEnv")
+
+
+def make_vector_env(domain: str, num_envs: int, **kwargs):
+    """The batched env of a domain, with autoreset disabled (waves of whole episodes)."""
+    from gymnasium.vector import AutoresetMode
+
+    if domain == "maze":
+        from simpl_core.envs.maze.vector import MazeVectorEnv
+        return MazeVectorEnv(num_envs, autoreset_mode=AutoresetMode.DISABLED, **kwargs)
+    raise ValueError(f"no batched env for domain {domain!r}")

@@ -43,10 +43,11 @@ def graph_entry(name: str, dims: dict[str, int]) -> dict:
             "outputs": {tensor: ["batch", dims[key]] for tensor, key in outputs.items()}}
 
 
-def seal(directory: str | Path, manifest: dict) -> Path:
-    """Record the sha256 of every graph file and write manifest.yaml."""
+def seal(directory: str | Path, manifest: dict, extra_files: tuple[str, ...] = ()) -> Path:
+    """Record the sha256 of every graph file (and of `extra_files`, e.g. torch weights) and write manifest.yaml."""
     directory = Path(directory)
-    manifest["files"] = {entry["file"]: sha256_of(directory / entry["file"]) for entry in manifest["graphs"].values()}
+    names = [entry["file"] for entry in manifest["graphs"].values()] + list(extra_files)
+    manifest["files"] = {name: sha256_of(directory / name) for name in names}
     path = directory / MANIFEST
     path.write_text(yaml.safe_dump(manifest, sort_keys=False))
     return path
@@ -82,21 +83,30 @@ class PolicyBundle:
     def load(cls, directory: str | Path) -> "PolicyBundle":
         directory = Path(directory)
         manifest = cls.read_manifest(directory)
+        cls.verify_files(directory, manifest)
         sessions = {}
         for name, entry in manifest["graphs"].items():
             path = directory / entry["file"]
-            if not path.is_file():
-                raise BundleError(f"{directory}: graph file {entry['file']} is missing")
-            expected = manifest["files"].get(entry["file"])
-            if expected != sha256_of(path):
-                raise BundleError(f"{path}: sha256 does not match the manifest (file altered or replaced); "
-                                  "re-export the bundle")
             try:
                 sessions[name] = _session(path)
             except Exception as err:  # onnxruntime raises its own exception types for unreadable graphs
                 raise BundleError(f"{path}: onnxruntime cannot load it: {err}") from None
             _check_signature(name, sessions[name], entry, path)
         return cls(directory, manifest, sessions)
+
+    @staticmethod
+    def verify_files(directory: Path, manifest: dict) -> None:
+        """Every file the manifest lists exists and has the recorded sha256; every graph is listed."""
+        unlisted = [e["file"] for e in manifest["graphs"].values() if e["file"] not in manifest["files"]]
+        if unlisted:
+            raise BundleError(f"{directory}: graphs {unlisted} have no sha256 in the manifest")
+        for name, expected in manifest["files"].items():
+            path = directory / name
+            if not path.is_file():
+                raise BundleError(f"{directory}: {name} is missing")
+            if sha256_of(path) != expected:
+                raise BundleError(f"{path}: sha256 does not match the manifest (file altered or replaced); "
+                                  "re-export the bundle")
 
     @staticmethod
     def read_manifest(directory: Path) -> dict:

@@ -15,11 +15,12 @@ import torch
 from torch import nn
 
 from simpl_core.envs.domains import domain
-from simpl_core.runtime.bundle import FORMAT, GRAPH_SIGNATURES, graph_entry, seal
-from simpl_core.skills.model import SkillModel
+from simpl_core.runtime.bundle import FORMAT, GRAPH_SIGNATURES, PolicyBundle, graph_entry, seal
+from simpl_core.skills.model import SkillDecoder, SkillModel, SkillModelConfig, SkillPrior
 from simpl_core.skills.train import SUMMARY, load_skill_model
 
 ONNX_OPSET = 17
+SKILL_WEIGHTS = "skill_model.pt"  # torch weights of decoder and prior, for training the high level on top
 
 
 def git_state(repo: Path) -> dict:
@@ -95,4 +96,17 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
             "versions": {"torch": str(torch.__version__), "onnx_opset": ONNX_OPSET},
         },
     }
-    return seal(out_dir, manifest)
+    torch.save({"model_config": checkpoint["model_config"], "decoder": model.decoder.state_dict(),
+                "prior": model.prior.state_dict()}, out_dir / SKILL_WEIGHTS)
+    return seal(out_dir, manifest, extra_files=(SKILL_WEIGHTS,))
+
+
+def load_bundle_skills(bundle_dir: str | Path) -> tuple[SkillDecoder, SkillPrior, PolicyBundle]:
+    """The frozen torch decoder and prior of a verified bundle (for training the levels above them)."""
+    bundle = PolicyBundle.load(bundle_dir)
+    weights = torch.load(Path(bundle_dir) / SKILL_WEIGHTS, map_location="cpu", weights_only=True)
+    cfg = SkillModelConfig(**weights["model_config"])
+    decoder, prior = SkillDecoder(cfg), SkillPrior(cfg)
+    decoder.load_state_dict(weights["decoder"])
+    prior.load_state_dict(weights["prior"])
+    return decoder.eval().requires_grad_(False), prior.eval().requires_grad_(False), bundle

@@ -1,0 +1,56 @@
+"""Hyper-parameters of SiMPL meta-training, one dataclass; YAML files in config/ fill it (unknown keys refused)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class SimplConfig:
+    domain: str = "maze"
+    task_dim: int = 5                  # dim(e): 5 maze, 6 kitchen
+    policy_hidden: int = 256           # high-level policy residual MLP width (maze 256, kitchen 128)
+    policy_layers: int = 3             # ... and depth (maze 3, kitchen 5)
+    q_hidden: int = 256                # Q-network width
+    q_layers: int = 3                  # Q-network depth
+    encoder_hidden: int = 128          # Set Transformer width
+    encoder_heads: int = 4
+    encoder_inducing_points: int = 32
+    gamma: float = 0.99                # per high-level step
+    tau: float = 0.005                 # Polyak rate of the target critics
+    learning_rate: float = 3e-4        # Adam, for policy, critics, encoder and the KL coefficients
+    kl_clip: float = 5.0               # clip of the policy KL inside the critic target
+    init_enc_prior_reg: float = 1e-5   # lambda_small: encoder KL weight for small contexts
+    target_enc_prior_kl: float = 1.0
+    init_enc_post_reg: float = 3e-6    # lambda_large (one per task): encoder KL weight for large contexts
+    target_enc_post_kl: float = 10.0
+    init_policy_prior_reg: float = 3e-3  # beta_small: policy KL weight on small-context batches
+    target_policy_prior_kl: float = 0.5
+    init_policy_post_reg: float = 1e-3   # beta_large: policy KL weight on large-context batches
+    target_policy_post_kl: float = 1.0
+    prior_enc_size: int = 4            # small context: transitions per set
+    post_enc_size: int = 256           # large context (paper: 8192 maze, 1024 kitchen)
+    n_prior_batch: int = 2             # task batches per update with a small context (paper 4)
+    n_post_batch: int = 8              # ... with a large context (paper 26)
+    batch_size: int = 256              # RL transitions per task batch (paper 1024 maze, 256 kitchen)
+    reuse_rate: float = 16.0           # gradient steps per iteration = reuse * new transitions / (tasks * batch)
+    max_updates_per_iteration: int = 200  # cap on the above (first iterations collect long episodes)
+    enc_buffer_size: int = 4000        # high-level transitions kept per task for conditioning
+    buffer_size: int = 4000            # ... for RL
+    iterations: int = 300              # meta-training iterations (paper 1000 maze, 500 kitchen)
+    horizon: int = 2000                # env steps per episode
+    checkpoint_every: int = 10         # iterations between checkpoints
+    threads: int = 2                   # torch CPU threads
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "SimplConfig":
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+        return cls(**raw)

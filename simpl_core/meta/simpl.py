@@ -1,0 +1,300 @@
+"""SiMPL meta-training (SPEC §1 Phase 2), CleanRL-style: networks and the update step in `Simpl`, the loop in
+`meta_train`.
+
+Per task two FIFO buffers of high-level transitions: the encoder buffer (conditioning data, from episodes run with
+e ~ p(e)) and the RL buffer. Each iteration runs, for every task, one episode with e ~ p(e) (-> both buffers) and one
+with e ~ q(e | c), c drawn with replacement from the encoder buffer (-> RL buffer), all in one batched wave; then
+gradient steps on task batches with small and large contexts. The four KL coefficients are learned by dual
+gradient and only ever grow.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from simpl_core.envs import make_vector_env
+from simpl_core.meta.config import SimplConfig
+from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
+from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, inverse_softplus,
+                                standard_normal_kl)
+from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
+from simpl_core.skills.model import SkillPrior
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
+    """A KL coefficient stored as softplus^-1 of its value (one per task when count is given)."""
+    value = torch.full((count,) if count else (), float(initial))
+    return nn.Parameter(inverse_softplus(value))
+
+
+class Simpl(nn.Module):
+    def __init__(self, cfg: SimplConfig, prior: SkillPrior, state_dim: int, latent_dim: int, num_tasks: int):
+        super().__init__()
+        self.cfg = cfg
+        self.layout = TransitionLayout(state_dim, latent_dim)
+        self.encoder = SetTransformerEncoder(self.layout.width, cfg.task_dim, cfg.encoder_hidden, cfg.encoder_heads,
+                                             cfg.encoder_inducing_points)
+        self.policy = PriorResidualPolicy(copy.deepcopy(prior), state_dim, cfg.task_dim, latent_dim,
+                                          cfg.policy_hidden, cfg.policy_layers)
+        q_in = state_dim + cfg.task_dim + latent_dim
+        self.critics = nn.ModuleList(QFunction(q_in, cfg.q_hidden, cfg.q_layers) for _ in range(2))
+        self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
+        self.enc_prior_reg = coefficient(cfg.init_enc_prior_reg)
+        self.enc_post_reg = coefficient(cfg.init_enc_post_reg, num_tasks)
+        self.policy_prior_reg = coefficient(cfg.init_policy_prior_reg)
+        self.policy_post_reg = coefficient(cfg.init_policy_post_reg)
+        lr = cfg.learning_rate
+        self.critic_optimizer = torch.optim.Adam([*self.critics.parameters(), *self.encoder.parameters()], lr=lr)
+        self.policy_optimizer = torch.optim.Adam(self.policy.residual.parameters(), lr=lr)
+        self.coefficient_optimizer = torch.optim.Adam(self.coefficients(), lr=lr)
+
+    def coefficients(self) -> list[nn.Parameter]:
+        return [self.enc_prior_reg, self.enc_post_reg, self.policy_prior_reg, self.policy_post_reg]
+
+    def coefficient_values(self) -> dict[str, float]:
+        return {"lambda_small": F.softplus(self.enc_prior_reg).item(),
+                "lambda_large_mean": F.softplus(self.enc_post_reg).mean().item(),
+                "beta_small": F.softplus(self.policy_prior_reg).item(),
+                "beta_large": F.softplus(self.policy_post_reg).item()}
+
+    @torch.no_grad()
+    def sample_skills(self, states: np.ndarray, conds: np.ndarray) -> np.ndarray:
+        mean, std = self.policy(torch.from_numpy(states), torch.from_numpy(conds.astype(np.float32)))
+        return (mean + std * torch.randn_like(mean)).numpy()
+
+    @torch.no_grad()
+    def posterior_samples(self, contexts: np.ndarray) -> np.ndarray:
+        """e ~ q(e | c) for a stack of contexts (tasks, set size, width)."""
+        mean, std = self.encoder(torch.from_numpy(contexts))
+        return (mean + std * torch.randn_like(mean)).numpy()
+
+    def min_q(self, critics: nn.ModuleList, *parts: torch.Tensor) -> torch.Tensor:
+        return torch.min(critics[0](*parts), critics[1](*parts))
+
+    def update(self, enc_buffers: list[EpisodeBuffer], rl_buffers: list[EpisodeBuffer],
+               rng: np.random.Generator) -> dict[str, float]:
+        cfg = self.cfg
+        small_tasks = rng.integers(len(enc_buffers), size=cfg.n_prior_batch)
+        large_tasks = rng.integers(len(enc_buffers), size=cfg.n_post_batch)
+        small = torch.from_numpy(np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks]))
+        large = torch.from_numpy(np.stack([enc_buffers[t].sample(cfg.post_enc_size, rng) for t in large_tasks]))
+        mean_small, std_small = self.encoder(small)
+        mean_large, std_large = self.encoder(large)
+        enc_mean, enc_std = torch.cat([mean_small, mean_large]), torch.cat([std_small, std_large])
+
+        tasks = np.concatenate([small_tasks, large_tasks])
+        rows = torch.from_numpy(np.stack([rl_buffers[t].sample(cfg.batch_size, rng) for t in tasks]))
+        batch = self.layout.unpack(rows)                                   # each (tasks, batch, ...)
+        e = enc_mean[:, None] + enc_std[:, None] * torch.randn(*rows.shape[:2], cfg.task_dim)  # one e per transition
+        beta = torch.cat([F.softplus(self.policy_prior_reg).expand(cfg.n_prior_batch),
+                          F.softplus(self.policy_post_reg).expand(cfg.n_post_batch)]).detach()[:, None]
+        state, z, next_state = batch["state"], batch["z"], batch["next_state"]
+
+        # Critics and encoder: TD target with the KL-regularised value of the next state (same e for s and s').
+        with torch.no_grad():
+            next_mean, next_std = self.policy(next_state, e)
+            next_z = next_mean + next_std * torch.randn_like(next_mean)
+            next_kl = self.policy.kl_to_prior(next_state, next_mean, next_std).clamp(0, cfg.kl_clip)
+            next_value = self.min_q(self.target_critics, next_state, e, next_z) - beta * next_kl
+            target = batch["reward"] + (1 - batch["done"]) * cfg.gamma * next_value
+        critic_loss = torch.stack([((critic(state, e, z) - target) ** 2).mean() for critic in self.critics]).mean()
+        enc_kl_small = standard_normal_kl(mean_small, std_small)
+        enc_kl_large = standard_normal_kl(mean_large, std_large)
+        lambdas = torch.cat([F.softplus(self.enc_prior_reg).expand(cfg.n_prior_batch),
+                             F.softplus(self.enc_post_reg)[large_tasks]]).detach()
+        encoder_loss = (lambdas * torch.cat([enc_kl_small, enc_kl_large])).mean()
+        self.critic_optimizer.zero_grad()
+        (critic_loss + encoder_loss).backward()
+        self.critic_optimizer.step()
+
+        # Policy: maximise Q, stay close to the skill prior; it sees a detached e.
+        e = e.detach()
+        mean, std = self.policy(state, e)
+        policy_kl = self.policy.kl_to_prior(state, mean, std)
+        q_value = self.min_q(self.critics, state, e, mean + std * torch.randn_like(mean))
+        policy_loss = (-q_value + beta * policy_kl).mean()
+        self.policy_optimizer.zero_grad()
+        policy_loss.backward()
+        self.policy_optimizer.step()
+
+        # Dual ascent on the KL coefficients toward their targets; gradients clamped so they only grow.
+        kl_small, kl_large = policy_kl[:cfg.n_prior_batch].mean().detach(), policy_kl[cfg.n_prior_batch:].mean().detach()
+        coefficient_loss = (
+            F.softplus(self.enc_prior_reg) * (cfg.target_enc_prior_kl - enc_kl_small.mean().detach())
+            + (F.softplus(self.enc_post_reg)[large_tasks] * (cfg.target_enc_post_kl - enc_kl_large.detach())).mean()
+            + F.softplus(self.policy_prior_reg) * (cfg.target_policy_prior_kl - kl_small)
+            + F.softplus(self.policy_post_reg) * (cfg.target_policy_post_kl - kl_large))
+        self.coefficient_optimizer.zero_grad()
+        coefficient_loss.backward()
+        for parameter in self.coefficients():
+            parameter.grad.clamp_(max=0.0)
+        self.coefficient_optimizer.step()
+
+        with torch.no_grad():
+            for target_critic, critic in zip(self.target_critics, self.critics):
+                for t, p in zip(target_critic.parameters(), critic.parameters()):
+                    t.lerp_(p, cfg.tau)
+        return {"critic_loss": critic_loss.item(), "policy_loss": policy_loss.item(),
+                "encoder_kl_small": enc_kl_small.mean().item(), "encoder_kl_large": enc_kl_large.mean().item(),
+                "policy_kl_small": kl_small.item(), "policy_kl_large": kl_large.item(),
+                "q_mean": q_value.mean().item()}
+
+
+class MetaTrainer:
+    """Buffers, rollouts and the iteration loop around `Simpl`, with checkpoints and metrics."""
+
+    def __init__(self, cfg: SimplConfig, simpl: Simpl, tasks: list, decode, skill_horizon: int):
+        self.cfg, self.simpl, self.tasks = cfg, simpl, list(tasks)
+        self.decode, self.skill_horizon = decode, skill_horizon
+        width = simpl.layout.width
+        self.enc_buffers = [EpisodeBuffer(cfg.enc_buffer_size, width) for _ in self.tasks]
+        self.rl_buffers = [EpisodeBuffer(cfg.buffer_size, width) for _ in self.tasks]
+        self.rng = np.random.default_rng(cfg.seed)
+        self.iteration = 0
+        self.env_steps = 0
+        self._envs: dict[int, object] = {}
+
+    def _env(self, count: int):
+        if count not in self._envs:
+            self._envs[count] = make_vector_env(self.cfg.domain, count, max_episode_steps=self.cfg.horizon)
+        return self._envs[count]
+
+    def prior_conds(self, count: int) -> np.ndarray:
+        return self.rng.standard_normal((count, self.cfg.task_dim)).astype(np.float32)
+
+    def posterior_conds(self, task_ids) -> np.ndarray:
+        contexts = np.stack([self.enc_buffers[t].sample(self.cfg.post_enc_size, self.rng) for t in task_ids])
+        return self.simpl.posterior_samples(contexts)
+
+    def run_wave(self, task_ids, conds: np.ndarray) -> list[HighLevelEpisode]:
+        episodes = rollout_wave(self._env(len(task_ids)), [self.tasks[t] for t in task_ids],
+                                self.simpl.sample_skills, self.decode, self.simpl.layout, self.skill_horizon,
+                                conds, seed=int(self.rng.integers(2 ** 31)))
+        self.env_steps += sum(ep.env_steps for ep in episodes)
+        return episodes
+
+    def warm_up(self) -> None:
+        """Fill every encoder buffer with prior-conditioned episodes, then every RL buffer with posterior ones."""
+        while needy := [t for t, b in enumerate(self.enc_buffers) if len(b) < self.cfg.post_enc_size]:
+            for t, episode in zip(needy, self.run_wave(needy, self.prior_conds(len(needy)))):
+                self.enc_buffers[t].add(episode.rows)
+        while needy := [t for t, b in enumerate(self.rl_buffers) if len(b) < self.cfg.batch_size]:
+            for t, episode in zip(needy, self.run_wave(needy, self.posterior_conds(needy))):
+                self.rl_buffers[t].add(episode.rows)
+
+    def iterate(self) -> dict:
+        """One meta-training iteration: collect 2 episodes per task, then gradient steps."""
+        started, steps_before = time.perf_counter(), self.env_steps
+        ids = list(range(len(self.tasks)))
+        conds = np.concatenate([self.prior_conds(len(ids)), self.posterior_conds(ids)])
+        episodes = self.run_wave(ids + ids, conds)
+        prior_eps, post_eps = episodes[:len(ids)], episodes[len(ids):]
+        for t, episode in zip(ids, prior_eps):
+            self.enc_buffers[t].add(episode.rows)
+            self.rl_buffers[t].add(episode.rows)
+        for t, episode in zip(ids, post_eps):
+            self.rl_buffers[t].add(episode.rows)
+        collect_s = time.perf_counter() - started
+        new_transitions = sum(len(ep.rows) for ep in episodes)
+        tasks_per_step = self.cfg.n_prior_batch + self.cfg.n_post_batch
+        updates = int(self.cfg.reuse_rate * new_transitions / (tasks_per_step * self.cfg.batch_size))
+        updates = min(max(updates, 1), self.cfg.max_updates_per_iteration)
+        losses = [self.simpl.update(self.enc_buffers, self.rl_buffers, self.rng) for _ in range(updates)]
+        self.iteration += 1
+        return {"iteration": self.iteration,
+                "posterior_return": float(np.mean([ep.episode_return for ep in post_eps])),
+                "prior_return": float(np.mean([ep.episode_return for ep in prior_eps])),
+                "env_steps": self.env_steps, "updates": updates,
+                "env_steps_per_s": round((self.env_steps - steps_before) / collect_s, 1),
+                "collect_s": round(collect_s, 2), "iteration_s": round(time.perf_counter() - started, 2),
+                **{k: float(np.mean([loss[k] for loss in losses])) for k in losses[0]},
+                **self.simpl.coefficient_values()}
+
+    def state_dict(self) -> dict:
+        return {"simpl": self.simpl.state_dict(),
+                "optimizers": [o.state_dict() for o in (self.simpl.critic_optimizer, self.simpl.policy_optimizer,
+                                                        self.simpl.coefficient_optimizer)],
+                "enc_buffers": [b.state_dict() for b in self.enc_buffers],
+                "rl_buffers": [b.state_dict() for b in self.rl_buffers],
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "iteration": self.iteration, "env_steps": self.env_steps, "config": dataclasses.asdict(self.cfg)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.simpl.load_state_dict(state["simpl"])
+        for optimizer, saved in zip((self.simpl.critic_optimizer, self.simpl.policy_optimizer,
+                                     self.simpl.coefficient_optimizer), state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        for buffers, saved in ((self.enc_buffers, state["enc_buffers"]), (self.rl_buffers, state["rl_buffers"])):
+            for buffer, buffer_state in zip(buffers, saved):
+                buffer.load_state_dict(buffer_state)
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.iteration, self.env_steps = state["iteration"], state["env_steps"]
+
+
+def _read_metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / METRICS
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run_dir: str | Path,
+               resume: bool = False, progress: bool = True) -> list[dict]:
+    """Meta-train on a task set from the skills of a bundle; returns the per-iteration metrics."""
+    from simpl_core.skills.export import load_bundle_skills
+    from simpl_core.tasks import resolve_tasks
+
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT).exists() and not resume:
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    task_set = resolve_tasks(task_set_name)
+    _, prior, bundle = load_bundle_skills(bundle_dir)
+    if task_set.domain != bundle.manifest["domain"] or cfg.domain != task_set.domain:
+        raise ValueError(f"domain mismatch: tasks {task_set.domain!r}, bundle {bundle.manifest['domain']!r}, "
+                         f"config {cfg.domain!r}")
+    simpl = Simpl(cfg, prior, bundle.state_dim, bundle.latent_dim, len(task_set))
+    trainer = MetaTrainer(cfg, simpl, task_set.tasks,
+                          lambda s, z: bundle.clip_action(bundle.decode(s, z)), bundle.skill_horizon)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and (run_dir / CHECKPOINT).exists():
+        trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False))
+        kept = [r for r in _read_metrics(run_dir) if r["iteration"] <= trainer.iteration]
+        (run_dir / METRICS).write_text("".join(json.dumps(r) + "\n" for r in kept))
+    else:
+        trainer.warm_up()
+    (run_dir / "run.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir),
+                                                  "tasks": task_set_name}, indent=2))
+
+    def save() -> None:
+        tmp = run_dir / (CHECKPOINT + ".tmp")
+        torch.save(trainer.state_dict(), tmp)
+        os.replace(tmp, run_dir / CHECKPOINT)
+
+    bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="meta-train", unit="it", disable=not progress)
+    with (run_dir / METRICS).open("a") as metrics:
+        while trainer.iteration < cfg.iterations:
+            row = trainer.iterate()
+            metrics.write(json.dumps(row) + "\n")
+            bar.update(1)
+            bar.set_postfix(success=f"{row['posterior_return']:.2f}", beta=f"{row['beta_large']:.3f}",
+                            kl=f"{row['policy_kl_large']:.2f}", steps_s=f"{row['env_steps_per_s']:.0f}")
+            if trainer.iteration % cfg.checkpoint_every == 0 or trainer.iteration == cfg.iterations:
+                metrics.flush()
+                save()
+    bar.close()
+    return _read_metrics(run_dir)

@@ -25,6 +25,20 @@ def add_parser(commands) -> None:
     inference.add_argument("--calls", type=int, default=10_000, help="timed calls per graph (default 10000)")
     inference.set_defaults(run=run_inference)
 
+    efficiency = which.add_parser(
+        "sample-efficiency", help="target-task learning curves of several methods (the paper's comparison)",
+        description="Run each method on every target task with several seeds, in the same harness and budget; "
+                    "write returns.csv (every episode's return) and learning_curves.png (mean +- std over tasks "
+                    "and seeds, dotted line at the end of SiMPL's exploration), and print the checkpoints.")
+    efficiency.add_argument("--domain", choices=["maze"], default="maze")
+    efficiency.add_argument("--bundle", default="models/maze", help="meta-trained bundle (default models/maze)")
+    efficiency.add_argument("--tasks", default="maze-target-10", help="target task set (default maze-target-10)")
+    efficiency.add_argument("--methods", default="simpl,spirl", help="comma-separated: simpl, spirl")
+    efficiency.add_argument("--episodes", type=int, default=100, help="episodes per task and seed")
+    efficiency.add_argument("--seeds", type=int, default=3)
+    efficiency.add_argument("--out", default="runs/bench_maze", help="output directory")
+    efficiency.set_defaults(run=run_sample_efficiency)
+
 
 def run_env(args) -> int:
     from simpl_core.bench import env_speed
@@ -37,3 +51,8 @@ def run_inference(args) -> int:
     from simpl_core.bench import inference
     print(inference.format_results(inference.run(args.bundle, args.skills, args.calls)))
     return 0
+
+
+def run_sample_efficiency(args) -> int:
+    from simpl_core.cli.meta import run_adapt
+    return run_adapt(args)

@@ -34,10 +34,13 @@ def run_train(args) -> int:
 def add_export_parser(commands) -> None:
     export = commands.add_parser(
         "export", help="export a trained skill run to an ONNX policy bundle",
-        description="Write skill_decoder.onnx (state, z -> action) and skill_prior.onnx (state -> mean, log_std) "
-                    "plus manifest.yaml (dims, skill horizon, control rate, action bounds, names, sha256 of every "
-                    "file, provenance) into --out.")
-    export.add_argument("--skills", required=True, help="skill run directory (from train-skills)")
+        description="--skills RUN writes skill_decoder.onnx (state, z -> action) and skill_prior.onnx (state -> "
+                    "mean, log_std) plus manifest.yaml (dims, skill horizon, control rate, action bounds, names, "
+                    "sha256 of every file, provenance) into --out. --meta RUN then adds a meta-training run over "
+                    "those skills: high_level_policy.onnx (state, e -> mean, log_std) and task_encoder.onnx "
+                    "(context of any size -> mean, std).")
+    export.add_argument("--skills", help="skill run directory (from train-skills)")
+    export.add_argument("--meta", help="meta-training run directory (from meta-train on this bundle's skills)")
     export.add_argument("--out", required=True, help="bundle directory, e.g. models/maze")
     export.set_defaults(run=run_export)
 
@@ -55,9 +58,14 @@ def add_export_parser(commands) -> None:
 
 
 def run_export(args) -> int:
-    from simpl_core.skills.export import export_skills
+    from simpl_core.export import export_meta, export_skills
 
-    print(f"wrote {export_skills(args.skills, args.out, command=args.command_line)}")
+    if not (args.skills or args.meta):
+        raise ValueError("pass --skills RUN, --meta RUN, or both")
+    if args.skills:
+        print(f"wrote {export_skills(args.skills, args.out, command=args.command_line)}")
+    if args.meta:
+        print(f"wrote {export_meta(args.meta, args.out, command=args.command_line)}")
     return 0
 
 

@@ -27,7 +27,7 @@ from simpl_core.envs import make_vector_env
 from simpl_core.meta.config import SimplConfig
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, inverse_softplus,
-                                standard_normal_kl)
+                                polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 from simpl_core.skills.model import SkillPrior
 
@@ -144,10 +144,7 @@ class Simpl(nn.Module):
             parameter.grad.clamp_(max=0.0)
         self.coefficient_optimizer.step()
 
-        with torch.no_grad():
-            for target_critic, critic in zip(self.target_critics, self.critics):
-                for t, p in zip(target_critic.parameters(), critic.parameters()):
-                    t.lerp_(p, cfg.tau)
+        polyak_update(self.target_critics, self.critics, cfg.tau)
         return {"critic_loss": critic_loss.item(), "policy_loss": policy_loss.item(),
                 "encoder_kl_small": enc_kl_small.mean().item(), "encoder_kl_large": enc_kl_large.mean().item(),
                 "policy_kl_small": kl_small.item(), "policy_kl_large": kl_large.item(),
@@ -254,7 +251,7 @@ def _read_metrics(run_dir: Path) -> list[dict]:
 def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run_dir: str | Path,
                resume: bool = False, progress: bool = True) -> list[dict]:
     """Meta-train on a task set from the skills of a bundle; returns the per-iteration metrics."""
-    from simpl_core.skills.export import load_bundle_skills
+    from simpl_core.export import load_bundle_skills
     from simpl_core.tasks import resolve_tasks
 
     run_dir = Path(run_dir)
@@ -298,3 +295,16 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
                 save()
     bar.close()
     return _read_metrics(run_dir)
+
+
+def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):
+    """The Simpl module of a meta-training run (eval mode), its checkpoint, metrics and run.json."""
+    from simpl_core.export import load_bundle_skills
+
+    run_dir = Path(run_dir)
+    checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
+    _, prior, bundle = load_bundle_skills(bundle_dir)
+    simpl = Simpl(SimplConfig(**checkpoint["config"]), prior, bundle.state_dim, bundle.latent_dim,
+                  len(checkpoint["enc_buffers"]))
+    simpl.load_state_dict(checkpoint["simpl"])
+    return simpl.eval(), checkpoint, _read_metrics(run_dir), json.loads((run_dir / "run.json").read_text())

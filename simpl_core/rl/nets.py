@@ -23,13 +23,19 @@ def relu_mlp(in_dim: int, out_dim: int, hidden_dim: int, hidden_layers: int) -> 
 
 
 def inverse_softplus(x: torch.Tensor) -> torch.Tensor:
-    """softplus^-1, stable for small and large x."""
-    return x + torch.log(-torch.expm1(-x))
+    """softplus^-1 = x + log(1 - e^-x); written without expm1, which the ONNX exporter lacks."""
+    return x + torch.log(1 - torch.exp(-x))
 
 
 def gaussian_kl(mean_a, std_a, mean_b, std_b) -> torch.Tensor:
     """KL(N(a) || N(b)) summed over the last dim."""
     return (torch.log(std_b / std_a) + (std_a ** 2 + (mean_a - mean_b) ** 2) / (2 * std_b ** 2) - 0.5).sum(-1)
+
+
+@torch.no_grad()
+def polyak_update(targets: nn.Module, sources: nn.Module, tau: float) -> None:
+    for target, source in zip(targets.parameters(), sources.parameters()):
+        target.lerp_(source, tau)
 
 
 def standard_normal_kl(mean, std) -> torch.Tensor:

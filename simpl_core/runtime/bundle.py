@@ -20,11 +20,16 @@ MANIFEST = "manifest.yaml"
 FORMAT = "simpl-bundle/1"
 REQUIRED_KEYS = ("format", "domain", "dims", "skill_horizon", "control_rate_hz", "action_bounds",
                  "observation_names", "action_names", "graphs", "files", "provenance")
-# Graph name -> (input name -> dim key, output name -> dim key); every tensor is (batch, dims[key]).
+# Graph name -> (inputs, outputs), each tensor name -> its axes: "batch" / "set" are dynamic, other names are keys
+# of the manifest's `dims` (state, action, latent, task, transition).
 GRAPH_SIGNATURES = {
-    "skill_decoder": ({"state": "state", "z": "latent"}, {"action": "action"}),
-    "skill_prior": ({"state": "state"}, {"mean": "latent", "log_std": "latent"}),
+    "skill_decoder": ({"state": ("batch", "state"), "z": ("batch", "latent")}, {"action": ("batch", "action")}),
+    "skill_prior": ({"state": ("batch", "state")}, {"mean": ("batch", "latent"), "log_std": ("batch", "latent")}),
+    "high_level_policy": ({"state": ("batch", "state"), "e": ("batch", "task")},
+                          {"mean": ("batch", "latent"), "log_std": ("batch", "latent")}),
+    "task_encoder": ({"context": ("batch", "set", "transition")}, {"mean": ("batch", "task"), "std": ("batch", "task")}),
 }
+DYNAMIC_AXES = ("batch", "set")
 
 
 class BundleError(ValueError):
@@ -35,12 +40,17 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def tensor_shape(axes: tuple[str, ...], dims: dict[str, int]) -> list:
+    """Axes names -> the manifest's shape: dynamic axes stay names, the others become their sizes."""
+    return [axis if axis in DYNAMIC_AXES else dims[axis] for axis in axes]
+
+
 def graph_entry(name: str, dims: dict[str, int]) -> dict:
     """The manifest's description of one graph: its file and tensor shapes."""
     inputs, outputs = GRAPH_SIGNATURES[name]
     return {"file": f"{name}.onnx",
-            "inputs": {tensor: ["batch", dims[key]] for tensor, key in inputs.items()},
-            "outputs": {tensor: ["batch", dims[key]] for tensor, key in outputs.items()}}
+            "inputs": {tensor: tensor_shape(axes, dims) for tensor, axes in inputs.items()},
+            "outputs": {tensor: tensor_shape(axes, dims) for tensor, axes in outputs.items()}}
 
 
 def seal(directory: str | Path, manifest: dict, extra_files: tuple[str, ...] = ()) -> Path:
@@ -68,7 +78,9 @@ def _check_signature(name: str, session: ort.InferenceSession, entry: dict, wher
         if set(actual) != set(promised):
             raise BundleError(f"{where}: graph {name} has {kind}s {sorted(actual)}, manifest says {sorted(promised)}")
         for tensor, shape in promised.items():
-            if len(actual[tensor]) != 2 or actual[tensor][1] != shape[1]:
+            fixed_ok = all(a == p for a, p in zip(actual[tensor], shape) if isinstance(p, int))
+            dynamic_ok = all(not isinstance(a, int) for a, p in zip(actual[tensor], shape) if isinstance(p, str))
+            if len(actual[tensor]) != len(shape) or not (fixed_ok and dynamic_ok):
                 raise BundleError(f"{where}: {name} {kind} {tensor!r} has shape {actual[tensor]}, manifest says "
                                   f"{shape}")
 
@@ -157,12 +169,12 @@ class PolicyBundle:
 
     # --- inference -----------------------------------------------------------------------------------------
     @staticmethod
-    def _input(name: str, value, width: int) -> np.ndarray:
+    def _input(name: str, value, shape: list) -> np.ndarray:
         array = value if type(value) is np.ndarray and value.dtype == np.float32 else np.asarray(value, np.float32)
-        if array.ndim == 1:
-            array = array[None]
-        if array.ndim != 2 or array.shape[1] != width:
-            raise ValueError(f"{name} must have {width} values per sample, got shape {np.shape(value)}")
+        if array.ndim == len(shape) - 1:
+            array = array[None]  # one sample
+        if array.ndim != len(shape) or array.shape[-1] != shape[-1]:
+            raise ValueError(f"{name} must have shape {shape} (or without the batch axis), got {np.shape(value)}")
         if not math.isfinite(array.sum()) and not np.isfinite(array).all():  # the sum: cheap common case
             raise ValueError(f"{name} contains NaN or inf")
         return array
@@ -170,9 +182,9 @@ class PolicyBundle:
     def run(self, graph: str, **inputs) -> list[np.ndarray]:
         if graph not in self.sessions:
             raise BundleError(f"{self.directory} has no {graph} graph (it has {sorted(self.sessions)})")
-        widths = self.manifest["graphs"][graph]["inputs"]
-        return self.sessions[graph].run(None, {name: self._input(name, inputs[name], shape[1])
-                                               for name, shape in widths.items()})
+        shapes = self.manifest["graphs"][graph]["inputs"]
+        return self.sessions[graph].run(None, {name: self._input(name, inputs[name], shape)
+                                               for name, shape in shapes.items()})
 
     def decode(self, state, z) -> np.ndarray:
         """Closed-loop skill action(s) for state(s) and skill(s); (B, action_dim), not yet clipped."""
@@ -182,6 +194,16 @@ class PolicyBundle:
         """Skill prior p(z | s): mean and log-std, each (B, latent_dim)."""
         mean, log_std = self.run("skill_prior", state=state)
         return mean, log_std
+
+    def high_level(self, state, e) -> tuple[np.ndarray, np.ndarray]:
+        """pi(z | s, e): mean and log-std of the skill distribution, each (B, latent_dim)."""
+        mean, log_std = self.run("high_level_policy", state=state, e=e)
+        return mean, log_std
+
+    def encode_task(self, context) -> tuple[np.ndarray, np.ndarray]:
+        """q(e | c) for a set of high-level transitions (set, transition) or a batch of sets: mean and std."""
+        mean, std = self.run("task_encoder", context=context)
+        return mean, std
 
     def clip_action(self, action: np.ndarray) -> np.ndarray:
         return np.clip(action, self.action_low, self.action_high)

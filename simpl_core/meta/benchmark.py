@@ -1,0 +1,108 @@
+"""The paper's protocol: per-episode returns of target-task learning for several methods, tasks and seeds, as
+one CSV and a learning-curve PNG (mean +- std over tasks and seeds; dotted line at the end of exploration)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from simpl_core.export import load_bundle_meta, load_bundle_skills
+from simpl_core.meta.adapt import SimplLearner, SpirlLearner, TargetConfig, run_target_learning
+from simpl_core.rl.buffers import TransitionLayout
+
+METHODS = ("simpl", "spirl")
+CHECKPOINTS = (20, 60, 100, 300)
+
+
+def build_learners(methods, bundle_dir, tasks, seeds: int, cfg: TargetConfig):
+    """One learner per (method, task, seed), all on the skills (and meta-training) of one bundle."""
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; available: {', '.join(METHODS)}")
+    _, prior, bundle = load_bundle_skills(bundle_dir)
+    simpl = load_bundle_meta(bundle_dir)[0] if "simpl" in methods else None
+    layout = TransitionLayout(bundle.state_dim, bundle.latent_dim)
+    learners = [SimplLearner(copy.deepcopy(simpl), task, seed, cfg) if method == "simpl"
+                else SpirlLearner(prior, layout, task, seed, cfg)
+                for method in methods for task in tasks for seed in range(seeds)]
+    return learners, bundle, layout
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """method -> (episodes, mean, std) of the return over all (task, seed) runs."""
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        runs: dict[tuple, dict[int, float]] = {}
+        for r in rows:
+            if r["method"] == method:
+                runs.setdefault((r["task"], r["seed"]), {})[int(r["episode"])] = float(r["return"])
+        episodes = np.array(sorted(next(iter(runs.values()))))
+        table = np.array([[run[e] for e in episodes] for run in runs.values()])
+        out[method] = (episodes, table.mean(0), table.std(0))
+    return out
+
+
+def checkpoint_table(rows: list[dict], window: int = 5) -> dict[str, dict[int, float]]:
+    """Mean return around each checkpoint episode (a centred window of `window` episodes, as curves are smoothed)."""
+    table = {}
+    for method, (episodes, mean, _) in curves(rows).items():
+        table[method] = {}
+        for checkpoint in CHECKPOINTS:
+            near = np.abs(episodes - checkpoint) <= window // 2
+            if checkpoint <= episodes.max() and near.any():
+                table[method][checkpoint] = round(float(mean[near].mean()), 3)
+    return table
+
+
+def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel: str, smooth: int = 5) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    kernel = np.ones(smooth) / smooth
+    for method, (episodes, mean, std) in curves(rows).items():
+        if len(episodes) >= smooth:
+            mean, std = (np.convolve(x, kernel, mode="same") for x in (mean, std))
+        ax.plot(episodes, mean, label=method)
+        ax.fill_between(episodes, mean - std, mean + std, alpha=0.2)
+    ax.axvline(exploration_episodes, linestyle=":", color="grey")
+    ax.set_xlabel("target-task episode")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, progress=True) -> dict:
+    """Run the methods on every task of `task_set` with `seeds` seeds; write returns.csv and learning_curves.png."""
+    learners, bundle, layout = build_learners(methods, bundle_dir, task_set.tasks, seeds, cfg)
+    bar = tqdm(total=cfg.episodes, desc="target learning", unit="episode", disable=not progress)
+
+    def report(done: int, latest: list[dict]) -> None:
+        bar.update(1)
+        bar.set_postfix({m: f"{np.mean([r['return'] for r in latest if r['method'] == m]):.2f}" for m in methods})
+
+    decode = lambda s, z: bundle.clip_action(bundle.decode(s, z))  # noqa: E731
+    rows = run_target_learning(learners, bundle.manifest["domain"], decode, layout, bundle.skill_horizon, cfg, report)
+    bar.close()
+    out_dir = Path(out_dir)
+    csv_path = write_csv(rows, out_dir / "returns.csv")
+    png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
+                      "success rate" if bundle.manifest["domain"] == "maze" else "completed subtasks")
+    return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows)}
+

@@ -1,0 +1,202 @@
+"""SiMPL mechanics on the smoke configuration: buffers, coefficients, condition sizes, the encoder's permutation
+invariance, high-level transition packing, truncation vs termination, and the pipeline end to end."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from simpl_core.cli import main
+from simpl_core.envs import make_vector_env
+from simpl_core.envs.maze.task import MazeTask
+from simpl_core.meta.adapt import TargetConfig
+from simpl_core.meta.benchmark import checkpoint_table, sample_efficiency
+from simpl_core.meta.config import SimplConfig
+from simpl_core.meta.simpl import MetaTrainer, Simpl
+from simpl_core.paths import resource
+from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
+from simpl_core.rl.constrained_sac import SacConfig
+from simpl_core.rl.nets import SetTransformerEncoder
+from simpl_core.rl.rollout import rollout_wave
+from simpl_core.runtime.bundle import PolicyBundle
+from simpl_core.skills.model import SkillModelConfig, SkillPrior
+from simpl_core.tasks import resolve_tasks
+
+SMOKE = resource("config", "simpl_smoke.yaml")
+
+
+def small_prior() -> SkillPrior:
+    torch.manual_seed(0)
+    return SkillPrior(SkillModelConfig(state_dim=4, action_dim=2, hidden_dim=16, prior_blocks=1)).eval()
+
+
+def test_buffer_evicts_whole_episodes_fifo():
+    buffer = EpisodeBuffer(capacity=10, width=3)
+    for value in range(4):
+        buffer.add(np.full((4, 3), value, np.float32))
+    assert len(buffer) == 8 and set(np.unique(buffer.all())) == {2.0, 3.0}  # the two oldest episodes are gone
+    samples = buffer.sample(1000, np.random.default_rng(0))
+    assert samples.shape == (1000, 3) and set(np.unique(samples)) == {2.0, 3.0}
+    with pytest.raises(ValueError, match="width|array"):
+        buffer.add(np.zeros((2, 4), np.float32))
+
+
+def test_encoder_is_permutation_invariant_and_takes_any_set_size():
+    torch.manual_seed(0)
+    encoder = SetTransformerEncoder(in_dim=20, task_dim=5, hidden_dim=32, heads=4, inducing_points=8)
+    context = torch.randn(3, 50, 20)
+    mean, std = encoder(context)
+    shuffled_mean, shuffled_std = encoder(context[:, torch.randperm(50)])
+    torch.testing.assert_close(mean, shuffled_mean, atol=1e-5, rtol=0)
+    torch.testing.assert_close(std, shuffled_std, atol=1e-5, rtol=0)
+    assert encoder(torch.randn(1, 1, 20))[0].shape == (1, 5) and torch.all(std > 0.001)
+
+
+def make_simpl(cfg: SimplConfig, tasks: int = 3) -> tuple[Simpl, list, list]:
+    simpl = Simpl(cfg, small_prior(), state_dim=4, latent_dim=10, num_tasks=tasks)
+    rng = np.random.default_rng(0)
+    enc = [EpisodeBuffer(100, simpl.layout.width) for _ in range(tasks)]
+    rl = [EpisodeBuffer(100, simpl.layout.width) for _ in range(tasks)]
+    for buffers in (enc, rl):
+        for buffer in buffers:
+            buffer.add(rng.standard_normal((40, simpl.layout.width)).astype(np.float32))
+    return simpl, enc, rl
+
+
+def test_untrained_policy_is_the_skill_prior():
+    simpl, _, _ = make_simpl(SimplConfig.from_yaml(SMOKE))
+    state = torch.randn(7, 4)
+    mean, std = simpl.policy(state, torch.randn(7, 3))
+    prior_mean, prior_std = simpl.policy.prior_dist(state)
+    torch.testing.assert_close(mean, prior_mean)
+    torch.testing.assert_close(std, 0.001 + prior_std, atol=1e-4, rtol=1e-4)
+
+
+def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
+    cfg = SimplConfig.from_yaml(SMOKE)
+    # Targets far above any KL: the dual gradient says "decrease" every step, which must be refused...
+    low = dataclass_replace(cfg, target_enc_prior_kl=1e6, target_enc_post_kl=1e6, target_policy_prior_kl=1e6,
+                            target_policy_post_kl=1e6)
+    simpl, enc, rl = make_simpl(low)
+    sizes = []
+    simpl.encoder.register_forward_hook(lambda module, args, out: sizes.append(tuple(args[0].shape)))
+    before = [p.detach().clone() for p in simpl.coefficients()]
+    for _ in range(5):
+        simpl.update(enc, rl, np.random.default_rng(1))
+    assert all(torch.equal(a, b.detach()) for a, b in zip(before, simpl.coefficients()))
+    assert sizes[:2] == [(cfg.n_prior_batch, cfg.prior_enc_size, simpl.layout.width),
+                         (cfg.n_post_batch, cfg.post_enc_size, simpl.layout.width)]
+    # ... and targets at zero: every KL exceeds them, so every coefficient grows.
+    high = dataclass_replace(cfg, target_enc_prior_kl=0.0, target_enc_post_kl=0.0, target_policy_prior_kl=0.0,
+                             target_policy_post_kl=0.0)
+    simpl, enc, rl = make_simpl(high)
+    before = simpl.coefficient_values()
+    for _ in range(5):
+        metrics = simpl.update(enc, rl, np.random.default_rng(2))
+    after = simpl.coefficient_values()
+    assert all(after[k] > before[k] for k in ("lambda_small", "beta_small", "beta_large"))
+    assert np.isfinite(list(metrics.values())).all()
+
+
+def dataclass_replace(cfg, **changes):
+    import dataclasses
+    return dataclasses.replace(cfg, **changes)
+
+
+def scripted_wave(horizon: int, goal):
+    """Push the ball along +y from the start: it reaches (10, 12) within ~30 steps; (1, 19) never."""
+    env = make_vector_env("maze", 1, max_episode_steps=horizon)
+    layout = TransitionLayout(4, 10)
+    push = lambda states, z: np.tile([[0.0, 1.0]], (len(states), 1))  # noqa: E731
+    skills = lambda states, conds: np.zeros((len(states), 10), np.float32)  # noqa: E731
+    return rollout_wave(env, [MazeTask(goal)], skills, push, layout, 10, seed=0)[0], layout
+
+
+def test_high_level_packing_and_termination():
+    episode, layout = scripted_wave(horizon=2000, goal=(10, 12))
+    rows = layout.unpack(torch.from_numpy(episode.rows))
+    assert episode.success and episode.episode_return == 1.0
+    assert len(episode.rows) == -(-episode.env_steps // 10)  # one transition per started 10-step segment
+    assert rows["done"][-1] == 1 and rows["done"][:-1].sum() == 0  # only the final segment is terminal
+    assert rows["reward"].sum() == 1.0 and rows["reward"][-1] == 1.0
+    torch.testing.assert_close(rows["next_state"][:-1], rows["state"][1:])  # segments chain
+
+
+def test_time_limit_truncation_is_not_done():
+    episode, layout = scripted_wave(horizon=35, goal=(1, 19))
+    rows = layout.unpack(torch.from_numpy(episode.rows))
+    assert not episode.success and episode.env_steps == 35
+    assert len(episode.rows) == 4 and rows["done"].sum() == 0 and rows["reward"].sum() == 0
+
+
+@pytest.fixture(scope="module")
+def meta_bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("meta")
+    data, skills, bundle, meta = root / "maze-smoke-v0", root / "skills", root / "bundle", root / "meta"
+    assert main(["data", "maze", "--episodes", "8", "--num-envs", "4", "--out", str(data)]) == 0
+    assert main(["train-skills", "--config", str(resource("config", "skills_smoke.yaml")), "--dataset", str(data),
+                 "--out", str(skills)]) == 0
+    assert main(["export", "--skills", str(skills), "--out", str(bundle)]) == 0
+    tasks = root / "tasks.yaml"
+    tasks.write_text("domain: maze\ntask_sets:\n  near: [[10, 12], [11, 10]]\n")
+    assert main(["meta-train", "--config", str(SMOKE), "--bundle", str(bundle), "--tasks", str(tasks),
+                 "--out", str(meta)]) == 0
+    assert main(["export", "--meta", str(meta), "--out", str(bundle)]) == 0
+    return bundle, meta
+
+
+def test_meta_training_logs_and_resumes(meta_bundle):
+    _, meta = meta_bundle
+    import json
+    rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2]
+    for key in ("posterior_return", "prior_return", "critic_loss", "beta_large", "lambda_small", "env_steps_per_s",
+                "policy_kl_large", "encoder_kl_small"):
+        assert key in rows[-1]
+    assert main(["meta-train", "--config", str(SMOKE), "--bundle", str(meta_bundle[0]), "--tasks",
+                 str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "3"]) == 0
+    rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+
+
+def test_meta_bundle_graphs_match_torch(meta_bundle):
+    from simpl_core.export import load_bundle_meta
+    bundle_dir, _ = meta_bundle
+    simpl, bundle = load_bundle_meta(bundle_dir)
+    assert set(bundle.manifest["graphs"]) == {"skill_decoder", "skill_prior", "high_level_policy", "task_encoder"}
+    rng = np.random.default_rng(0)
+    for set_size in (1, 7, 300):  # the task encoder takes any context size
+        context = rng.standard_normal((1, set_size, simpl.layout.width)).astype(np.float32)
+        mean, std = bundle.encode_task(context)
+        with torch.no_grad():
+            torch_mean, torch_std = simpl.encoder(torch.from_numpy(context))
+        np.testing.assert_allclose(mean, torch_mean.numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(std, torch_std.numpy(), atol=1e-5, rtol=0)
+    states = rng.uniform([0, 0, -5, -5], [21, 21, 5, 5], (64, 4)).astype(np.float32)
+    e = rng.standard_normal((64, simpl.cfg.task_dim)).astype(np.float32)
+    mean, log_std = bundle.high_level(states, e)
+    with torch.no_grad():
+        torch_mean, torch_std = simpl.policy(torch.from_numpy(states), torch.from_numpy(e))
+    np.testing.assert_allclose(mean, torch_mean.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.exp(log_std), torch_std.numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_target_learning_runs_both_methods(meta_bundle, tmp_path):
+    bundle_dir, _ = meta_bundle
+    sac = dict(batch_size=8, min_buffer=8)
+    cfg = TargetConfig(episodes=4, exploration_episodes=2, horizon=100, spirl_hidden=16, spirl_layers=1,
+                       simpl_sac=SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, **sac),
+                       spirl_sac=SacConfig(init_alpha=0.05, **sac))
+    tasks = resolve_tasks("maze-target-10")
+    subset = type(tasks)(name="two", domain="maze", tasks=tasks.tasks[:2])
+    result = sample_efficiency(["simpl", "spirl"], bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path,
+                               progress=False)
+    import csv
+    rows = list(csv.DictReader(open(result["csv"])))
+    assert len(rows) == 2 * 2 * 2 * 4  # methods x tasks x seeds x episodes
+    assert {r["method"] for r in rows} == {"simpl", "spirl"}
+    assert all(r["return"] in ("0.0", "1.0") for r in rows)
+    assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
+    assert checkpoint_table(rows) == {"simpl": {}, "spirl": {}}  # 4 episodes: no paper checkpoint reached yet

@@ -160,6 +160,8 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
                  bundle_dir / "high_level_policy.onnx", dims)
     export_graph(simpl.encoder, "task_encoder", (torch.zeros(1, 8, dims["transition"]),),
                  bundle_dir / "task_encoder.onnx", dims)
+    if (run_dir / "meta_training.png").exists():
+        shutil.copyfile(run_dir / "meta_training.png", bundle_dir / "meta_training.png")
     torch.save({"config": checkpoint["config"], "num_tasks": len(checkpoint["enc_buffers"]),
                 "simpl": {k: v for k, v in simpl.state_dict().items()}}, bundle_dir / META_WEIGHTS)
     manifest["dims"] = dims

@@ -191,7 +191,7 @@ def test_target_learning_runs_both_methods(meta_bundle, tmp_path):
                        spirl_sac=SacConfig(init_alpha=0.05, **sac))
     tasks = resolve_tasks("maze-target-10")
     subset = type(tasks)(name="two", domain="maze", tasks=tasks.tasks[:2])
-    result = sample_efficiency(["simpl", "spirl"], bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path,
+    result = sample_efficiency(["simpl", "spirl"], bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path, workers=2,
                                progress=False)
     import csv
     rows = list(csv.DictReader(open(result["csv"])))

@@ -37,6 +37,7 @@ def add_parser(commands) -> None:
     efficiency.add_argument("--episodes", type=int, default=100, help="episodes per task and seed")
     efficiency.add_argument("--seeds", type=int, default=3)
     efficiency.add_argument("--out", default="runs/bench_maze", help="output directory")
+    efficiency.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
     efficiency.set_defaults(run=run_sample_efficiency)
 
 

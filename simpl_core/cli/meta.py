@@ -28,6 +28,7 @@ def add_parser(commands) -> None:
     adapt.add_argument("--episodes", type=int, default=100, help="episodes per task, exploration included")
     adapt.add_argument("--seeds", type=int, default=1, help="independent runs per task")
     adapt.add_argument("--out", required=True, help="output directory, e.g. runs/adapt_maze")
+    adapt.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
     adapt.set_defaults(run=run_adapt, methods="simpl")
 
 
@@ -51,7 +52,7 @@ def run_adapt(args) -> int:
     from simpl_core.tasks import resolve_tasks
 
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
-                               TargetConfig(episodes=args.episodes), args.seeds, args.out)
+                               TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers)
     print(f"returns: {result['csv']}   curves: {result['png']}")
     for method, points in result["checkpoints"].items():
         print(f"{method:8s} " + "  ".join(f"ep {e}: {v:.2f}" for e, v in points.items()))

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import copy
 import csv
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from simpl_core.export import load_bundle_meta, load_bundle_skills
@@ -18,18 +22,28 @@ METHODS = ("simpl", "spirl")
 CHECKPOINTS = (20, 60, 100, 300)
 
 
-def build_learners(methods, bundle_dir, tasks, seeds: int, cfg: TargetConfig):
-    """One learner per (method, task, seed), all on the skills (and meta-training) of one bundle."""
-    unknown = set(methods) - set(METHODS)
+def build_learners(specs: list[tuple[str, int, int]], bundle_dir, tasks, cfg: TargetConfig):
+    """One learner per (method, task index, seed), all on the skills (and meta-training) of one bundle."""
+    methods = {method for method, _, _ in specs}
+    unknown = methods - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; available: {', '.join(METHODS)}")
     _, prior, bundle = load_bundle_skills(bundle_dir)
     simpl = load_bundle_meta(bundle_dir)[0] if "simpl" in methods else None
     layout = TransitionLayout(bundle.state_dim, bundle.latent_dim)
-    learners = [SimplLearner(copy.deepcopy(simpl), task, seed, cfg) if method == "simpl"
-                else SpirlLearner(prior, layout, task, seed, cfg)
-                for method in methods for task in tasks for seed in range(seeds)]
+    learners = [SimplLearner(copy.deepcopy(simpl), tasks[task], seed, cfg) if method == "simpl"
+                else SpirlLearner(prior, layout, tasks[task], seed, cfg)
+                for method, task, seed in specs]
     return learners, bundle, layout
+
+
+def run_specs(specs, bundle_dir, tasks, cfg: TargetConfig, progress_queue=None) -> list[dict]:
+    """Target learning for a group of learners in one process (a worker of `sample_efficiency`)."""
+    torch.set_num_threads(1)
+    learners, bundle, layout = build_learners(specs, bundle_dir, tasks, cfg)
+    decode = lambda s, z: bundle.clip_action(bundle.decode(s, z))  # noqa: E731
+    report = (lambda done, latest: progress_queue.put(latest)) if progress_queue is not None else None
+    return run_target_learning(learners, bundle.manifest["domain"], decode, layout, bundle.skill_horizon, cfg, report)
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
@@ -88,21 +102,31 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
     return path
 
 
-def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, progress=True) -> dict:
-    """Run the methods on every task of `task_set` with `seeds` seeds; write returns.csv and learning_curves.png."""
-    learners, bundle, layout = build_learners(methods, bundle_dir, task_set.tasks, seeds, cfg)
-    bar = tqdm(total=cfg.episodes, desc="target learning", unit="episode", disable=not progress)
-
-    def report(done: int, latest: list[dict]) -> None:
-        bar.update(1)
-        bar.set_postfix({m: f"{np.mean([r['return'] for r in latest if r['method'] == m]):.2f}" for m in methods})
-
-    decode = lambda s, z: bundle.clip_action(bundle.decode(s, z))  # noqa: E731
-    rows = run_target_learning(learners, bundle.manifest["domain"], decode, layout, bundle.skill_horizon, cfg, report)
+def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, workers: int = 1,
+                      progress: bool = True) -> dict:
+    """Run the methods on every task of `task_set` with `seeds` seeds, learners spread over `workers` processes;
+    write returns.csv and learning_curves.png."""
+    specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
+    groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]
+    domain = load_bundle_skills(bundle_dir)[2].manifest["domain"]
+    bar = tqdm(total=cfg.episodes * len(groups), desc="target learning", unit="wave", disable=not progress)
+    with multiprocessing.get_context("spawn").Manager() as manager, ProcessPoolExecutor(
+            max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+        queue = manager.Queue()
+        futures = [pool.submit(run_specs, group, bundle_dir, task_set.tasks, cfg, queue) for group in groups]
+        while not all(f.done() for f in futures):
+            try:
+                latest = queue.get(timeout=0.5)
+            except Empty:
+                continue
+            bar.update(1)
+            bar.set_postfix({m: f"{np.mean([r['return'] for r in latest if r['method'] == m] or [0]):.2f}"
+                             for m in methods})
+        rows = [row for future in futures for row in future.result()]
     bar.close()
+    rows.sort(key=lambda r: (r["method"], r["task"], r["seed"], r["episode"]))
     out_dir = Path(out_dir)
     csv_path = write_csv(rows, out_dir / "returns.csv")
     png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
-                      "success rate" if bundle.manifest["domain"] == "maze" else "completed subtasks")
+                      "success rate" if domain == "maze" else "completed subtasks")
     return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows)}
-

@@ -106,9 +106,9 @@ class Simpl(nn.Module):
 
         # Critics and encoder: TD target with the KL-regularised value of the next state (same e for s and s').
         with torch.no_grad():
-            next_mean, next_std = self.policy(next_state, e)
+            next_mean, next_std, next_kl = self.policy.dist_and_kl(next_state, e)
             next_z = next_mean + next_std * torch.randn_like(next_mean)
-            next_kl = self.policy.kl_to_prior(next_state, next_mean, next_std).clamp(0, cfg.kl_clip)
+            next_kl = next_kl.clamp(0, cfg.kl_clip)
             next_value = self.min_q(self.target_critics, next_state, e, next_z) - beta * next_kl
             target = batch["reward"] + (1 - batch["done"]) * cfg.gamma * next_value
         critic_loss = torch.stack([((critic(state, e, z) - target) ** 2).mean() for critic in self.critics]).mean()
@@ -123,8 +123,7 @@ class Simpl(nn.Module):
 
         # Policy: maximise Q, stay close to the skill prior; it sees a detached e.
         e = e.detach()
-        mean, std = self.policy(state, e)
-        policy_kl = self.policy.kl_to_prior(state, mean, std)
+        mean, std, policy_kl = self.policy.dist_and_kl(state, e)
         q_value = self.min_q(self.critics, state, e, mean + std * torch.randn_like(mean))
         policy_loss = (-q_value + beta * policy_kl).mean()
         self.policy_optimizer.zero_grad()
@@ -248,6 +247,32 @@ def _read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
+def plot_meta_metrics(run_dir: Path) -> Path:
+    """meta_training.png: success of the two kinds of episodes, KLs and KL coefficients per iteration."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _read_metrics(run_dir)
+    it = [r["iteration"] for r in rows]
+    panels = (("return per episode", ("posterior_return", "prior_return")),
+              ("policy KL to the skill prior", ("policy_kl_small", "policy_kl_large")),
+              ("encoder KL to N(0, I)", ("encoder_kl_small", "encoder_kl_large")),
+              ("KL coefficients", ("beta_small", "beta_large", "lambda_small", "lambda_large_mean")))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+    for ax, (title, keys) in zip(axes, panels):
+        for key in keys:
+            ax.plot(it, [r[key] for r in rows], label=key, linewidth=0.9)
+        ax.set_title(title)
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=7)
+    axes[3].set_yscale("log")
+    out = run_dir / "meta_training.png"
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
 def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run_dir: str | Path,
                resume: bool = False, progress: bool = True) -> list[dict]:
     """Meta-train on a task set from the skills of a bundle; returns the per-iteration metrics."""
@@ -294,6 +319,7 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
                 metrics.flush()
                 save()
     bar.close()
+    plot_meta_metrics(run_dir)
     return _read_metrics(run_dir)
 
 

@@ -80,9 +80,9 @@ class ConstrainedSAC:
         state, z, next_state = batch["state"], batch["z"], batch["next_state"]
         alpha = F.softplus(self.alpha_param).detach()
         with torch.no_grad():
-            next_mean, next_std = self.policy(*self._with_cond(next_state))
+            next_mean, next_std, next_kl = self.policy.dist_and_kl(*self._with_cond(next_state))
             next_z = next_mean + next_std * torch.randn_like(next_mean)
-            next_kl = self.policy.kl_to_prior(next_state, next_mean, next_std).clamp(0, cfg.kl_clip)
+            next_kl = next_kl.clamp(0, cfg.kl_clip)
             target = batch["reward"] + (1 - batch["done"]) * cfg.gamma * (
                 self.min_q(self.target_critics, next_state, next_z) - alpha * next_kl)
         parts = (*self._with_cond(state), z)
@@ -91,8 +91,7 @@ class ConstrainedSAC:
         critic_loss.backward()
         self.critic_optimizer.step()
 
-        mean, std = self.policy(*self._with_cond(state))
-        kl = self.policy.kl_to_prior(state, mean, std)
+        mean, std, kl = self.policy.dist_and_kl(*self._with_cond(state))
         policy_loss = (-self.min_q(self.critics, state, mean + std * torch.randn_like(mean)) + alpha * kl).mean()
         self.policy_optimizer.zero_grad()
         policy_loss.backward()

@@ -66,15 +66,20 @@ class PriorResidualPolicy(nn.Module):
         mean, log_std = self.prior(state.reshape(-1, state.shape[-1]))  # BatchNorm1d wants (N, C)
         return mean.view(*state.shape[:-1], -1), log_std.exp().view(*state.shape[:-1], -1)
 
-    def forward(self, state: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _distributions(self, state, cond):
         prior_mean, prior_std = self.prior_dist(state)
         inputs = state if self.cond_dim == 0 else torch.cat([state, cond], dim=-1)
         d_mean, d_scale = self.residual(inputs).chunk(2, dim=-1)
-        return prior_mean + d_mean, MIN_STD + F.softplus(inverse_softplus(prior_std) + d_scale)
+        return prior_mean + d_mean, MIN_STD + F.softplus(inverse_softplus(prior_std) + d_scale), prior_mean, prior_std
 
-    def kl_to_prior(self, state, mean, std) -> torch.Tensor:
-        prior_mean, prior_std = self.prior_dist(state)
-        return gaussian_kl(mean, std, prior_mean, prior_std)
+    def forward(self, state: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std, _, _ = self._distributions(state, cond)
+        return mean, std
+
+    def dist_and_kl(self, state: torch.Tensor, cond: torch.Tensor | None = None):
+        """Mean, std and KL(pi(.|s, c) || p(.|s)) (summed over dims), with one pass through the prior."""
+        mean, std, prior_mean, prior_std = self._distributions(state, cond)
+        return mean, std, gaussian_kl(mean, std, prior_mean, prior_std)
 
 
 class QFunction(nn.Module):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from simpl_core.runs import config_from_yaml
 
 
 @dataclass
@@ -49,8 +48,4 @@ class SimplConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SimplConfig":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
-        return cls(**raw)
+        return config_from_yaml(cls, path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -29,10 +28,9 @@ from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, inverse_softplus,
                                 polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
+from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, read_metrics, save_checkpoint,
+                             truncate_metrics)
 from simpl_core.skills.model import SkillPrior
-
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
 
 
 def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
@@ -242,18 +240,13 @@ class MetaTrainer:
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]
 
 
-def _read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / METRICS
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-
-
 def plot_meta_metrics(run_dir: Path) -> Path:
     """meta_training.png: success of the two kinds of episodes, KLs and KL coefficients per iteration."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = _read_metrics(run_dir)
+    rows = read_metrics(run_dir)
     it = [r["iteration"] for r in rows]
     panels = (("return per episode", ("posterior_return", "prior_return")),
               ("policy KL to the skill prior", ("policy_kl_small", "policy_kl_large")),
@@ -280,8 +273,7 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
     from simpl_core.tasks import resolve_tasks
 
     run_dir = Path(run_dir)
-    if (run_dir / CHECKPOINT).exists() and not resume:
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    check_run_dir(run_dir, resume)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     task_set = resolve_tasks(task_set_name)
@@ -295,17 +287,11 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and (run_dir / CHECKPOINT).exists():
         trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False))
-        kept = [r for r in _read_metrics(run_dir) if r["iteration"] <= trainer.iteration]
-        (run_dir / METRICS).write_text("".join(json.dumps(r) + "\n" for r in kept))
+        truncate_metrics(run_dir, "iteration", trainer.iteration)
     else:
         trainer.warm_up()
     (run_dir / "run.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir),
                                                   "tasks": task_set_name}, indent=2))
-
-    def save() -> None:
-        tmp = run_dir / (CHECKPOINT + ".tmp")
-        torch.save(trainer.state_dict(), tmp)
-        os.replace(tmp, run_dir / CHECKPOINT)
 
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="meta-train", unit="it", disable=not progress)
     with (run_dir / METRICS).open("a") as metrics:
@@ -317,10 +303,10 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
                             kl=f"{row['policy_kl_large']:.2f}", steps_s=f"{row['env_steps_per_s']:.0f}")
             if trainer.iteration % cfg.checkpoint_every == 0 or trainer.iteration == cfg.iterations:
                 metrics.flush()
-                save()
+                save_checkpoint(trainer.state_dict(), run_dir)
     bar.close()
     plot_meta_metrics(run_dir)
-    return _read_metrics(run_dir)
+    return read_metrics(run_dir)
 
 
 def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):
@@ -333,4 +319,4 @@ def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):
     simpl = Simpl(SimplConfig(**checkpoint["config"]), prior, bundle.state_dim, bundle.latent_dim,
                   len(checkpoint["enc_buffers"]))
     simpl.load_state_dict(checkpoint["simpl"])
-    return simpl.eval(), checkpoint, _read_metrics(run_dir), json.loads((run_dir / "run.json").read_text())
+    return simpl.eval(), checkpoint, read_metrics(run_dir), json.loads((run_dir / "run.json").read_text())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,10 @@ from tqdm import tqdm
 
 from simpl_core.data.minari_io import load_dataset
 from simpl_core.data.windows import WindowSampler
+from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, config_from_yaml, read_metrics, save_checkpoint,
+                             truncate_metrics)
 from simpl_core.skills.model import SkillModel, SkillModelConfig
 
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 
 
@@ -46,28 +45,13 @@ class SkillTrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SkillTrainConfig":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
-        return cls(**raw)
+        return config_from_yaml(cls, path)
 
     def model_config(self, state_dim: int, action_dim: int) -> SkillModelConfig:
         try:
             return SkillModelConfig(state_dim=state_dim, action_dim=action_dim, **self.model)
         except TypeError as err:
             raise ValueError(f"bad model section in the skill config: {err}") from None
-
-
-def _save_atomically(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / METRICS
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def load_skill_model(run_dir: str | Path) -> tuple[SkillModel, dict]:
@@ -92,7 +76,7 @@ def plot_losses(run_dir: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = _read_metrics(run_dir)
+    rows = read_metrics(run_dir)
     train = [r for r in rows if "loss" in r]
     val = [r for r in rows if "val_reconstruction_mse" in r]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -116,8 +100,7 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
                  progress: bool = True) -> dict:
     """Train (or resume) and return the run summary."""
     run_dir = Path(run_dir)
-    if (run_dir / CHECKPOINT).exists() and not resume:
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    check_run_dir(run_dir, resume)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     dataset = load_dataset(dataset_path)
@@ -136,19 +119,18 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
         train_windows._rng.bit_generator.state = checkpoint["sampler_rng"]
         torch.set_rng_state(checkpoint["torch_rng"])
         step, elapsed = checkpoint["step"], checkpoint["elapsed_s"]
-        kept = [r for r in _read_metrics(run_dir) if r["step"] <= step]  # drop rows logged after the checkpoint
-        (run_dir / METRICS).write_text("".join(json.dumps(r) + "\n" for r in kept))
+        truncate_metrics(run_dir, "step", step)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(
         {**dataclasses.asdict(cfg), "dataset": str(dataset_path), "model_config": dataclasses.asdict(model_cfg)},
         sort_keys=False))
 
-    def save_checkpoint() -> None:
-        _save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    def checkpoint_now() -> None:
+        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                           "model_config": dataclasses.asdict(model_cfg), "train_config": dataclasses.asdict(cfg),
                           "dataset": str(dataset_path), "step": step, "elapsed_s": elapsed,
                           "sampler_rng": train_windows._rng.bit_generator.state,
-                          "torch_rng": torch.get_rng_state()}, run_dir / CHECKPOINT)
+                          "torch_rng": torch.get_rng_state()}, run_dir)
 
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="skills", unit="step", disable=not progress)
@@ -179,7 +161,7 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
                                           "elapsed_s": round(elapsed, 2)}) + "\n")
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 metrics.flush()
-                save_checkpoint()
+                checkpoint_now()
     bar.close()
     plot_losses(run_dir)
     summary = summarize_run(run_dir, cfg)
@@ -189,7 +171,7 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
 
 def summarize_run(run_dir: Path, cfg: SkillTrainConfig) -> dict:
     """Throughput, final held-out error, and when the held-out error first came within 10 % of its final value."""
-    rows = _read_metrics(run_dir)
+    rows = read_metrics(run_dir)
     val = [r for r in rows if "val_reconstruction_mse" in r]
     final = val[-1]
     converged = next(r for r in val if r["val_reconstruction_mse"] <= 1.1 * final["val_reconstruction_mse"])

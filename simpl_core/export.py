@@ -28,6 +28,8 @@ from simpl_core.skills.train import SUMMARY, load_skill_model
 ONNX_OPSET = 17
 SKILL_WEIGHTS = "skill_model.pt"  # torch weights of decoder and prior, for training the high level on top
 META_WEIGHTS = "simpl_model.pt"   # torch weights of the meta-trained encoder, policy and critics, for adaptation
+# Not stored in META_WEIGHTS: the skill prior is in SKILL_WEIGHTS, target critics restart as copies of the critics.
+REBUILT_WEIGHTS = ("policy.prior.", "target_critics.")
 
 
 def git_state(repo: Path) -> dict:
@@ -163,7 +165,8 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
     if (run_dir / "meta_training.png").exists():
         shutil.copyfile(run_dir / "meta_training.png", bundle_dir / "meta_training.png")
     torch.save({"config": checkpoint["config"], "num_tasks": len(checkpoint["enc_buffers"]),
-                "simpl": {k: v for k, v in simpl.state_dict().items()}}, bundle_dir / META_WEIGHTS)
+                "simpl": {k: v for k, v in simpl.state_dict().items() if not k.startswith(REBUILT_WEIGHTS)}},
+               bundle_dir / META_WEIGHTS)
     manifest["dims"] = dims
     manifest["graphs"] = {name: graph_entry(name, dims) for name in
                           ("skill_decoder", "skill_prior", "high_level_policy", "task_encoder")}
@@ -185,5 +188,9 @@ def load_bundle_meta(bundle_dir: str | Path):
         raise BundleError(f"{bundle_dir} holds skills only; add a meta-training run with `simpl export --meta`")
     weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
     simpl = Simpl(SimplConfig(**weights["config"]), prior, bundle.state_dim, bundle.latent_dim, weights["num_tasks"])
-    simpl.load_state_dict(weights["simpl"])
+    missing, unexpected = simpl.load_state_dict(weights["simpl"], strict=False)
+    if unexpected or not all(key.startswith(REBUILT_WEIGHTS) for key in missing):
+        raise BundleError(f"{bundle_dir}/{META_WEIGHTS} does not fit the networks: missing {missing}, "
+                          f"unexpected {unexpected}")
+    simpl.target_critics.load_state_dict(simpl.critics.state_dict())
     return simpl.eval(), bundle

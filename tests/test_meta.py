@@ -200,3 +200,16 @@ def test_target_learning_runs_both_methods(meta_bundle, tmp_path):
     assert all(r["return"] in ("0.0", "1.0") for r in rows)
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
     assert checkpoint_table(rows) == {"simpl": {}, "spirl": {}}  # 4 episodes: no paper checkpoint reached yet
+
+
+def test_shipped_maze_bundle_is_meta_trained():
+    from simpl_core.export import load_bundle_meta
+    simpl, bundle = load_bundle_meta(resource("models", "maze"))
+    meta = bundle.manifest["provenance"]["meta"]
+    assert meta["tasks"] == "maze-train-40" and meta["metrics"]["iterations"] >= 100
+    assert meta["git"]["commit"] and meta["command"].startswith("simpl export --meta")
+    states = np.array([[10.0, 10.0, 0.0, 0.0]], np.float32)
+    context = np.zeros((1, 5, bundle.manifest["dims"]["transition"]), np.float32)
+    e_mean, e_std = bundle.encode_task(context)
+    mean, log_std = bundle.high_level(states, e_mean)
+    assert mean.shape == (1, 10) and np.all(np.isfinite(log_std)) and np.all(e_std > 0)

@@ -9,7 +9,7 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run skills test bench clean
+.PHONY: help run skills meta test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +34,10 @@ skills: $(BIN)/.installed  ## retrain the maze skills (~9 min on 2 cores) and ex
 	$(BIN)/simpl train-skills --config config/skills_maze.yaml --dataset $(DATASET) --out runs/skills_maze --resume
 	$(BIN)/simpl export --skills runs/skills_maze --out models/maze
 	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100
+
+meta: $(BIN)/.installed  ## meta-train SiMPL on maze-train-40 (~1 h on 2 cores) and add it to models/maze
+	$(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/simpl_maze --resume
+	$(BIN)/simpl export --meta runs/simpl_maze --out models/maze
 
 test: $(BIN)/.installed-test  ## install everything and run the test suite
 	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q

@@ -156,6 +156,10 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
     simpl, checkpoint, rows, run_info = load_meta_run(run_dir, bundle_dir)
     bundle = PolicyBundle.load(bundle_dir)
     manifest = bundle.manifest
+    trained_on = run_info.get("skills_sha256")
+    if trained_on and trained_on != manifest["files"][SKILL_WEIGHTS]:
+        raise BundleError(f"{run_dir} was meta-trained on other skills than those in {bundle_dir}; export it into "
+                          "the bundle it was trained on, or meta-train again")
     dims = {**manifest["dims"], "task": simpl.cfg.task_dim, "transition": simpl.layout.width}
     state, e = torch.zeros(2, dims["state"]), torch.zeros(2, dims["task"])
     export_graph(_HighLevelPolicyGraph(simpl.policy), "high_level_policy", (state, e),

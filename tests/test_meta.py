@@ -213,3 +213,19 @@ def test_shipped_maze_bundle_is_meta_trained():
     e_mean, e_std = bundle.encode_task(context)
     mean, log_std = bundle.high_level(states, e_mean)
     assert mean.shape == (1, 10) and np.all(np.isfinite(log_std)) and np.all(e_std > 0)
+
+
+def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path):
+    import json
+    import shutil
+
+    from simpl_core.runtime.bundle import BundleError
+    bundle_dir, meta = meta_bundle
+    other_run = tmp_path / "meta"
+    shutil.copytree(meta, other_run)
+    info = json.loads((other_run / "run.json").read_text())
+    info["skills_sha256"] = "0" * 64
+    (other_run / "run.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="other skills"):
+        from simpl_core.export import export_meta
+        export_meta(other_run, bundle_dir, "simpl export --meta")

@@ -291,7 +291,9 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
     else:
         trainer.warm_up()
     (run_dir / "run.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir),
-                                                  "tasks": task_set_name}, indent=2))
+                                                  "tasks": task_set_name,
+                                                  "skills_sha256": bundle.manifest["files"]["skill_model.pt"]},
+                                                 indent=2))
 
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="meta-train", unit="it", disable=not progress)
     with (run_dir / METRICS).open("a") as metrics:

@@ -200,6 +200,9 @@ def test_target_learning_runs_both_methods(meta_bundle, tmp_path):
     assert all(r["return"] in ("0.0", "1.0") for r in rows)
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
     assert checkpoint_table(rows) == {"simpl": {}, "spirl": {}}  # 4 episodes: no paper checkpoint reached yet
+    assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
+    assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").is_file()
 
 
 def test_shipped_maze_bundle_is_meta_trained():

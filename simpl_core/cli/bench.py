@@ -40,6 +40,15 @@ def add_parser(commands) -> None:
     efficiency.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
     efficiency.set_defaults(run=run_sample_efficiency)
 
+    curves = which.add_parser(
+        "curves", help="summarise and re-plot a sample-efficiency returns.csv",
+        description="Print the checkpoint table (mean return over a 5-episode window around episodes 20, 60, 100, "
+                    "300) and the mean return over the exploration episodes and after, and redraw the curves.")
+    curves.add_argument("csv", help="returns.csv from sample-efficiency or adapt")
+    curves.add_argument("--exploration-episodes", type=int, default=20)
+    curves.add_argument("--png", help="where to draw the curves (default: next to the CSV)")
+    curves.set_defaults(run=run_curves)
+
 
 def run_env(args) -> int:
     from simpl_core.bench import env_speed
@@ -57,3 +66,16 @@ def run_inference(args) -> int:
 def run_sample_efficiency(args) -> int:
     from simpl_core.cli.meta import run_adapt
     return run_adapt(args)
+
+
+def run_curves(args) -> int:
+    from pathlib import Path
+
+    from simpl_core.cli.meta import print_tables
+    from simpl_core.meta.benchmark import checkpoint_table, phase_table, plot_curves, read_csv
+
+    rows = read_csv(args.csv)
+    print_tables(checkpoint_table(rows), phase_table(rows, args.exploration_episodes))
+    png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
+    print(f"curves: {plot_curves(rows, png, args.exploration_episodes, 'return')}")
+    return 0

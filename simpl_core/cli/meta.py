@@ -54,6 +54,12 @@ def run_adapt(args) -> int:
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
                                TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers)
     print(f"returns: {result['csv']}   curves: {result['png']}")
-    for method, points in result["checkpoints"].items():
-        print(f"{method:8s} " + "  ".join(f"ep {e}: {v:.2f}" for e, v in points.items()))
+    print_tables(result["checkpoints"], result["phases"])
     return 0
+
+
+def print_tables(checkpoints: dict, phases: dict) -> None:
+    for method in checkpoints:
+        points = "  ".join(f"ep {e}: {v:.3f}" for e, v in checkpoints[method].items())
+        spans = "  ".join(f"{span}: {v:.3f}" for span, v in phases[method].items())
+        print(f"{method:8s} {points}   mean over {spans}")

@@ -81,6 +81,22 @@ def checkpoint_table(rows: list[dict], window: int = 5) -> dict[str, dict[int, f
     return table
 
 
+def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[str, float]]:
+    """Mean return per method over the exploration episodes and over the episodes after them."""
+    table = {}
+    for method, (episodes, mean, _) in curves(rows).items():
+        early, late = episodes <= exploration_episodes, episodes > exploration_episodes
+        table[method] = {f"episodes 1-{exploration_episodes}": round(float(mean[early].mean()), 3)}
+        if late.any():
+            table[method][f"episodes {exploration_episodes + 1}-{episodes.max()}"] = round(float(mean[late].mean()), 3)
+    return table
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    with Path(path).open() as f:
+        return list(csv.DictReader(f))
+
+
 def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel: str, smooth: int = 5) -> Path:
     import matplotlib
     matplotlib.use("Agg")
@@ -89,8 +105,9 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     kernel = np.ones(smooth) / smooth
     for method, (episodes, mean, std) in curves(rows).items():
-        if len(episodes) >= smooth:
-            mean, std = (np.convolve(x, kernel, mode="same") for x in (mean, std))
+        if len(episodes) >= smooth:  # moving average, normalised at the edges
+            weight = np.convolve(np.ones_like(mean), kernel, mode="same")
+            mean, std = (np.convolve(x, kernel, mode="same") / weight for x in (mean, std))
         ax.plot(episodes, mean, label=method)
         ax.fill_between(episodes, mean - std, mean + std, alpha=0.2)
     ax.axvline(exploration_episodes, linestyle=":", color="grey")
@@ -129,4 +146,5 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     csv_path = write_csv(rows, out_dir / "returns.csv")
     png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
                       "success rate" if domain == "maze" else "completed subtasks")
-    return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows)}
+    return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows),
+            "phases": phase_table(rows, cfg.exploration_episodes)}

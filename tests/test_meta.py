@@ -1,12 +1,12 @@
 """SiMPL mechanics on the smoke configuration: buffers, coefficients, condition sizes, the encoder's permutation
 invariance, high-level transition packing, truncation vs termination, and the pipeline end to end."""
 
-import copy
+import dataclasses
+import json
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
@@ -14,13 +14,12 @@ from simpl_core.envs.maze.task import MazeTask
 from simpl_core.meta.adapt import TargetConfig
 from simpl_core.meta.benchmark import checkpoint_table, sample_efficiency
 from simpl_core.meta.config import SimplConfig
-from simpl_core.meta.simpl import MetaTrainer, Simpl
+from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.constrained_sac import SacConfig
 from simpl_core.rl.nets import SetTransformerEncoder
 from simpl_core.rl.rollout import rollout_wave
-from simpl_core.runtime.bundle import PolicyBundle
 from simpl_core.skills.model import SkillModelConfig, SkillPrior
 from simpl_core.tasks import resolve_tasks
 
@@ -77,7 +76,7 @@ def test_untrained_policy_is_the_skill_prior():
 def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     cfg = SimplConfig.from_yaml(SMOKE)
     # Targets far above any KL: the dual gradient says "decrease" every step, which must be refused...
-    low = dataclass_replace(cfg, target_enc_prior_kl=1e6, target_enc_post_kl=1e6, target_policy_prior_kl=1e6,
+    low = dataclasses.replace(cfg, target_enc_prior_kl=1e6, target_enc_post_kl=1e6, target_policy_prior_kl=1e6,
                             target_policy_post_kl=1e6)
     simpl, enc, rl = make_simpl(low)
     sizes = []
@@ -89,7 +88,7 @@ def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     assert sizes[:2] == [(cfg.n_prior_batch, cfg.prior_enc_size, simpl.layout.width),
                          (cfg.n_post_batch, cfg.post_enc_size, simpl.layout.width)]
     # ... and targets at zero: every KL exceeds them, so every coefficient grows.
-    high = dataclass_replace(cfg, target_enc_prior_kl=0.0, target_enc_post_kl=0.0, target_policy_prior_kl=0.0,
+    high = dataclasses.replace(cfg, target_enc_prior_kl=0.0, target_enc_post_kl=0.0, target_policy_prior_kl=0.0,
                              target_policy_post_kl=0.0)
     simpl, enc, rl = make_simpl(high)
     before = simpl.coefficient_values()
@@ -98,11 +97,6 @@ def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     after = simpl.coefficient_values()
     assert all(after[k] > before[k] for k in ("lambda_small", "beta_small", "beta_large"))
     assert np.isfinite(list(metrics.values())).all()
-
-
-def dataclass_replace(cfg, **changes):
-    import dataclasses
-    return dataclasses.replace(cfg, **changes)
 
 
 def scripted_wave(horizon: int, goal):
@@ -149,7 +143,6 @@ def meta_bundle(tmp_path_factory):
 
 def test_meta_training_logs_and_resumes(meta_bundle):
     _, meta = meta_bundle
-    import json
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
     for key in ("posterior_return", "prior_return", "critic_loss", "beta_large", "lambda_small", "env_steps_per_s",
@@ -219,7 +212,6 @@ def test_shipped_maze_bundle_is_meta_trained():
 
 
 def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path):
-    import json
     import shutil
 
     from simpl_core.runtime.bundle import BundleError

@@ -71,7 +71,6 @@ class SimplLearner:
     def start_fine_tuning(self) -> None:
         context = torch.from_numpy(np.concatenate(self.explored))[None]
         e_star, _ = self.simpl.encoder(context)  # posterior mean
-        self.e = e_star.numpy()
         sac_cfg = copy.copy(self.cfg.simpl_sac)
         sac_cfg.init_alpha = F.softplus(self.simpl.policy_post_reg).item()
         policy, critics = copy.deepcopy(self.simpl.policy).train(), copy.deepcopy(self.simpl.critics)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from simpl_core.export import load_bundle_meta, load_bundle_skills
 from simpl_core.meta.adapt import SimplLearner, SpirlLearner, TargetConfig, run_target_learning
 from simpl_core.rl.buffers import TransitionLayout
+from simpl_core.runtime.bundle import PolicyBundle
 
 METHODS = ("simpl", "spirl")
 CHECKPOINTS = (20, 60, 100, 300)
@@ -125,7 +126,7 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     write returns.csv and learning_curves.png."""
     specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
     groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]
-    domain = load_bundle_skills(bundle_dir)[2].manifest["domain"]
+    domain = PolicyBundle.read_manifest(Path(bundle_dir))["domain"]  # the workers load the weights
     bar = tqdm(total=cfg.episodes * len(groups), desc="target learning", unit="wave", disable=not progress)
     with multiprocessing.get_context("spawn").Manager() as manager, ProcessPoolExecutor(
             max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -154,6 +154,9 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
 
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
     simpl, checkpoint, rows, run_info = load_meta_run(run_dir, bundle_dir)
+    if simpl.cfg.actions != "skills":
+        raise BundleError(f"{run_dir} acts with {simpl.cfg.actions} actions (the PEARL baseline); a bundle holds "
+                          "a policy over its skills")
     bundle = PolicyBundle.load(bundle_dir)
     manifest = bundle.manifest
     trained_on = run_info.get("skills_sha256")

@@ -176,26 +176,62 @@ def test_meta_bundle_graphs_match_torch(meta_bundle):
     np.testing.assert_allclose(np.exp(log_std), torch_std.numpy(), atol=1e-5, rtol=1e-5)
 
 
-def test_target_learning_runs_both_methods(meta_bundle, tmp_path):
+@pytest.fixture(scope="module")
+def pearl_run(meta_bundle):
+    bundle_dir, meta = meta_bundle
+    config = meta.parent / "pearl_smoke.yaml"
+    config.write_text(SMOKE.read_text() + "actions: primitive\n")
+    out = meta.parent / "pearl"
+    assert main(["meta-train", "--config", str(config), "--bundle", str(bundle_dir), "--tasks",
+                 str(meta.parent / "tasks.yaml"), "--out", str(out)]) == 0
+    return out
+
+
+def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle, pearl_run):
+    from simpl_core.export import export_meta
+    from simpl_core.meta.simpl import load_meta_run
+    from simpl_core.rl.nets import StandardNormalPrior
+    from simpl_core.runtime.bundle import BundleError
+    pearl, checkpoint, rows, _ = load_meta_run(pearl_run, meta_bundle[0])
+    assert isinstance(pearl.policy.prior, StandardNormalPrior)
+    assert pearl.layout.latent_dim == 2  # z is the action
+    assert rows[-1]["env_steps"] == checkpoint["env_steps"] > 0
+    episode_rows = checkpoint["rl_buffers"][0]["episodes"][0]
+    assert len(episode_rows) == 100  # horizon 100, one transition per env step (the goals are out of reach)
+    with pytest.raises(BundleError, match="primitive"):
+        export_meta(pearl_run, meta_bundle[0], "simpl export --meta")
+
+
+def test_target_learning_runs_every_method(meta_bundle, pearl_run, tmp_path):
     bundle_dir, _ = meta_bundle
     sac = dict(batch_size=8, min_buffer=8)
-    cfg = TargetConfig(episodes=4, exploration_episodes=2, horizon=100, spirl_hidden=16, spirl_layers=1,
+    cfg = TargetConfig(episodes=4, exploration_episodes=2, horizon=100, scratch_hidden=16, scratch_layers=1,
                        simpl_sac=SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, **sac),
-                       spirl_sac=SacConfig(init_alpha=0.05, **sac))
+                       spirl_sac=SacConfig(init_alpha=0.05, **sac), sac_sac=SacConfig(init_alpha=0.1, **sac))
     tasks = resolve_tasks("maze-target-10")
     subset = type(tasks)(name="two", domain="maze", tasks=tasks.tasks[:2])
-    result = sample_efficiency(["simpl", "spirl"], bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path, workers=2,
-                               progress=False)
+    methods = ["simpl", "spirl", "sac", "pearl", "pearl-ft"]
+    result = sample_efficiency(methods, bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path, workers=2,
+                               progress=False, pearl_run=pearl_run)
     import csv
     rows = list(csv.DictReader(open(result["csv"])))
-    assert len(rows) == 2 * 2 * 2 * 4  # methods x tasks x seeds x episodes
-    assert {r["method"] for r in rows} == {"simpl", "spirl"}
+    assert len(rows) == 5 * 2 * 2 * 4  # methods x tasks x seeds x episodes
+    assert [r["method"] for r in rows[::16]] == methods
     assert all(r["return"] in ("0.0", "1.0") for r in rows)
+    assert {r["env_steps"] for r in rows if r["return"] == "0.0"} == {"100"}
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
-    assert checkpoint_table(rows) == {"simpl": {}, "spirl": {}}  # 4 episodes: no paper checkpoint reached yet
+    assert checkpoint_table(rows) == {m: {} for m in methods}  # 4 episodes: no paper checkpoint reached yet
     assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
     assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
+
+
+def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_path):
+    tasks = resolve_tasks("maze-target-10")
+    with pytest.raises(ValueError, match="unknown methods"):
+        sample_efficiency(["simpl", "maml"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path)
+    with pytest.raises(ValueError, match="PEARL meta-training run"):
+        sample_efficiency(["pearl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path, pearl_run=tmp_path)
 
 
 def test_shipped_maze_bundle_is_meta_trained():

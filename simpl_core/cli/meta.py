@@ -5,11 +5,12 @@ from __future__ import annotations
 
 def add_parser(commands) -> None:
     train = commands.add_parser(
-        "meta-train", help="SiMPL meta-training on a set of tasks",
+        "meta-train", help="SiMPL meta-training on a set of tasks (or the PEARL baseline)",
         description="Meta-train the task encoder, the skill-prior-residual high-level policy and the critics on a "
                     "task set, over the frozen skills of a policy bundle. Writes metrics.jsonl (per iteration: "
                     "returns, KLs, coefficients, losses, env steps/s) and checkpoint.pt to --out; continue an "
-                    "interrupted run with --resume.")
+                    "interrupted run with --resume. A config with `actions: primitive` (config/pearl_maze_cpu.yaml) "
+                    "trains the PEARL baseline instead: the same algorithm on primitive actions, without skills.")
     train.add_argument("--config", required=True, help="YAML, e.g. config/simpl_maze_cpu.yaml")
     train.add_argument("--bundle", required=True, help="bundle with the skills, e.g. models/maze")
     train.add_argument("--tasks", required=True, help="task set name (e.g. maze-train-40) or YAML file[:SET]")
@@ -52,7 +53,8 @@ def run_adapt(args) -> int:
     from simpl_core.tasks import resolve_tasks
 
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
-                               TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers)
+                               TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers,
+                               pearl_run=getattr(args, "pearl_run", None))
     print(f"returns: {result['csv']}   curves: {result['png']}")
     print_tables(result["checkpoints"], result["phases"])
     return 0

@@ -1,13 +1,17 @@
-"""Target-task learning (SPEC §1 Phase 3) and the SPiRL baseline, run side by side in lock-step waves.
+"""Target-task learning (SPEC §1 Phase 3) and the baselines, run side by side in lock-step waves.
 
-Each learner is one (method, task, seed). Every episode index is one wave: all learners' episodes run together in
-one batched env, then each learner learns from its own episode. Every episode's return is recorded.
+Each learner is one (method, task, seed). Every episode index is one wave: all learners of one action level run
+their episodes together in one batched env, then each learner learns from its own episode. Every episode's return
+is recorded.
 
 - SiMPL: 20 exploration episodes with the meta-trained policy and a fresh e ~ p(e) each; then e* = posterior mean
   of q(e | all their high-level transitions); then prior-regularised SAC on copies of the meta-trained policy and
   critics conditioned on e*, alpha starting at meta-training's final beta_large and only growing. The exploration
   episodes are not in the fine-tuning buffer.
+- PEARL-ft: the same protocol on a PEARL meta-training run (primitive actions, no skills, no offline data).
+- PEARL: the same exploration and e*, then the meta-trained policy conditioned on e* without further learning.
 - SPiRL: a fresh skill-prior-residual policy and fresh critics, prior-regularised SAC from the first episode.
+- SAC: the same SAC on primitive actions from scratch, regularised toward N(0, I) instead of a skill prior.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from simpl_core.envs import make_vector_env
-from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
+from simpl_core.rl.levels import ActionLevel
 from simpl_core.rl.nets import PriorResidualPolicy, QFunction
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 
@@ -30,28 +34,44 @@ from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 @dataclass
 class TargetConfig:
     episodes: int = 100                # target-task episodes per learner, exploration included
-    exploration_episodes: int = 20     # SiMPL's prior-conditioned episodes before e* is fixed
+    exploration_episodes: int = 20     # episodes conditioned on e ~ p(e) before e* is fixed (SiMPL, PEARL)
     horizon: int = 2000                # env steps per episode
     simpl_sac: SacConfig = field(default_factory=lambda: SacConfig(target_kl=1.0, kl_clip=5.0,
                                                                    increasing_alpha=True))
     spirl_sac: SacConfig = field(default_factory=lambda: SacConfig(init_alpha=0.05, target_kl=1.0, kl_clip=10.0,
                                                                    increasing_alpha=False))
-    spirl_hidden: int = 256            # SPiRL baseline policy / Q widths and depths (maze 3 x 256)
-    spirl_layers: int = 3
+    sac_sac: SacConfig = field(default_factory=lambda: SacConfig(init_alpha=0.1, target_kl=1.0, kl_clip=10.0,
+                                                                 increasing_alpha=False))
+    scratch_hidden: int = 256          # SPiRL / SAC policy and Q widths and depths (maze 3 x 256)
+    scratch_layers: int = 3
+    # Gradient steps per primitive transition (flat SAC, PEARL-ft). CPU protocol: 0.1 gives a failing 2000-step
+    # episode the same 200 updates a failing skill-level episode gets (1 per high-level transition).
+    primitive_updates_per_transition: float = 0.1
 
 
-class SimplLearner:
-    method = "simpl"
+def level_sac(cfg: SacConfig, target: TargetConfig, level: ActionLevel) -> SacConfig:
+    """A copy of `cfg` with the update ratio of the learner's action level."""
+    cfg = copy.copy(cfg)
+    if level.name == "primitive":
+        cfg.updates_per_transition = target.primitive_updates_per_transition
+    return cfg
 
-    def __init__(self, simpl, task, seed: int, cfg: TargetConfig):
-        self.simpl, self.task, self.seed, self.cfg = simpl, task, seed, cfg
+
+class MetaLearner:
+    """SiMPL (and PEARL-ft) with `fine_tune`, PEARL without: explore with e ~ p(e), encode e*, then act with e*."""
+
+    def __init__(self, method: str, simpl, level: ActionLevel, task, seed: int, cfg: TargetConfig,
+                 fine_tune: bool = True):
+        self.method, self.simpl, self.level, self.task, self.seed, self.cfg = method, simpl, level, task, seed, cfg
+        self.fine_tune = fine_tune
         self.rng = np.random.default_rng(seed)
         self.explored: list[np.ndarray] = []
         self.e: np.ndarray | None = None
+        self.e_star: np.ndarray | None = None
         self.sac: ConstrainedSAC | None = None
 
     def begin_episode(self) -> None:
-        if self.sac is None:  # exploring: a fresh task-prior sample per episode
+        if self.e_star is None:  # exploring: a fresh task-prior sample per episode
             self.e = self.rng.standard_normal((1, self.simpl.cfg.task_dim)).astype(np.float32)
 
     def act(self, states: np.ndarray) -> np.ndarray:
@@ -62,32 +82,37 @@ class SimplLearner:
     def end_episode(self, episode: HighLevelEpisode) -> None:
         if self.sac is not None:
             self.sac.observe(episode.rows)
-            return
-        self.explored.append(episode.rows)
-        if len(self.explored) == self.cfg.exploration_episodes:
-            self.start_fine_tuning()
+        elif self.e_star is None:
+            self.explored.append(episode.rows)
+            if len(self.explored) == self.cfg.exploration_episodes:
+                self.encode()
 
     @torch.no_grad()
-    def start_fine_tuning(self) -> None:
+    def encode(self) -> None:
         context = torch.from_numpy(np.concatenate(self.explored))[None]
-        e_star, _ = self.simpl.encoder(context)  # posterior mean
-        sac_cfg = copy.copy(self.cfg.simpl_sac)
-        sac_cfg.init_alpha = F.softplus(self.simpl.policy_post_reg).item()
-        policy, critics = copy.deepcopy(self.simpl.policy).train(), copy.deepcopy(self.simpl.critics)
-        self.sac = ConstrainedSAC(sac_cfg, policy, critics, self.simpl.layout, e_star, self.rng)
+        self.e_star = self.e = self.simpl.encoder(context)[0].numpy()  # posterior mean
+        if self.fine_tune:
+            sac_cfg = level_sac(self.cfg.simpl_sac, self.cfg, self.level)
+            sac_cfg.init_alpha = F.softplus(self.simpl.policy_post_reg).item()
+            policy, critics = copy.deepcopy(self.simpl.policy).train(), copy.deepcopy(self.simpl.critics)
+            self.sac = ConstrainedSAC(sac_cfg, policy, critics, self.simpl.layout, torch.from_numpy(self.e_star),
+                                      self.rng)
 
 
-class SpirlLearner:
-    method = "spirl"
+class ScratchLearner:
+    """SPiRL (skills, regularised toward the skill prior) or flat SAC (primitive actions, toward N(0, I)): a fresh
+    prior-residual policy and fresh critics, prior-regularised SAC from the first episode."""
 
-    def __init__(self, prior, layout: TransitionLayout, task, seed: int, cfg: TargetConfig):
-        self.task, self.seed = task, seed
+    def __init__(self, method: str, level: ActionLevel, sac_cfg: SacConfig, task, seed: int, cfg: TargetConfig):
+        self.method, self.level, self.task, self.seed = method, level, task, seed
         torch.manual_seed(seed)
-        policy = PriorResidualPolicy(copy.deepcopy(prior), layout.state_dim, 0, layout.latent_dim,
-                                     cfg.spirl_hidden, cfg.spirl_layers)
+        layout = level.layout
+        policy = PriorResidualPolicy(copy.deepcopy(level.prior), layout.state_dim, 0, layout.latent_dim,
+                                     cfg.scratch_hidden, cfg.scratch_layers)
         q_in = layout.state_dim + layout.latent_dim
-        critics = nn.ModuleList(QFunction(q_in, cfg.spirl_hidden, cfg.spirl_layers) for _ in range(2))
-        self.sac = ConstrainedSAC(cfg.spirl_sac, policy, critics, layout, None, np.random.default_rng(seed))
+        critics = nn.ModuleList(QFunction(q_in, cfg.scratch_hidden, cfg.scratch_layers) for _ in range(2))
+        self.sac = ConstrainedSAC(level_sac(sac_cfg, cfg, level), policy, critics, layout, None,
+                                  np.random.default_rng(seed))
 
     def begin_episode(self) -> None:
         pass
@@ -99,10 +124,9 @@ class SpirlLearner:
         self.sac.observe(episode.rows)
 
 
-def run_target_learning(learners: list, domain: str, decode, layout: TransitionLayout, skill_horizon: int,
-                        cfg: TargetConfig, progress=None) -> list[dict]:
-    """Run every learner for cfg.episodes episodes; one row per (learner, episode)."""
-    env = make_vector_env(domain, len(learners), max_episode_steps=cfg.horizon)
+def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, progress=None) -> list[dict]:
+    """Run every learner (all on `level`) for cfg.episodes episodes; one row per (learner, episode)."""
+    env = make_vector_env(level.bundle.manifest["domain"], len(learners), max_episode_steps=cfg.horizon)
     rows = []
 
     def policy(states: np.ndarray, _conds) -> np.ndarray:
@@ -111,8 +135,8 @@ def run_target_learning(learners: list, domain: str, decode, layout: TransitionL
     for episode_index in range(cfg.episodes):
         for learner in learners:
             learner.begin_episode()
-        episodes = rollout_wave(env, [learner.task for learner in learners], policy, decode, layout, skill_horizon,
-                                seed=episode_index + 1000 * learners[0].seed)
+        episodes = rollout_wave(env, [learner.task for learner in learners], policy, level.decode, level.layout,
+                                level.horizon, seed=episode_index + 1000 * learners[0].seed)
         for learner, episode in zip(learners, episodes):
             learner.end_episode(episode)
             rows.append({"method": learner.method, "task": learner.task.name, "seed": learner.seed,

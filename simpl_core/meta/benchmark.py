@@ -14,37 +14,66 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from simpl_core.export import load_bundle_meta, load_bundle_skills
-from simpl_core.meta.adapt import SimplLearner, SpirlLearner, TargetConfig, run_target_learning
-from simpl_core.rl.buffers import TransitionLayout
+from simpl_core.export import load_bundle_meta
+from simpl_core.meta.adapt import MetaLearner, ScratchLearner, TargetConfig, run_target_learning
+from simpl_core.rl.levels import action_level
 from simpl_core.runtime.bundle import PolicyBundle
 
-METHODS = ("simpl", "spirl")
+METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "sac": "primitive", "pearl": "primitive",
+                 "pearl-ft": "primitive"}
+METHODS = tuple(METHOD_LEVELS)
 CHECKPOINTS = (20, 60, 100, 300)
 
 
-def build_learners(specs: list[tuple[str, int, int]], bundle_dir, tasks, cfg: TargetConfig):
-    """One learner per (method, task index, seed), all on the skills (and meta-training) of one bundle."""
-    methods = {method for method, _, _ in specs}
-    unknown = methods - set(METHODS)
+def check_methods(methods, pearl_run) -> None:
+    unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; available: {', '.join(METHODS)}")
-    _, prior, bundle = load_bundle_skills(bundle_dir)
+    if {"pearl", "pearl-ft"} & set(methods) and not (pearl_run and (Path(pearl_run) / "checkpoint.pt").is_file()):
+        raise ValueError(f"pearl and pearl-ft need a PEARL meta-training run (--pearl-run), none at {pearl_run}; "
+                         "make one with `simpl meta-train --config config/pearl_maze_cpu.yaml ...`")
+
+
+def build_learners(specs: list[tuple[str, int, int]], level_name: str, bundle_dir, tasks, cfg: TargetConfig,
+                   pearl_run=None):
+    """One learner per (method, task index, seed), all on one action level over the skills of one bundle."""
+    from simpl_core.meta.simpl import load_meta_run
+
+    methods = {method for method, _, _ in specs}
+    check_methods(methods, pearl_run)
+    level = action_level(level_name, bundle_dir)
     simpl = load_bundle_meta(bundle_dir)[0] if "simpl" in methods else None
-    layout = TransitionLayout(bundle.state_dim, bundle.latent_dim)
-    learners = [SimplLearner(copy.deepcopy(simpl), tasks[task], seed, cfg) if method == "simpl"
-                else SpirlLearner(prior, layout, tasks[task], seed, cfg)
-                for method, task, seed in specs]
-    return learners, bundle, layout
+    pearl = load_meta_run(pearl_run, bundle_dir)[0] if methods & {"pearl", "pearl-ft"} else None
+
+    def learner(method: str, task: int, seed: int):
+        if method == "simpl":
+            return MetaLearner(method, copy.deepcopy(simpl), level, tasks[task], seed, cfg)
+        if method in ("pearl", "pearl-ft"):
+            return MetaLearner(method, copy.deepcopy(pearl), level, tasks[task], seed, cfg,
+                               fine_tune=method == "pearl-ft")
+        sac_cfg = cfg.spirl_sac if method == "spirl" else cfg.sac_sac
+        return ScratchLearner(method, level, sac_cfg, tasks[task], seed, cfg)
+
+    return [learner(*spec) for spec in specs], level
 
 
-def run_specs(specs, bundle_dir, tasks, cfg: TargetConfig, progress_queue=None) -> list[dict]:
-    """Target learning for a group of learners in one process (a worker of `sample_efficiency`)."""
+def level_groups(specs) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for spec in specs:
+        groups.setdefault(METHOD_LEVELS[spec[0]], []).append(spec)
+    return groups
+
+
+def run_specs(specs, bundle_dir, tasks, cfg: TargetConfig, progress_queue=None, pearl_run=None) -> list[dict]:
+    """Target learning for a group of learners in one process (a worker of `sample_efficiency`), one action level
+    after the other."""
     torch.set_num_threads(1)
-    learners, bundle, layout = build_learners(specs, bundle_dir, tasks, cfg)
-    decode = lambda s, z: bundle.clip_action(bundle.decode(s, z))  # noqa: E731
     report = (lambda done, latest: progress_queue.put(latest)) if progress_queue is not None else None
-    return run_target_learning(learners, bundle.manifest["domain"], decode, layout, bundle.skill_horizon, cfg, report)
+    rows = []
+    for level_name, group in level_groups(specs).items():
+        learners, level = build_learners(group, level_name, bundle_dir, tasks, cfg, pearl_run)
+        rows += run_target_learning(learners, level, cfg, report)
+    return rows
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
@@ -121,28 +150,31 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
 
 
 def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, workers: int = 1,
-                      progress: bool = True) -> dict:
+                      progress: bool = True, pearl_run=None) -> dict:
     """Run the methods on every task of `task_set` with `seeds` seeds, learners spread over `workers` processes;
     write returns.csv and learning_curves.png."""
+    check_methods(methods, pearl_run)
     specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
     groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]
     domain = PolicyBundle.read_manifest(Path(bundle_dir))["domain"]  # the workers load the weights
-    bar = tqdm(total=cfg.episodes * len(groups), desc="target learning", unit="wave", disable=not progress)
+    waves = cfg.episodes * sum(len(level_groups(group)) for group in groups)
+    bar = tqdm(total=waves, desc="target learning", unit="wave", disable=not progress)
     with multiprocessing.get_context("spawn").Manager() as manager, ProcessPoolExecutor(
             max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
         queue = manager.Queue()
-        futures = [pool.submit(run_specs, group, bundle_dir, task_set.tasks, cfg, queue) for group in groups]
+        futures = [pool.submit(run_specs, group, bundle_dir, task_set.tasks, cfg, queue, pearl_run)
+                   for group in groups]
         while not all(f.done() for f in futures):
             try:
                 latest = queue.get(timeout=0.5)
             except Empty:
                 continue
             bar.update(1)
-            bar.set_postfix({m: f"{np.mean([r['return'] for r in latest if r['method'] == m] or [0]):.2f}"
-                             for m in methods})
+            bar.set_postfix({m: f"{np.mean([r['return'] for r in latest if r['method'] == m]):.2f}"
+                             for m in dict.fromkeys(r["method"] for r in latest)})
         rows = [row for future in futures for row in future.result()]
     bar.close()
-    rows.sort(key=lambda r: (r["method"], r["task"], r["seed"], r["episode"]))
+    rows.sort(key=lambda r: (METHODS.index(r["method"]), r["task"], r["seed"], r["episode"]))
     out_dir = Path(out_dir)
     csv_path = write_csv(rows, out_dir / "returns.csv")
     png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,

@@ -25,12 +25,12 @@ from tqdm import tqdm
 from simpl_core.envs import make_vector_env
 from simpl_core.meta.config import SimplConfig
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
+from simpl_core.rl.levels import action_level
 from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, inverse_softplus,
                                 polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, read_metrics, save_checkpoint,
                              truncate_metrics)
-from simpl_core.skills.model import SkillPrior
 
 
 def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
@@ -40,7 +40,7 @@ def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
 
 
 class Simpl(nn.Module):
-    def __init__(self, cfg: SimplConfig, prior: SkillPrior, state_dim: int, latent_dim: int, num_tasks: int):
+    def __init__(self, cfg: SimplConfig, prior: nn.Module, state_dim: int, latent_dim: int, num_tasks: int):
         super().__init__()
         self.cfg = cfg
         self.layout = TransitionLayout(state_dim, latent_dim)
@@ -268,8 +268,8 @@ def plot_meta_metrics(run_dir: Path) -> Path:
 
 def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run_dir: str | Path,
                resume: bool = False, progress: bool = True) -> list[dict]:
-    """Meta-train on a task set from the skills of a bundle; returns the per-iteration metrics."""
-    from simpl_core.export import load_bundle_skills
+    """Meta-train on a task set over the skills of a bundle (or, with cfg.actions = "primitive", over primitive
+    actions: the PEARL baseline); returns the per-iteration metrics."""
     from simpl_core.tasks import resolve_tasks
 
     run_dir = Path(run_dir)
@@ -277,13 +277,13 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     task_set = resolve_tasks(task_set_name)
-    _, prior, bundle = load_bundle_skills(bundle_dir)
+    level = action_level(cfg.actions, bundle_dir)
+    bundle = level.bundle
     if task_set.domain != bundle.manifest["domain"] or cfg.domain != task_set.domain:
         raise ValueError(f"domain mismatch: tasks {task_set.domain!r}, bundle {bundle.manifest['domain']!r}, "
                          f"config {cfg.domain!r}")
-    simpl = Simpl(cfg, prior, bundle.state_dim, bundle.latent_dim, len(task_set))
-    trainer = MetaTrainer(cfg, simpl, task_set.tasks,
-                          lambda s, z: bundle.clip_action(bundle.decode(s, z)), bundle.skill_horizon)
+    simpl = Simpl(cfg, level.prior, level.layout.state_dim, level.layout.latent_dim, len(task_set))
+    trainer = MetaTrainer(cfg, simpl, task_set.tasks, level.decode, level.horizon)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and (run_dir / CHECKPOINT).exists():
         trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False))
@@ -313,12 +313,12 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
 
 def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):
     """The Simpl module of a meta-training run (eval mode), its checkpoint, metrics and run.json."""
-    from simpl_core.export import load_bundle_skills
-
     run_dir = Path(run_dir)
+    if not (run_dir / CHECKPOINT).is_file():
+        raise FileNotFoundError(f"no meta-training checkpoint in {run_dir}; run `simpl meta-train --out {run_dir}`")
     checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
-    _, prior, bundle = load_bundle_skills(bundle_dir)
-    simpl = Simpl(SimplConfig(**checkpoint["config"]), prior, bundle.state_dim, bundle.latent_dim,
-                  len(checkpoint["enc_buffers"]))
+    cfg = SimplConfig(**checkpoint["config"])
+    level = action_level(cfg.actions, bundle_dir)
+    simpl = Simpl(cfg, level.prior, level.layout.state_dim, level.layout.latent_dim, len(checkpoint["enc_buffers"]))
     simpl.load_state_dict(checkpoint["simpl"])
     return simpl.eval(), checkpoint, read_metrics(run_dir), json.loads((run_dir / "run.json").read_text())

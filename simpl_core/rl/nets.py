@@ -43,12 +43,26 @@ def standard_normal_kl(mean, std) -> torch.Tensor:
     return (0.5 * (mean ** 2 + std ** 2 - 1) - torch.log(std)).sum(-1)
 
 
+class StandardNormalPrior(nn.Module):
+    """p(a | s) = N(0, I) for every state: the regulariser of learners that act with primitive actions and no offline
+    data (flat SAC, PEARL). KL(pi || N(0, I)) is minus the entropy plus a pull of the mean toward 0, so tuning its
+    weight toward a target KL plays the role of SAC's entropy temperature."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        zeros = state.new_zeros(*state.shape[:-1], self.dim)
+        return zeros, zeros  # mean, log std
+
+
 class PriorResidualPolicy(nn.Module):
     """pi(z | s, c) as a residual on the frozen skill prior p(z | s): mean = mu_p + d_mu,
     std = 0.001 + softplus(softplus^-1(sigma_p) + d_s). The residual head starts at zero, so an untrained policy
     is exactly the prior. `cond_dim` is dim(e) for SiMPL and 0 for the SPiRL baseline."""
 
-    def __init__(self, prior: SkillPrior, state_dim: int, cond_dim: int, latent_dim: int, hidden_dim: int,
+    def __init__(self, prior: SkillPrior | StandardNormalPrior, state_dim: int, cond_dim: int, latent_dim: int, hidden_dim: int,
                  hidden_layers: int):
         super().__init__()
         self.prior = prior.eval().requires_grad_(False)

@@ -154,9 +154,9 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
 
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
     simpl, checkpoint, rows, run_info = load_meta_run(run_dir, bundle_dir)
-    if simpl.cfg.actions != "skills":
-        raise BundleError(f"{run_dir} acts with {simpl.cfg.actions} actions (the PEARL baseline); a bundle holds "
-                          "a policy over its skills")
+    if (simpl.cfg.actions, simpl.cfg.task_conditioning) != ("skills", "context"):
+        raise BundleError(f"{run_dir} is a baseline run ({simpl.cfg.actions} actions, {simpl.cfg.task_conditioning} "
+                          "conditioning: PEARL or MTRL); a bundle holds SiMPL's policy over its skills")
     bundle = PolicyBundle.load(bundle_dir)
     manifest = bundle.manifest
     trained_on = run_info.get("skills_sha256")

@@ -176,15 +176,24 @@ def test_meta_bundle_graphs_match_torch(meta_bundle):
     np.testing.assert_allclose(np.exp(log_std), torch_std.numpy(), atol=1e-5, rtol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def pearl_run(meta_bundle):
+def baseline_run(meta_bundle, name: str, extra_config: str):
     bundle_dir, meta = meta_bundle
-    config = meta.parent / "pearl_smoke.yaml"
-    config.write_text(SMOKE.read_text() + "actions: primitive\n")
-    out = meta.parent / "pearl"
+    config = meta.parent / f"{name}_smoke.yaml"
+    config.write_text(SMOKE.read_text() + extra_config)
+    out = meta.parent / name
     assert main(["meta-train", "--config", str(config), "--bundle", str(bundle_dir), "--tasks",
                  str(meta.parent / "tasks.yaml"), "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def pearl_run(meta_bundle):
+    return baseline_run(meta_bundle, "pearl", "actions: primitive\n")
+
+
+@pytest.fixture(scope="module")
+def mtrl_run(meta_bundle):
+    return baseline_run(meta_bundle, "mtrl", "task_conditioning: task_id\n")
 
 
 def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle, pearl_run):
@@ -198,11 +207,26 @@ def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle,
     assert rows[-1]["env_steps"] == checkpoint["env_steps"] > 0
     episode_rows = checkpoint["rl_buffers"][0]["episodes"][0]
     assert len(episode_rows) == 100  # horizon 100, one transition per env step (the goals are out of reach)
-    with pytest.raises(BundleError, match="primitive"):
+    with pytest.raises(BundleError, match="baseline run"):
         export_meta(pearl_run, meta_bundle[0], "simpl export --meta")
 
 
-def test_target_learning_runs_every_method(meta_bundle, pearl_run, tmp_path):
+def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle, mtrl_run):
+    from simpl_core.export import export_meta
+    from simpl_core.meta.simpl import load_meta_run
+    from simpl_core.rl.nets import TaskEmbedding
+    from simpl_core.runtime.bundle import BundleError
+    mtrl, checkpoint, _, _ = load_meta_run(mtrl_run, meta_bundle[0])
+    assert isinstance(mtrl.encoder, TaskEmbedding) and mtrl.encoder.mean.shape == (2, mtrl.cfg.task_dim)
+    assert mtrl.encoder.mean.abs().sum() > 0  # trained through the critic loss from zero
+    mean, std = mtrl.condition([1, 0, 1], np.zeros((3, 0, 0), np.float32))  # contexts are ignored
+    torch.testing.assert_close(mean[0], mean[2])
+    assert not torch.equal(mean[0], mean[1])
+    with pytest.raises(BundleError, match="baseline run"):
+        export_meta(mtrl_run, meta_bundle[0], "simpl export --meta")
+
+
+def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp_path):
     bundle_dir, _ = meta_bundle
     sac = dict(batch_size=8, min_buffer=8)
     cfg = TargetConfig(episodes=4, exploration_episodes=2, horizon=100, scratch_hidden=16, scratch_layers=1,
@@ -210,17 +234,21 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, tmp_path):
                        spirl_sac=SacConfig(init_alpha=0.05, **sac), sac_sac=SacConfig(init_alpha=0.1, **sac))
     tasks = resolve_tasks("maze-target-10")
     subset = type(tasks)(name="two", domain="maze", tasks=tasks.tasks[:2])
-    methods = ["simpl", "spirl", "sac", "pearl", "pearl-ft"]
+    methods = ["simpl", "spirl", "mtrl", "sac", "pearl", "pearl-ft"]
     result = sample_efficiency(methods, bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path, workers=2,
-                               progress=False, pearl_run=pearl_run)
+                               progress=False, runs={"pearl": pearl_run, "mtrl": mtrl_run})
     import csv
     rows = list(csv.DictReader(open(result["csv"])))
-    assert len(rows) == 5 * 2 * 2 * 4  # methods x tasks x seeds x episodes
+    assert len(rows) == 6 * 2 * 2 * 4  # methods x tasks x seeds x episodes
     assert [r["method"] for r in rows[::16]] == methods
     assert all(r["return"] in ("0.0", "1.0") for r in rows)
     assert {r["env_steps"] for r in rows if r["return"] == "0.0"} == {"100"}
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
     assert checkpoint_table(rows) == {m: {} for m in methods}  # 4 episodes: no paper checkpoint reached yet
+    phases = {m: [r["phase"] for r in rows if r["method"] == m and r["task"] == rows[0]["task"] and r["seed"] == "0"]
+              for m in methods}
+    assert phases["simpl"] == phases["pearl"] == phases["pearl-ft"] == ["explore", "explore", "learn", "learn"]
+    assert phases["mtrl"] == phases["spirl"] == phases["sac"] == ["learn"] * 4
     assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
     assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
@@ -231,7 +259,18 @@ def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_pa
     with pytest.raises(ValueError, match="unknown methods"):
         sample_efficiency(["simpl", "maml"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path)
     with pytest.raises(ValueError, match="PEARL meta-training run"):
-        sample_efficiency(["pearl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path, pearl_run=tmp_path)
+        sample_efficiency(["pearl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path, runs={"pearl": tmp_path})
+    with pytest.raises(ValueError, match="MTRL meta-training run"):
+        sample_efficiency(["mtrl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path)
+
+
+def test_checkpoints_average_a_centred_window_and_skip_exploration():
+    rows = [{"method": m, "task": t, "seed": 0, "episode": e, "phase": "explore" if m == "simpl" and e <= 20 else "learn",
+             "return": float(e >= 21 if m == "simpl" else e % 2)} for m in ("simpl", "spirl") for t in "ab"
+            for e in range(1, 66)]
+    table = checkpoint_table(rows)
+    assert table["simpl"] == {20: 1.0, 60: 1.0}   # only episodes 21-22 count at 20; exploration (0.0) is left out
+    assert table["spirl"] == {20: 0.4, 60: 0.4}   # episodes 18-22 and 58-62 of an alternating 0/1 return
 
 
 def test_shipped_maze_bundle_is_meta_trained():

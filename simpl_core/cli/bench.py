@@ -34,12 +34,14 @@ def add_parser(commands) -> None:
     efficiency.add_argument("--bundle", default="models/maze", help="meta-trained bundle (default models/maze)")
     efficiency.add_argument("--tasks", default="maze-target-10", help="target task set (default maze-target-10)")
     efficiency.add_argument("--methods", default="simpl,spirl",
-                            help="comma-separated, from: simpl, spirl (skills, no meta-training), sac (flat, "
-                                 "primitive actions), pearl and pearl-ft (primitive-action meta-RL, without and "
-                                 "with fine-tuning; need --pearl-run). Default simpl,spirl")
+                            help="comma-separated, from: simpl, spirl (skills, no meta-training), mtrl (skills, "
+                                 "multi-task policy told the task id; needs --mtrl-run), sac (flat, primitive "
+                                 "actions), pearl and pearl-ft (primitive-action meta-RL, without and with "
+                                 "fine-tuning; need --pearl-run). Default simpl,spirl")
     efficiency.add_argument("--pearl-run", default="runs/pearl_maze",
-                            help="PEARL meta-training run for pearl / pearl-ft (default runs/pearl_maze, made by "
-                                 "`make pearl`)")
+                            help="PEARL meta-training run (default runs/pearl_maze, made by `make baselines`)")
+    efficiency.add_argument("--mtrl-run", default="runs/mtrl_maze",
+                            help="MTRL multi-task training run (default runs/mtrl_maze, made by `make baselines`)")
     efficiency.add_argument("--episodes", type=int, default=100, help="episodes per task and seed")
     efficiency.add_argument("--seeds", type=int, default=3)
     efficiency.add_argument("--out", default="runs/bench_maze", help="output directory")

@@ -9,8 +9,10 @@ def add_parser(commands) -> None:
         description="Meta-train the task encoder, the skill-prior-residual high-level policy and the critics on a "
                     "task set, over the frozen skills of a policy bundle. Writes metrics.jsonl (per iteration: "
                     "returns, KLs, coefficients, losses, env steps/s) and checkpoint.pt to --out; continue an "
-                    "interrupted run with --resume. A config with `actions: primitive` (config/pearl_maze_cpu.yaml) "
-                    "trains the PEARL baseline instead: the same algorithm on primitive actions, without skills.")
+                    "interrupted run with --resume. Baselines come from the same command: `actions: primitive` "
+                    "(config/pearl_maze_cpu.yaml) trains PEARL, the same algorithm on primitive actions without "
+                    "skills; `task_conditioning: task_id` (config/mtrl_maze_cpu.yaml) trains MTRL, one "
+                    "skill policy told the task id instead of inferring it.")
     train.add_argument("--config", required=True, help="YAML, e.g. config/simpl_maze_cpu.yaml")
     train.add_argument("--bundle", required=True, help="bundle with the skills, e.g. models/maze")
     train.add_argument("--tasks", required=True, help="task set name (e.g. maze-train-40) or YAML file[:SET]")
@@ -54,7 +56,7 @@ def run_adapt(args) -> int:
 
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
                                TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers,
-                               pearl_run=getattr(args, "pearl_run", None))
+                               runs={kind: getattr(args, f"{kind}_run", None) for kind in ("pearl", "mtrl")})
     print(f"returns: {result['csv']}   curves: {result['png']}")
     print_tables(result["checkpoints"], result["phases"])
     return 0

@@ -10,6 +10,9 @@ is recorded.
   episodes are not in the fine-tuning buffer.
 - PEARL-ft: the same protocol on a PEARL meta-training run (primitive actions, no skills, no offline data).
 - PEARL: the same exploration and e*, then the meta-trained policy conditioned on e* without further learning.
+- MTRL: the multi-task policy (told the task id during training) has nothing to infer a new task from: no
+  exploration phase; it is fine-tuned like SiMPL from the first episode, conditioned on the mean training-task
+  embedding.
 - SPiRL: a fresh skill-prior-residual policy and fresh critics, prior-regularised SAC from the first episode.
 - SAC: the same SAC on primitive actions from scratch, regularised toward N(0, I) instead of a skill prior.
 """
@@ -27,7 +30,7 @@ from torch import nn
 from simpl_core.envs import make_vector_env
 from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
 from simpl_core.rl.levels import ActionLevel
-from simpl_core.rl.nets import PriorResidualPolicy, QFunction
+from simpl_core.rl.nets import PriorResidualPolicy, QFunction, TaskEmbedding
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 
 
@@ -58,7 +61,8 @@ def level_sac(cfg: SacConfig, target: TargetConfig, level: ActionLevel) -> SacCo
 
 
 class MetaLearner:
-    """SiMPL (and PEARL-ft) with `fine_tune`, PEARL without: explore with e ~ p(e), encode e*, then act with e*."""
+    """SiMPL (and PEARL-ft) with `fine_tune`, PEARL without: explore with e ~ p(e), encode e*, then act with e*.
+    MTRL (a task-id-conditioned run) starts at once from the mean training-task embedding."""
 
     def __init__(self, method: str, simpl, level: ActionLevel, task, seed: int, cfg: TargetConfig,
                  fine_tune: bool = True):
@@ -69,6 +73,12 @@ class MetaLearner:
         self.e: np.ndarray | None = None
         self.e_star: np.ndarray | None = None
         self.sac: ConstrainedSAC | None = None
+        if isinstance(simpl.encoder, TaskEmbedding):
+            self.start(simpl.encoder.mean.detach().mean(0, keepdim=True).numpy())
+
+    @property
+    def phase(self) -> str:
+        return "explore" if self.e_star is None else "learn"
 
     def begin_episode(self) -> None:
         if self.e_star is None:  # exploring: a fresh task-prior sample per episode
@@ -85,12 +95,16 @@ class MetaLearner:
         elif self.e_star is None:
             self.explored.append(episode.rows)
             if len(self.explored) == self.cfg.exploration_episodes:
-                self.encode()
+                self.start(self.encode())
 
     @torch.no_grad()
-    def encode(self) -> None:
-        context = torch.from_numpy(np.concatenate(self.explored))[None]
-        self.e_star = self.e = self.simpl.encoder(context)[0].numpy()  # posterior mean
+    def encode(self) -> np.ndarray:
+        """e* = the posterior mean of q(e | every exploration transition)."""
+        return self.simpl.encoder(torch.from_numpy(np.concatenate(self.explored))[None])[0].numpy()
+
+    def start(self, e_star: np.ndarray) -> None:
+        """Fix e*; with fine-tuning, SAC on copies of the meta-trained policy and critics conditioned on it."""
+        self.e_star = self.e = e_star
         if self.fine_tune:
             sac_cfg = level_sac(self.cfg.simpl_sac, self.cfg, self.level)
             sac_cfg.init_alpha = F.softplus(self.simpl.policy_post_reg).item()
@@ -102,6 +116,8 @@ class MetaLearner:
 class ScratchLearner:
     """SPiRL (skills, regularised toward the skill prior) or flat SAC (primitive actions, toward N(0, I)): a fresh
     prior-residual policy and fresh critics, prior-regularised SAC from the first episode."""
+
+    phase = "learn"
 
     def __init__(self, method: str, level: ActionLevel, sac_cfg: SacConfig, task, seed: int, cfg: TargetConfig):
         self.method, self.level, self.task, self.seed = method, level, task, seed
@@ -125,7 +141,8 @@ class ScratchLearner:
 
 
 def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, progress=None) -> list[dict]:
-    """Run every learner (all on `level`) for cfg.episodes episodes; one row per (learner, episode)."""
+    """Run every learner (all on `level`) for cfg.episodes episodes; one row per (learner, episode), with its phase:
+    "explore" for the episodes before e* is fixed (not part of the paper's curves), "learn" after."""
     env = make_vector_env(level.bundle.manifest["domain"], len(learners), max_episode_steps=cfg.horizon)
     rows = []
 
@@ -133,14 +150,15 @@ def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, p
         return np.concatenate([learner.act(states[i:i + 1]) for i, learner in enumerate(learners)])
 
     for episode_index in range(cfg.episodes):
+        phases = [learner.phase for learner in learners]
         for learner in learners:
             learner.begin_episode()
         episodes = rollout_wave(env, [learner.task for learner in learners], policy, level.decode, level.layout,
                                 level.horizon, seed=episode_index + 1000 * learners[0].seed)
-        for learner, episode in zip(learners, episodes):
+        for learner, episode, phase in zip(learners, episodes, phases):
             learner.end_episode(episode)
             rows.append({"method": learner.method, "task": learner.task.name, "seed": learner.seed,
-                         "episode": episode_index + 1, "return": episode.episode_return,
+                         "episode": episode_index + 1, "phase": phase, "return": episode.episode_return,
                          "success": int(episode.success), "env_steps": episode.env_steps})
         if progress is not None:
             progress(episode_index + 1, rows[-len(learners):])

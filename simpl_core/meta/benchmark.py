@@ -19,38 +19,42 @@ from simpl_core.meta.adapt import MetaLearner, ScratchLearner, TargetConfig, run
 from simpl_core.rl.levels import action_level
 from simpl_core.runtime.bundle import PolicyBundle
 
-METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "sac": "primitive", "pearl": "primitive",
+METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "mtrl": "skills", "sac": "primitive", "pearl": "primitive",
                  "pearl-ft": "primitive"}
+BASELINE_RUNS = {"pearl": "pearl", "pearl-ft": "pearl", "mtrl": "mtrl"}  # method -> the meta-training run it needs
 METHODS = tuple(METHOD_LEVELS)
 CHECKPOINTS = (20, 60, 100, 300)
 
 
-def check_methods(methods, pearl_run) -> None:
+def check_methods(methods, runs: dict | None) -> None:
+    """Refuse unknown methods, and baselines whose meta-training run (runs: "pearl" / "mtrl" -> run dir) is missing."""
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; available: {', '.join(METHODS)}")
-    if {"pearl", "pearl-ft"} & set(methods) and not (pearl_run and (Path(pearl_run) / "checkpoint.pt").is_file()):
-        raise ValueError(f"pearl and pearl-ft need a PEARL meta-training run (--pearl-run), none at {pearl_run}; "
-                         "make one with `simpl meta-train --config config/pearl_maze_cpu.yaml ...`")
+    for method in methods:
+        kind = BASELINE_RUNS.get(method)
+        run = (runs or {}).get(kind)
+        if kind and not (run and (Path(run) / "checkpoint.pt").is_file()):
+            raise ValueError(f"{method} needs a {kind.upper()} meta-training run (--{kind}-run), none at {run}; "
+                             f"make one with `simpl meta-train --config config/{kind}_maze_cpu.yaml ...`")
 
 
 def build_learners(specs: list[tuple[str, int, int]], level_name: str, bundle_dir, tasks, cfg: TargetConfig,
-                   pearl_run=None):
+                   runs: dict | None = None):
     """One learner per (method, task index, seed), all on one action level over the skills of one bundle."""
     from simpl_core.meta.simpl import load_meta_run
 
     methods = {method for method, _, _ in specs}
-    check_methods(methods, pearl_run)
+    check_methods(methods, runs)
     level = action_level(level_name, bundle_dir)
-    simpl = load_bundle_meta(bundle_dir)[0] if "simpl" in methods else None
-    pearl = load_meta_run(pearl_run, bundle_dir)[0] if methods & {"pearl", "pearl-ft"} else None
+    meta = {kind: load_meta_run(runs[kind], bundle_dir)[0] for kind in {BASELINE_RUNS.get(m) for m in methods} - {None}}
+    if "simpl" in methods:
+        meta["simpl"] = load_bundle_meta(bundle_dir)[0]
 
     def learner(method: str, task: int, seed: int):
-        if method == "simpl":
-            return MetaLearner(method, copy.deepcopy(simpl), level, tasks[task], seed, cfg)
-        if method in ("pearl", "pearl-ft"):
-            return MetaLearner(method, copy.deepcopy(pearl), level, tasks[task], seed, cfg,
-                               fine_tune=method == "pearl-ft")
+        if method in ("simpl", "mtrl", "pearl-ft", "pearl"):
+            return MetaLearner(method, copy.deepcopy(meta[BASELINE_RUNS.get(method, "simpl")]), level, tasks[task],
+                               seed, cfg, fine_tune=method != "pearl")
         sac_cfg = cfg.spirl_sac if method == "spirl" else cfg.sac_sac
         return ScratchLearner(method, level, sac_cfg, tasks[task], seed, cfg)
 
@@ -64,14 +68,14 @@ def level_groups(specs) -> dict[str, list]:
     return groups
 
 
-def run_specs(specs, bundle_dir, tasks, cfg: TargetConfig, progress_queue=None, pearl_run=None) -> list[dict]:
+def run_specs(specs, bundle_dir, tasks, cfg: TargetConfig, progress_queue=None, runs=None) -> list[dict]:
     """Target learning for a group of learners in one process (a worker of `sample_efficiency`), one action level
     after the other."""
     torch.set_num_threads(1)
     report = (lambda done, latest: progress_queue.put(latest)) if progress_queue is not None else None
     rows = []
     for level_name, group in level_groups(specs).items():
-        learners, level = build_learners(group, level_name, bundle_dir, tasks, cfg, pearl_run)
+        learners, level = build_learners(group, level_name, bundle_dir, tasks, cfg, runs)
         rows += run_target_learning(learners, level, cfg, report)
     return rows
 
@@ -100,9 +104,10 @@ def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def checkpoint_table(rows: list[dict], window: int = 5) -> dict[str, dict[int, float]]:
-    """Mean return around each checkpoint episode (a centred window of `window` episodes, as curves are smoothed)."""
+    """Mean return around each checkpoint episode (a centred window of `window` episodes, as curves are smoothed).
+    Exploration episodes (before e* is fixed) do not count: the paper's curves start after them."""
     table = {}
-    for method, (episodes, mean, _) in curves(rows).items():
+    for method, (episodes, mean, _) in curves([r for r in rows if r.get("phase") != "explore"]).items():
         table[method] = {}
         for checkpoint in CHECKPOINTS:
             near = np.abs(episodes - checkpoint) <= window // 2
@@ -150,10 +155,10 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
 
 
 def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, workers: int = 1,
-                      progress: bool = True, pearl_run=None) -> dict:
+                      progress: bool = True, runs: dict | None = None) -> dict:
     """Run the methods on every task of `task_set` with `seeds` seeds, learners spread over `workers` processes;
-    write returns.csv and learning_curves.png."""
-    check_methods(methods, pearl_run)
+    write returns.csv and learning_curves.png. `runs` names the baselines' meta-training runs ("pearl", "mtrl")."""
+    check_methods(methods, runs)
     specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
     groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]
     domain = PolicyBundle.read_manifest(Path(bundle_dir))["domain"]  # the workers load the weights
@@ -162,7 +167,7 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     with multiprocessing.get_context("spawn").Manager() as manager, ProcessPoolExecutor(
             max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
         queue = manager.Queue()
-        futures = [pool.submit(run_specs, group, bundle_dir, task_set.tasks, cfg, queue, pearl_run)
+        futures = [pool.submit(run_specs, group, bundle_dir, task_set.tasks, cfg, queue, runs)
                    for group in groups]
         while not all(f.done() for f in futures):
             try:

@@ -12,6 +12,7 @@ from simpl_core.runs import config_from_yaml
 class SimplConfig:
     domain: str = "maze"
     actions: str = "skills"            # skills (SiMPL) or primitive (the PEARL baseline: no skills, no offline data)
+    task_conditioning: str = "context"  # context: e inferred from transitions (SiMPL, PEARL); task_id: MTRL
     task_dim: int = 5                  # dim(e): 5 maze, 6 kitchen
     policy_hidden: int = 256           # high-level policy residual MLP width (maze 256, kitchen 128)
     policy_layers: int = 3             # ... and depth (maze 3, kitchen 5)

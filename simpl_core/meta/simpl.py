@@ -26,11 +26,14 @@ from simpl_core.envs import make_vector_env
 from simpl_core.meta.config import SimplConfig
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.levels import action_level
-from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, inverse_softplus,
-                                polyak_update, standard_normal_kl)
+from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, TaskEmbedding,
+                                inverse_softplus, polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, read_metrics, save_checkpoint,
                              truncate_metrics)
+
+
+CONDITIONINGS = ("context", "task_id")
 
 
 def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
@@ -44,8 +47,13 @@ class Simpl(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.layout = TransitionLayout(state_dim, latent_dim)
-        self.encoder = SetTransformerEncoder(self.layout.width, cfg.task_dim, cfg.encoder_hidden, cfg.encoder_heads,
-                                             cfg.encoder_inducing_points)
+        if cfg.task_conditioning not in CONDITIONINGS:
+            raise ValueError(f"unknown task_conditioning {cfg.task_conditioning!r}; use one of {CONDITIONINGS}")
+        if cfg.task_conditioning == "task_id":
+            self.encoder = TaskEmbedding(num_tasks, cfg.task_dim)
+        else:
+            self.encoder = SetTransformerEncoder(self.layout.width, cfg.task_dim, cfg.encoder_hidden,
+                                                 cfg.encoder_heads, cfg.encoder_inducing_points)
         self.policy = PriorResidualPolicy(copy.deepcopy(prior), state_dim, cfg.task_dim, latent_dim,
                                           cfg.policy_hidden, cfg.policy_layers)
         q_in = state_dim + cfg.task_dim + latent_dim
@@ -74,10 +82,15 @@ class Simpl(nn.Module):
         mean, std = self.policy(torch.from_numpy(states), torch.from_numpy(conds.astype(np.float32)))
         return (mean + std * torch.randn_like(mean)).numpy()
 
+    def condition(self, task_ids, contexts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(e | c) for a stack of contexts (tasks, set size, width), or MTRL's q(e | task id)."""
+        if isinstance(self.encoder, TaskEmbedding):
+            return self.encoder(torch.as_tensor(np.asarray(task_ids)))
+        return self.encoder(torch.from_numpy(contexts))
+
     @torch.no_grad()
-    def posterior_samples(self, contexts: np.ndarray) -> np.ndarray:
-        """e ~ q(e | c) for a stack of contexts (tasks, set size, width)."""
-        mean, std = self.encoder(torch.from_numpy(contexts))
+    def posterior_samples(self, task_ids, contexts: np.ndarray) -> np.ndarray:
+        mean, std = self.condition(task_ids, contexts)
         return (mean + std * torch.randn_like(mean)).numpy()
 
     def min_q(self, critics: nn.ModuleList, *parts: torch.Tensor) -> torch.Tensor:
@@ -88,10 +101,10 @@ class Simpl(nn.Module):
         cfg = self.cfg
         small_tasks = rng.integers(len(enc_buffers), size=cfg.n_prior_batch)
         large_tasks = rng.integers(len(enc_buffers), size=cfg.n_post_batch)
-        small = torch.from_numpy(np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks]))
-        large = torch.from_numpy(np.stack([enc_buffers[t].sample(cfg.post_enc_size, rng) for t in large_tasks]))
-        mean_small, std_small = self.encoder(small)
-        mean_large, std_large = self.encoder(large)
+        small = np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks])
+        large = np.stack([enc_buffers[t].sample(cfg.post_enc_size, rng) for t in large_tasks])
+        mean_small, std_small = self.condition(small_tasks, small)
+        mean_large, std_large = self.condition(large_tasks, large)
         enc_mean, enc_std = torch.cat([mean_small, mean_large]), torch.cat([std_small, std_large])
 
         tasks = np.concatenate([small_tasks, large_tasks])
@@ -172,7 +185,7 @@ class MetaTrainer:
 
     def posterior_conds(self, task_ids) -> np.ndarray:
         contexts = np.stack([self.enc_buffers[t].sample(self.cfg.post_enc_size, self.rng) for t in task_ids])
-        return self.simpl.posterior_samples(contexts)
+        return self.simpl.posterior_samples(task_ids, contexts)
 
     def run_wave(self, task_ids, conds: np.ndarray) -> list[HighLevelEpisode]:
         episodes = rollout_wave(self._env(len(task_ids)), [self.tasks[t] for t in task_ids],

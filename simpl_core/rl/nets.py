@@ -157,3 +157,18 @@ class SetTransformerEncoder(nn.Module):
         pooled = self.pool(self.seed.expand(context.shape[0], -1, -1), h).squeeze(1)
         mean, raw = self.head(pooled).chunk(2, dim=-1)
         return mean, MIN_STD + F.softplus(raw + self.std_offset)
+
+
+class TaskEmbedding(nn.Module):
+    """MTRL's task conditioning: a learned Gaussian q(e | task i) per training task, looked up by task index, so the
+    policy is told which task it is in instead of inferring it from a context. Same output as the set encoder;
+    starts at N(0, I), like the encoder's output at initialisation."""
+
+    def __init__(self, num_tasks: int, task_dim: int):
+        super().__init__()
+        self.mean = nn.Parameter(torch.zeros(num_tasks, task_dim))
+        self.raw_std = nn.Parameter(torch.zeros(num_tasks, task_dim))
+        self.register_buffer("std_offset", inverse_softplus(torch.tensor(1.0)))
+
+    def forward(self, task_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean[task_ids], MIN_STD + F.softplus(self.raw_std[task_ids] + self.std_offset)

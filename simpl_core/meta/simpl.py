@@ -26,7 +26,7 @@ from simpl_core.envs import make_vector_env
 from simpl_core.meta.config import SimplConfig
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.levels import action_level
-from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, TaskEmbedding,
+from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, TaskEmbedding, frozen,
                                 inverse_softplus, polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, read_metrics, save_checkpoint,
@@ -135,7 +135,8 @@ class Simpl(nn.Module):
         # Policy: maximise Q, stay close to the skill prior; it sees a detached e.
         e = e.detach()
         mean, std, policy_kl = self.policy.dist_and_kl(state, e)
-        q_value = self.min_q(self.critics, state, e, mean + std * torch.randn_like(mean))
+        with frozen(self.critics):
+            q_value = self.min_q(self.critics, state, e, mean + std * torch.randn_like(mean))
         policy_loss = (-q_value + beta * policy_kl).mean()
         self.policy_optimizer.zero_grad()
         policy_loss.backward()

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
-from simpl_core.rl.nets import PriorResidualPolicy, inverse_softplus, polyak_update
+from simpl_core.rl.nets import PriorResidualPolicy, frozen, inverse_softplus, polyak_update
 
 
 @dataclass
@@ -92,7 +92,9 @@ class ConstrainedSAC:
         self.critic_optimizer.step()
 
         mean, std, kl = self.policy.dist_and_kl(*self._with_cond(state))
-        policy_loss = (-self.min_q(self.critics, state, mean + std * torch.randn_like(mean)) + alpha * kl).mean()
+        with frozen(self.critics):
+            q_value = self.min_q(self.critics, state, mean + std * torch.randn_like(mean))
+        policy_loss = (-q_value + alpha * kl).mean()
         self.policy_optimizer.zero_grad()
         policy_loss.backward()
         self.policy_optimizer.step()

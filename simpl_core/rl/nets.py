@@ -3,6 +3,7 @@ Transformer task encoder. All Gaussians are diagonal; KLs are analytic and summe
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -30,6 +31,19 @@ def inverse_softplus(x: torch.Tensor) -> torch.Tensor:
 def gaussian_kl(mean_a, std_a, mean_b, std_b) -> torch.Tensor:
     """KL(N(a) || N(b)) summed over the last dim."""
     return (torch.log(std_b / std_a) + (std_a ** 2 + (mean_a - mean_b) ** 2) / (2 * std_b ** 2) - 0.5).sum(-1)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Gradients flow through `module` to its inputs but are not computed for its weights (the policy step of SAC
+    differentiates through the critics without updating them: this skips their weight gradients)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for parameter, flag in zip(module.parameters(), flags):
+            parameter.requires_grad_(flag)
 
 
 @torch.no_grad()

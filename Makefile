@@ -9,7 +9,7 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run skills meta test bench clean
+.PHONY: help run skills meta baselines compare studies test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,9 +35,24 @@ skills: $(BIN)/.installed  ## retrain the maze skills (~9 min on 2 cores) and ex
 	$(BIN)/simpl export --skills runs/skills_maze --out models/maze
 	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100
 
-meta: $(BIN)/.installed  ## meta-train SiMPL on maze-train-40 (~1 h on 2 cores) and add it to models/maze
+meta: $(BIN)/.installed  ## meta-train SiMPL on maze-train-40 (~75 min on 2 cores) and add it to models/maze
 	$(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/simpl_maze --resume
 	$(BIN)/simpl export --meta runs/simpl_maze --out models/maze
+
+baselines: $(BIN)/.installed  ## meta-train the PEARL (~20 min) and MTRL (~75 min) baselines on maze-train-40
+	$(BIN)/simpl meta-train --config config/pearl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/pearl_maze --resume
+	$(BIN)/simpl meta-train --config config/mtrl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/mtrl_maze --resume
+
+COMPARE_METHODS ?= simpl,spirl,mtrl,sac,pearl,pearl-ft
+COMPARE_EPISODES ?= 25
+compare: $(BIN)/.installed  ## target-task learning curves of SiMPL and the baselines (needs `make baselines`)
+	$(BIN)/simpl bench sample-efficiency --domain maze --methods $(COMPARE_METHODS) --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze
+
+studies: $(BIN)/.installed  ## SiMPL meta-trained on 10 and 20 tasks and on the top of the maze, adapted to target goals
+	for n in 10 20; do $(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-$$n --out runs/simpl_maze_$${n}t --resume \
+	  && $(BIN)/simpl bench sample-efficiency --methods simpl --simpl-run runs/simpl_maze_$${n}t --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_$${n}t || exit 1; done
+	$(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-narrow-train --out runs/simpl_maze_narrow --resume
+	for half in top bottom; do $(BIN)/simpl bench sample-efficiency --methods simpl,spirl --simpl-run runs/simpl_maze_narrow --tasks maze-narrow-$$half --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_narrow_$$half || exit 1; done
 
 test: $(BIN)/.installed-test  ## install everything and run the test suite
 	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q

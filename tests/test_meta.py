@@ -254,6 +254,18 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert (tmp_path / "c.png").is_file()
 
 
+def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
+    from simpl_core.export import META_WEIGHTS
+    from simpl_core.meta.benchmark import meta_models
+    bundle_dir, meta = meta_bundle
+    saved = {"run": torch.load(meta / "checkpoint.pt", weights_only=False)["simpl"],
+             "bundle": torch.load(bundle_dir / META_WEIGHTS, weights_only=True)["simpl"]}
+    for source, runs in (("run", {"simpl": meta}), ("bundle", None)):
+        model = meta_models(["simpl"], bundle_dir, runs)["simpl"]
+        for key, value in model.encoder.state_dict().items():
+            torch.testing.assert_close(value, saved[source][f"encoder.{key}"])
+
+
 def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_path):
     tasks = resolve_tasks("maze-target-10")
     with pytest.raises(ValueError, match="unknown methods"):
@@ -262,6 +274,8 @@ def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_pa
         sample_efficiency(["pearl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path, runs={"pearl": tmp_path})
     with pytest.raises(ValueError, match="MTRL meta-training run"):
         sample_efficiency(["mtrl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path)
+    with pytest.raises(ValueError, match="SIMPL meta-training run"):
+        sample_efficiency(["simpl"], meta_bundle[0], tasks, TargetConfig(), 1, tmp_path, runs={"simpl": tmp_path})
 
 
 def test_checkpoints_average_a_centred_window_and_skip_exploration():

@@ -38,6 +38,8 @@ def add_parser(commands) -> None:
                                  "multi-task policy told the task id; needs --mtrl-run), sac (flat, primitive "
                                  "actions), pearl and pearl-ft (primitive-action meta-RL, without and with "
                                  "fine-tuning; need --pearl-run). Default simpl,spirl")
+    efficiency.add_argument("--simpl-run", help="SiMPL meta-training run to adapt from instead of the bundle's (e.g. "
+                                                "one meta-trained on fewer tasks)")
     efficiency.add_argument("--pearl-run", default="runs/pearl_maze",
                             help="PEARL meta-training run (default runs/pearl_maze, made by `make baselines`)")
     efficiency.add_argument("--mtrl-run", default="runs/mtrl_maze",

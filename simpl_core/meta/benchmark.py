@@ -21,40 +21,48 @@ from simpl_core.runtime.bundle import PolicyBundle
 
 METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "mtrl": "skills", "sac": "primitive", "pearl": "primitive",
                  "pearl-ft": "primitive"}
-BASELINE_RUNS = {"pearl": "pearl", "pearl-ft": "pearl", "mtrl": "mtrl"}  # method -> the meta-training run it needs
+# method -> the kind of meta-training run it reads; SiMPL's is optional (default: the bundle's meta-training)
+META_RUNS = {"simpl": "simpl", "pearl": "pearl", "pearl-ft": "pearl", "mtrl": "mtrl"}
 METHODS = tuple(METHOD_LEVELS)
 CHECKPOINTS = (20, 60, 100, 300)
 
 
 def check_methods(methods, runs: dict | None) -> None:
-    """Refuse unknown methods, and baselines whose meta-training run (runs: "pearl" / "mtrl" -> run dir) is missing."""
+    """Refuse unknown methods, and missing meta-training runs (runs: "simpl" / "pearl" / "mtrl" -> run dir)."""
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; available: {', '.join(METHODS)}")
     for method in methods:
-        kind = BASELINE_RUNS.get(method)
+        kind = META_RUNS.get(method)
         run = (runs or {}).get(kind)
-        if kind and not (run and (Path(run) / "checkpoint.pt").is_file()):
+        if kind and (run or kind != "simpl") and not (run and (Path(run) / "checkpoint.pt").is_file()):
             raise ValueError(f"{method} needs a {kind.upper()} meta-training run (--{kind}-run), none at {run}; "
                              f"make one with `simpl meta-train --config config/{kind}_maze_cpu.yaml ...`")
+
+
+def meta_models(methods, bundle_dir, runs: dict | None) -> dict:
+    """kind -> the meta-trained Simpl module each meta-learning method starts from."""
+    from simpl_core.meta.simpl import load_meta_run
+
+    models = {}
+    for kind in {META_RUNS[m] for m in methods if m in META_RUNS}:
+        run = (runs or {}).get(kind)
+        models[kind] = load_meta_run(run, bundle_dir)[0] if run else load_bundle_meta(bundle_dir)[0]
+    return models
 
 
 def build_learners(specs: list[tuple[str, int, int]], level_name: str, bundle_dir, tasks, cfg: TargetConfig,
                    runs: dict | None = None):
     """One learner per (method, task index, seed), all on one action level over the skills of one bundle."""
-    from simpl_core.meta.simpl import load_meta_run
-
     methods = {method for method, _, _ in specs}
     check_methods(methods, runs)
     level = action_level(level_name, bundle_dir)
-    meta = {kind: load_meta_run(runs[kind], bundle_dir)[0] for kind in {BASELINE_RUNS.get(m) for m in methods} - {None}}
-    if "simpl" in methods:
-        meta["simpl"] = load_bundle_meta(bundle_dir)[0]
+    meta = meta_models(methods, bundle_dir, runs)
 
     def learner(method: str, task: int, seed: int):
-        if method in ("simpl", "mtrl", "pearl-ft", "pearl"):
-            return MetaLearner(method, copy.deepcopy(meta[BASELINE_RUNS.get(method, "simpl")]), level, tasks[task],
-                               seed, cfg, fine_tune=method != "pearl")
+        if method in META_RUNS:
+            return MetaLearner(method, copy.deepcopy(meta[META_RUNS[method]]), level, tasks[task], seed, cfg,
+                               fine_tune=method != "pearl")
         sac_cfg = cfg.spirl_sac if method == "spirl" else cfg.sac_sac
         return ScratchLearner(method, level, sac_cfg, tasks[task], seed, cfg)
 
@@ -157,7 +165,8 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
 def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, workers: int = 1,
                       progress: bool = True, runs: dict | None = None) -> dict:
     """Run the methods on every task of `task_set` with `seeds` seeds, learners spread over `workers` processes;
-    write returns.csv and learning_curves.png. `runs` names the baselines' meta-training runs ("pearl", "mtrl")."""
+    write returns.csv and learning_curves.png. `runs` names meta-training runs ("pearl", "mtrl"; "simpl" to use a
+    run instead of the bundle's meta-training, e.g. for the task-distribution studies)."""
     check_methods(methods, runs)
     specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
     groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]

@@ -201,3 +201,26 @@ def load_bundle_meta(bundle_dir: str | Path):
                           f"unexpected {unexpected}")
     simpl.target_critics.load_state_dict(simpl.critics.state_dict())
     return simpl.eval(), bundle
+
+
+def record_target_learning(bundle_dir: str | Path, results_dir: str | Path) -> Path:
+    """Write what a sample-efficiency run measured for this bundle's SiMPL (checkpoints, phases, the command) into
+    the manifest, so the shipped numbers travel with the model and can be re-measured with that command."""
+    from simpl_core.meta.benchmark import checkpoint_table, phase_table, read_csv
+
+    bundle_dir, results_dir = Path(bundle_dir), Path(results_dir)
+    manifest = PolicyBundle.load(bundle_dir).manifest
+    if "meta" not in manifest["provenance"]:
+        raise BundleError(f"{bundle_dir} holds skills only; there is no SiMPL policy to record results for")
+    info = json.loads((results_dir / "run.json").read_text())
+    if "simpl" in info["runs"] or info["meta_weights_sha256"] != manifest["files"].get(META_WEIGHTS):
+        raise BundleError(f"{results_dir} did not adapt the meta-training that {bundle_dir} holds")
+    rows = [r for r in read_csv(results_dir / "returns.csv") if r["method"] == "simpl"]
+    if not rows:
+        raise BundleError(f"{results_dir}/returns.csv has no SiMPL episodes")
+    exploration = info["target_config"]["exploration_episodes"]
+    manifest["provenance"]["meta"]["target_learning"] = {
+        "command": info["command"], "tasks": info["tasks"], "seeds": info["seeds"], "episodes": info["episodes"],
+        "success_at_checkpoints": checkpoint_table(rows)["simpl"],
+        "mean_success": phase_table(rows, exploration)["simpl"]}
+    return seal(bundle_dir, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))

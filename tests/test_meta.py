@@ -252,6 +252,21 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
     assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["runs"] == {"pearl": str(pearl_run), "mtrl": str(mtrl_run)} and info["episodes"] == 4
+
+    import shutil
+    from simpl_core.runtime.bundle import BundleError, PolicyBundle
+    bundle_copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, bundle_copy)
+    assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--record-in", str(bundle_copy)]) == 0
+    recorded = PolicyBundle.load(bundle_copy).manifest["provenance"]["meta"]["target_learning"]
+    assert recorded["mean_success"] == result["phases"]["simpl"] and recorded["seeds"] == 2
+    info["runs"]["simpl"] = "runs/other"  # SiMPL adapted from another meta-training run: not this bundle's number
+    (tmp_path / "run.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="did not adapt"):
+        from simpl_core.export import record_target_learning
+        record_target_learning(bundle_copy, tmp_path)
 
 
 def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
@@ -279,7 +294,8 @@ def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_pa
 
 
 def test_checkpoints_average_a_centred_window_and_skip_exploration():
-    rows = [{"method": m, "task": t, "seed": 0, "episode": e, "phase": "explore" if m == "simpl" and e <= 20 else "learn",
+    rows = [{"method": m, "task": t, "seed": 0, "episode": e,
+             "phase": "explore" if m == "simpl" and e <= 20 else "learn",
              "return": float(e >= 21 if m == "simpl" else e % 2)} for m in ("simpl", "spirl") for t in "ab"
             for e in range(1, 66)]
     table = checkpoint_table(rows)

@@ -57,6 +57,9 @@ def add_parser(commands) -> None:
     curves.add_argument("csv", help="returns.csv from sample-efficiency or adapt")
     curves.add_argument("--exploration-episodes", type=int, default=20)
     curves.add_argument("--png", help="where to draw the curves (default: next to the CSV)")
+    curves.add_argument("--record-in", metavar="BUNDLE",
+                        help="also write SiMPL's numbers into this bundle's manifest (the run must have adapted "
+                             "this bundle's meta-training)")
     curves.set_defaults(run=run_curves)
 
 
@@ -88,4 +91,7 @@ def run_curves(args) -> int:
     print_tables(checkpoint_table(rows), phase_table(rows, args.exploration_episodes))
     png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, 'return')}")
+    if args.record_in:
+        from simpl_core.export import record_target_learning
+        print(f"recorded in {record_target_learning(args.record_in, Path(args.csv).parent)}")
     return 0

@@ -56,7 +56,8 @@ def run_adapt(args) -> int:
 
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
                                TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers,
-                               runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")})
+                               runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")},
+                               command=args.command_line)
     print(f"returns: {result['csv']}   curves: {result['png']}")
     print_tables(result["checkpoints"], result["phases"])
     return 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
+import json
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from queue import Empty
@@ -163,14 +166,16 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
 
 
 def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, workers: int = 1,
-                      progress: bool = True, runs: dict | None = None) -> dict:
+                      progress: bool = True, runs: dict | None = None, command: str | None = None) -> dict:
     """Run the methods on every task of `task_set` with `seeds` seeds, learners spread over `workers` processes;
-    write returns.csv and learning_curves.png. `runs` names meta-training runs ("pearl", "mtrl"; "simpl" to use a
-    run instead of the bundle's meta-training, e.g. for the task-distribution studies)."""
+    write returns.csv, learning_curves.png and run.json (the protocol and where the models came from). `runs` names
+    meta-training runs ("pearl", "mtrl"; "simpl" to use a run instead of the bundle's meta-training, e.g. for the
+    task-distribution studies)."""
     check_methods(methods, runs)
+    started = time.perf_counter()
     specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
     groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]
-    domain = PolicyBundle.read_manifest(Path(bundle_dir))["domain"]  # the workers load the weights
+    manifest = PolicyBundle.read_manifest(Path(bundle_dir))  # the workers load the weights
     waves = cfg.episodes * sum(len(level_groups(group)) for group in groups)
     bar = tqdm(total=waves, desc="target learning", unit="wave", disable=not progress)
     with multiprocessing.get_context("spawn").Manager() as manager, ProcessPoolExecutor(
@@ -192,6 +197,13 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     out_dir = Path(out_dir)
     csv_path = write_csv(rows, out_dir / "returns.csv")
     png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
-                      "success rate" if domain == "maze" else "completed subtasks")
+                      "success rate" if manifest["domain"] == "maze" else "completed subtasks")
+    kinds = {META_RUNS.get(method) for method in methods}
+    used_runs = {kind: str(run) for kind, run in (runs or {}).items() if run and kind in kinds}
+    (out_dir / "run.json").write_text(json.dumps({
+        "command": command, "bundle": str(bundle_dir), "meta_weights_sha256": manifest["files"].get("simpl_model.pt"),
+        "runs": used_runs, "tasks": task_set.name, "methods": list(methods), "seeds": seeds,
+        "episodes": cfg.episodes, "target_config": dataclasses.asdict(cfg),
+        "wall_clock_s": round(time.perf_counter() - started, 1)}, indent=2))
     return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows),
             "phases": phase_table(rows, cfg.exploration_episodes)}

@@ -76,8 +76,8 @@ class PriorResidualPolicy(nn.Module):
     std = 0.001 + softplus(softplus^-1(sigma_p) + d_s). The residual head starts at zero, so an untrained policy
     is exactly the prior. `cond_dim` is dim(e) for SiMPL and 0 for the SPiRL baseline."""
 
-    def __init__(self, prior: SkillPrior | StandardNormalPrior, state_dim: int, cond_dim: int, latent_dim: int, hidden_dim: int,
-                 hidden_layers: int):
+    def __init__(self, prior: SkillPrior | StandardNormalPrior, state_dim: int, cond_dim: int, latent_dim: int,
+                 hidden_dim: int, hidden_layers: int):
         super().__init__()
         self.prior = prior.eval().requires_grad_(False)
         self.state_dim, self.cond_dim = state_dim, cond_dim

@@ -316,6 +316,24 @@ def test_shipped_maze_bundle_is_meta_trained():
     assert mean.shape == (1, 10) and np.all(np.isfinite(log_std)) and np.all(e_std > 0)
 
 
+def test_shipped_bundle_records_the_committed_target_results():
+    """models/maze's manifest carries SiMPL's numbers from the committed results run, which adapted this very
+    meta-training; re-running the recorded command re-measures them."""
+    from pathlib import Path
+
+    from simpl_core.meta.benchmark import read_csv
+    from simpl_core.runtime.bundle import PolicyBundle
+    bundle = PolicyBundle.load(resource("models", "maze"))
+    recorded = bundle.manifest["provenance"]["meta"]["target_learning"]
+    results = Path(__file__).parents[1] / "docs" / "results" / "maze_sample_efficiency"
+    info = json.loads((results / "run.json").read_text())
+    assert info["meta_weights_sha256"] == bundle.manifest["files"]["simpl_model.pt"] and "simpl" not in info["runs"]
+    rows = [r for r in read_csv(results / "returns.csv") if r["method"] == "simpl"]
+    assert len(rows) == info["seeds"] * 10 * info["episodes"]
+    assert recorded["success_at_checkpoints"] == checkpoint_table(rows)["simpl"]
+    assert recorded["command"] == info["command"] and info["command"].startswith("simpl bench sample-efficiency")
+
+
 def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path):
     import shutil
 

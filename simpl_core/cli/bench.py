@@ -82,15 +82,18 @@ def run_sample_efficiency(args) -> int:
 
 
 def run_curves(args) -> int:
+    import json
     from pathlib import Path
 
     from simpl_core.cli.meta import print_tables
-    from simpl_core.meta.benchmark import checkpoint_table, phase_table, plot_curves, read_csv
+    from simpl_core.meta.benchmark import checkpoint_table, phase_table, plot_curves, read_csv, return_label
 
     rows = read_csv(args.csv)
     print_tables(checkpoint_table(rows), phase_table(rows, args.exploration_episodes))
     png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
-    print(f"curves: {plot_curves(rows, png, args.exploration_episodes, 'return')}")
+    run_info = Path(args.csv).with_name("run.json")
+    domain = json.loads(run_info.read_text()).get("domain", "maze") if run_info.exists() else "maze"
+    print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:
         from simpl_core.export import record_target_learning
         print(f"recorded in {record_target_learning(args.record_in, Path(args.csv).parent)}")

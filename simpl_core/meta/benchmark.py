@@ -101,7 +101,8 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 
 
 def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """method -> (episodes, mean, std) of the return over all (task, seed) runs."""
+    """method -> (episodes, mean, std): the mean return over all (task, seed) runs, and the std over seeds of the
+    mean over tasks (the spread of the curve itself; a single episode's 0/1 return would spread ~0.4)."""
     out = {}
     for method in dict.fromkeys(r["method"] for r in rows):
         runs: dict[tuple, dict[int, float]] = {}
@@ -109,8 +110,10 @@ def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
             if r["method"] == method:
                 runs.setdefault((r["task"], r["seed"]), {})[int(r["episode"])] = float(r["return"])
         episodes = np.array(sorted(next(iter(runs.values()))))
-        table = np.array([[run[e] for e in episodes] for run in runs.values()])
-        out[method] = (episodes, table.mean(0), table.std(0))
+        seeds = sorted({seed for _, seed in runs})
+        per_seed = np.array([[[run[e] for e in episodes] for (_, s), run in runs.items() if s == seed]
+                             for seed in seeds]).mean(1)
+        out[method] = (episodes, per_seed.mean(0), per_seed.std(0))
     return out
 
 
@@ -141,6 +144,10 @@ def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[s
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open() as f:
         return list(csv.DictReader(f))
+
+
+def return_label(domain: str) -> str:
+    return "success rate" if domain == "maze" else "completed subtasks"
 
 
 def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel: str, smooth: int = 5) -> Path:
@@ -196,12 +203,11 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     rows.sort(key=lambda r: (METHODS.index(r["method"]), r["task"], r["seed"], r["episode"]))
     out_dir = Path(out_dir)
     csv_path = write_csv(rows, out_dir / "returns.csv")
-    png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
-                      "success rate" if manifest["domain"] == "maze" else "completed subtasks")
+    png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes, return_label(manifest["domain"]))
     kinds = {META_RUNS.get(method) for method in methods}
     used_runs = {kind: str(run) for kind, run in (runs or {}).items() if run and kind in kinds}
     (out_dir / "run.json").write_text(json.dumps({
-        "command": command, "bundle": str(bundle_dir), "meta_weights_sha256": manifest["files"].get("simpl_model.pt"),
+        "command": command, "domain": manifest["domain"], "bundle": str(bundle_dir), "meta_weights_sha256": manifest["files"].get("simpl_model.pt"),
         "runs": used_runs, "tasks": task_set.name, "methods": list(methods), "seeds": seeds,
         "episodes": cfg.episodes, "target_config": dataclasses.asdict(cfg),
         "wall_clock_s": round(time.perf_counter() - started, 1)}, indent=2))

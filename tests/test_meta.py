@@ -99,6 +99,22 @@ def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     assert np.isfinite(list(metrics.values())).all()
 
 
+def test_rewarded_context_share_counts_large_contexts_holding_a_reward():
+    cfg = SimplConfig.from_yaml(SMOKE)
+    simpl, enc, rl = make_simpl(cfg)
+    reward = simpl.layout.state_dim + simpl.layout.latent_dim
+    for task, buffer in enumerate(enc):  # only task 0's context transitions carry a reward
+        rows = buffer.all().copy()
+        rows[:, reward] = float(task == 0)
+        buffer.load_state_dict({"episodes": [rows]})
+    for seed in range(5):
+        draws = np.random.default_rng(seed)  # the update draws the small-, then the large-context tasks
+        draws.integers(len(enc), size=cfg.n_prior_batch)
+        large_tasks = draws.integers(len(enc), size=cfg.n_post_batch)
+        share = simpl.update(enc, rl, np.random.default_rng(seed))["rewarded_context_share"]
+        assert share == np.mean(large_tasks == 0)
+
+
 def scripted_wave(horizon: int, goal):
     """Push the ball along +y from the start: it reaches (10, 12) within ~30 steps; (1, 19) never."""
     env = make_vector_env("maze", 1, max_episode_steps=horizon)
@@ -148,6 +164,7 @@ def test_meta_training_logs_and_resumes(meta_bundle):
     for key in ("posterior_return", "prior_return", "critic_loss", "beta_large", "lambda_small", "env_steps_per_s",
                 "policy_kl_large", "encoder_kl_small"):
         assert key in rows[-1]
+    assert 0.0 <= rows[-1]["rewarded_context_share"] <= 1.0  # exact counting: see the test above
     assert main(["meta-train", "--config", str(SMOKE), "--bundle", str(meta_bundle[0]), "--tasks",
                  str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "3"]) == 0
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]

@@ -159,7 +159,11 @@ class Simpl(nn.Module):
         return {"critic_loss": critic_loss.item(), "policy_loss": policy_loss.item(),
                 "encoder_kl_small": enc_kl_small.mean().item(), "encoder_kl_large": enc_kl_large.mean().item(),
                 "policy_kl_small": kl_small.item(), "policy_kl_large": kl_large.item(),
-                "q_mean": q_value.mean().item()}
+                "q_mean": q_value.mean().item(),
+                # share of large contexts holding any reward: with sparse rewards, the rest can only tell the
+                # encoder where the task is not
+                "rewarded_context_share": float((self.layout.unpack(torch.from_numpy(large))["reward"] > 0)
+                                                .any(-1).float().mean())}
 
 
 class MetaTrainer:

@@ -38,7 +38,8 @@ def check_methods(methods, runs: dict | None) -> None:
     for method in methods:
         kind = META_RUNS.get(method)
         run = (runs or {}).get(kind)
-        if kind and (run or kind != "simpl") and not (run and (Path(run) / "checkpoint.pt").is_file()):
+        needed = kind is not None and (run is not None or kind != "simpl")  # SiMPL falls back on the bundle
+        if needed and not (run and (Path(run) / "checkpoint.pt").is_file()):
             raise ValueError(f"{method} needs a {kind.upper()} meta-training run (--{kind}-run), none at {run}; "
                              f"make one with `simpl meta-train --config config/{kind}_maze_cpu.yaml ...`")
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from simpl_core.export import load_bundle_meta
+from simpl_core.export import META_WEIGHTS, load_bundle_meta
 from simpl_core.meta.adapt import MetaLearner, ScratchLearner, TargetConfig, run_target_learning
 from simpl_core.rl.levels import action_level
 from simpl_core.runtime.bundle import PolicyBundle
@@ -204,11 +204,13 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     rows.sort(key=lambda r: (METHODS.index(r["method"]), r["task"], r["seed"], r["episode"]))
     out_dir = Path(out_dir)
     csv_path = write_csv(rows, out_dir / "returns.csv")
-    png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes, return_label(manifest["domain"]))
+    png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
+                      return_label(manifest["domain"]))
     kinds = {META_RUNS.get(method) for method in methods}
     used_runs = {kind: str(run) for kind, run in (runs or {}).items() if run and kind in kinds}
     (out_dir / "run.json").write_text(json.dumps({
-        "command": command, "domain": manifest["domain"], "bundle": str(bundle_dir), "meta_weights_sha256": manifest["files"].get("simpl_model.pt"),
+        "command": command, "domain": manifest["domain"], "bundle": str(bundle_dir),
+        "meta_weights_sha256": manifest["files"].get(META_WEIGHTS),
         "runs": used_runs, "tasks": task_set.name, "methods": list(methods), "seeds": seeds,
         "episodes": cfg.episodes, "target_config": dataclasses.asdict(cfg),
         "wall_clock_s": round(time.perf_counter() - started, 1)}, indent=2))

@@ -220,7 +220,8 @@ def record_target_learning(bundle_dir: str | Path, results_dir: str | Path) -> P
         raise BundleError(f"{results_dir}/returns.csv has no SiMPL episodes")
     exploration = info["target_config"]["exploration_episodes"]
     manifest["provenance"]["meta"]["target_learning"] = {
-        "command": info["command"], "tasks": info["tasks"], "seeds": info["seeds"], "episodes": info["episodes"],
+        "command": info["command"], "tasks": info["tasks"], "seeds": info["seeds"],
+        "first_seed": info.get("first_seed", 0), "episodes": info["episodes"], "target_config": info["target_config"],
         "success_at_checkpoints": checkpoint_table(rows)["simpl"],
         "mean_success": phase_table(rows, exploration)["simpl"]}
     return seal(bundle_dir, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))

@@ -1,6 +1,7 @@
 """SiMPL mechanics on the smoke configuration: buffers, coefficients, condition sizes, the encoder's permutation
 invariance, high-level transition packing, truncation vs termination, and the pipeline end to end."""
 
+import csv
 import dataclasses
 import json
 
@@ -284,6 +285,38 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     with pytest.raises(BundleError, match="did not adapt"):
         from simpl_core.export import record_target_learning
         record_target_learning(bundle_copy, tmp_path)
+
+
+def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tmp_path):
+    import shutil
+
+    import yaml
+
+    from simpl_core.meta.benchmark import reproduce
+    bundle = tmp_path / "bundle"
+    shutil.copytree(meta_bundle[0], bundle)
+    sac = SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, batch_size=8, min_buffer=8)
+    cfg = TargetConfig(episodes=21, horizon=40, simpl_sac=sac)  # 20 exploration episodes, 1 of fine-tuning
+    tasks = resolve_tasks("maze-target-10")
+    sample_efficiency(["simpl"], bundle, tasks, cfg, seeds=1, out_dir=tmp_path / "recorded", workers=2,
+                      progress=False, command="simpl bench sample-efficiency --methods simpl")
+    assert main(["bench", "curves", str(tmp_path / "recorded" / "returns.csv"), "--record-in", str(bundle)]) == 0
+    with pytest.raises(ValueError, match="overlap"):
+        reproduce(bundle, tmp_path / "again", first_seed=0)
+
+    report = reproduce(bundle, tmp_path / "again", first_seed=100, workers=2, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "again" / "returns.csv")))
+    assert {r["seed"] for r in rows} == {"100"} and len(rows) == 10 * 21
+    assert report["checkpoints"][20]["measured"] == checkpoint_table(rows)["simpl"][20]
+    assert report["reproduced"] == (abs(report["checkpoints"][20]["measured"] - report["checkpoints"][20]["recorded"])
+                                    <= report["checkpoints"][20]["tolerance"] + 1e-9)
+
+    manifest_path = bundle / "manifest.yaml"  # a recorded number the bundle cannot back up
+    manifest = yaml.safe_load(manifest_path.read_text())
+    manifest["provenance"]["meta"]["target_learning"]["success_at_checkpoints"][20] = 0.9
+    manifest_path.write_text(yaml.safe_dump(manifest))
+    assert main(["bench", "reproduce", "--bundle", str(bundle), "--out", str(tmp_path / "third")]) == 1
+    assert json.loads((tmp_path / "third" / "reproduce.json").read_text())["checkpoints"]["20"]["reproduced"] is False
 
 
 def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):

@@ -51,6 +51,12 @@ class TargetConfig:
     # episode the same 200 updates a failing skill-level episode gets (1 per high-level transition).
     primitive_updates_per_transition: float = 0.1
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "TargetConfig":
+        """The inverse of dataclasses.asdict (as written into run.json and bundle manifests)."""
+        sac = {name: SacConfig(**values[name]) for name in ("simpl_sac", "spirl_sac", "sac_sac") if name in values}
+        return cls(**{**values, **sac})
+
 
 def level_sac(cfg: SacConfig, target: TargetConfig, level: ActionLevel) -> SacConfig:
     """A copy of `cfg` with the update ratio of the learner's action level."""

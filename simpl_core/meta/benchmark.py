@@ -21,6 +21,7 @@ from simpl_core.export import META_WEIGHTS, load_bundle_meta
 from simpl_core.meta.adapt import MetaLearner, ScratchLearner, TargetConfig, run_target_learning
 from simpl_core.rl.levels import action_level
 from simpl_core.runtime.bundle import PolicyBundle
+from simpl_core.tasks import resolve_tasks
 
 METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "mtrl": "skills", "sac": "primitive", "pearl": "primitive",
                  "pearl-ft": "primitive"}
@@ -118,17 +119,35 @@ def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
     return out
 
 
-def checkpoint_table(rows: list[dict], window: int = 5) -> dict[str, dict[int, float]]:
-    """Mean return around each checkpoint episode (a centred window of `window` episodes, as curves are smoothed).
-    Exploration episodes (before e* is fixed) do not count: the paper's curves start after them."""
+def run_means(rows: list[dict], method: str, keep) -> np.ndarray:
+    """The mean return of each (task, seed) run of `method` over the episodes for which keep(episode) holds."""
+    runs: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["method"] == method and keep(int(r["episode"])):
+            runs.setdefault((r["task"], r["seed"]), []).append(float(r["return"]))
+    return np.array([np.mean(returns) for returns in runs.values()])
+
+
+def checkpoint_runs(rows: list[dict], window: int = 5) -> dict[str, dict[int, np.ndarray]]:
+    """method -> checkpoint -> each run's mean return around the checkpoint (a centred window of `window`
+    episodes, as curves are smoothed). Exploration episodes (before e* is fixed) do not count: the paper's curves
+    start after them."""
+    rows = [r for r in rows if r.get("phase") != "explore"]
     table = {}
-    for method, (episodes, mean, _) in curves([r for r in rows if r.get("phase") != "explore"]).items():
+    for method in dict.fromkeys(r["method"] for r in rows):
+        last = max(int(r["episode"]) for r in rows if r["method"] == method)
         table[method] = {}
         for checkpoint in CHECKPOINTS:
-            near = np.abs(episodes - checkpoint) <= window // 2
-            if checkpoint <= episodes.max() and near.any():
-                table[method][checkpoint] = round(float(mean[near].mean()), 3)
+            values = run_means(rows, method, lambda e, c=checkpoint: abs(e - c) <= window // 2)
+            if checkpoint <= last and len(values):
+                table[method][checkpoint] = values
     return table
+
+
+def checkpoint_table(rows: list[dict], window: int = 5) -> dict[str, dict[int, float]]:
+    """Mean return around each checkpoint episode over all runs (see checkpoint_runs)."""
+    return {method: {c: round(float(values.mean()), 3) for c, values in points.items()}
+            for method, points in checkpoint_runs(rows, window).items()}
 
 
 def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[str, float]]:
@@ -174,14 +193,17 @@ def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel:
 
 
 def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: int, out_dir, workers: int = 1,
-                      progress: bool = True, runs: dict | None = None, command: str | None = None) -> dict:
-    """Run the methods on every task of `task_set` with `seeds` seeds, learners spread over `workers` processes;
+                      progress: bool = True, runs: dict | None = None, command: str | None = None,
+                      first_seed: int = 0) -> dict:
+    """Run the methods on every task of `task_set` with seeds first_seed, ..., first_seed + seeds - 1, learners
+    spread over `workers` processes;
     write returns.csv, learning_curves.png and run.json (the protocol and where the models came from). `runs` names
     meta-training runs ("pearl", "mtrl"; "simpl" to use a run instead of the bundle's meta-training, e.g. for the
     task-distribution studies)."""
     check_methods(methods, runs)
     started = time.perf_counter()
-    specs = [(method, task, seed) for method in methods for task in range(len(task_set)) for seed in range(seeds)]
+    specs = [(method, task, seed) for method in methods for task in range(len(task_set))
+             for seed in range(first_seed, first_seed + seeds)]
     groups = [specs[i::workers] for i in range(workers) if specs[i::workers]]
     manifest = PolicyBundle.read_manifest(Path(bundle_dir))  # the workers load the weights
     waves = cfg.episodes * sum(len(level_groups(group)) for group in groups)
@@ -212,7 +234,37 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
         "command": command, "domain": manifest["domain"], "bundle": str(bundle_dir),
         "meta_weights_sha256": manifest["files"].get(META_WEIGHTS),
         "runs": used_runs, "tasks": task_set.name, "methods": list(methods), "seeds": seeds,
+        "first_seed": first_seed,
         "episodes": cfg.episodes, "target_config": dataclasses.asdict(cfg),
         "wall_clock_s": round(time.perf_counter() - started, 1)}, indent=2))
     return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows),
             "phases": phase_table(rows, cfg.exploration_episodes)}
+
+
+def reproduce(bundle_dir, out_dir, first_seed: int = 100, workers: int = 1, progress: bool = True, task_set=None,
+              command: str | None = None) -> dict:
+    """Re-run the SiMPL target learning recorded in the bundle's manifest (same tasks, protocol and number of
+    seeds, fresh seeds) and compare each recorded checkpoint: reproduced when the two means differ by at most two
+    standard errors of their difference (each estimated from this run's spread over its task x seed runs)."""
+    manifest = PolicyBundle.read_manifest(Path(bundle_dir))
+    recorded = manifest.get("provenance", {}).get("meta", {}).get("target_learning")
+    if recorded is None:
+        raise ValueError(f"{bundle_dir} records no target-learning results; record some with "
+                         "`simpl bench curves RUN/returns.csv --record-in BUNDLE`")
+    if first_seed < recorded.get("first_seed", 0) + recorded["seeds"]:
+        raise ValueError(f"seeds from {first_seed} overlap the recorded run's; pass a larger first seed")
+    cfg = TargetConfig.from_dict(recorded["target_config"])
+    result = sample_efficiency(["simpl"], bundle_dir, task_set or resolve_tasks(recorded["tasks"]), cfg,
+                               recorded["seeds"], out_dir, workers, progress, command=command, first_seed=first_seed)
+    measured = checkpoint_runs(read_csv(result["csv"]))["simpl"]
+    checks = {}
+    for checkpoint, old in recorded["success_at_checkpoints"].items():
+        values = measured[int(checkpoint)]
+        tolerance = 2 * np.sqrt(2) * values.std(ddof=1) / np.sqrt(len(values))
+        checks[int(checkpoint)] = {"recorded": old, "measured": round(float(values.mean()), 3),
+                                   "tolerance": round(float(tolerance), 3),
+                                   "reproduced": bool(abs(values.mean() - old) <= tolerance + 1e-9)}
+    report = {"bundle": str(bundle_dir), "first_seed": first_seed, "checkpoints": checks,
+              "reproduced": all(c["reproduced"] for c in checks.values())}
+    (Path(out_dir) / "reproduce.json").write_text(json.dumps(report, indent=2))
+    return report

@@ -1,11 +1,13 @@
 """simpl_ros: an ament_python package that also installs with plain `pip install -e .`."""
 
+import runpy
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE_NAME = "simpl_ros"
 SHARED_FOLDERS = ("launch", "config", "models", "sim")
+NODES = runpy.run_path("simpl_ros/executables.py")["NODES"]  # node executables, without importing the package
 
 
 def share_files(folder: str) -> list[tuple[str, list[str]]]:
@@ -45,5 +47,6 @@ setup(
     maintainer_email="simpl-ros@example.org",
     description="Skill-based meta-reinforcement learning (SPiRL skills, SiMPL) served by ROS 2 nodes",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["simpl = simpl_core.cli:main"]},
+    entry_points={"console_scripts": ["simpl = simpl_core.cli:main", "simpl-ros = simpl_ros.cli:main",
+                                      *[f"{name} = {module}:main" for name, module in NODES.items()]]},
 )

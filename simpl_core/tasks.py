@@ -91,3 +91,20 @@ def resolve_tasks(spec: str) -> TaskSet:
     if len(sets) != 1:
         raise TaskError(f"{path} holds {len(sets)} task sets ({', '.join(sets)}); pick one with {path}:NAME")
     return next(iter(sets.values()))
+
+
+def resolve_task(spec: str, domain: str):
+    """One task from text: the domain's YAML form (maze: "[12, 7]") or SET:INDEX of a shipped set
+    ("maze-target-10:0")."""
+    set_name, sep, index = spec.rpartition(":")
+    if sep and index.strip().isdigit() and not set_name.endswith((".yaml", ".yml")):
+        task_set = resolve_tasks(set_name)
+        if task_set.domain != domain or int(index) >= len(task_set):
+            raise TaskError(f"task {spec!r}: {set_name} is a {task_set.domain} set of {len(task_set)} tasks, "
+                            f"wanted a {domain} task index below {len(task_set)}")
+        return task_set.tasks[int(index)]
+    try:
+        raw = yaml.safe_load(spec)
+        return _parser(domain, "task")(raw)
+    except (yaml.YAMLError, ValueError) as err:
+        raise TaskError(f"task {spec!r}: {err}") from None

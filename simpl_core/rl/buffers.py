@@ -10,7 +10,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,8 @@ class TransitionLayout:
         return np.concatenate([state, z, np.asarray(reward)[..., None], np.asarray(done)[..., None], next_state],
                               axis=-1).astype(np.float32)
 
-    def unpack(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    def unpack(self, rows):
+        """The named columns of rows (a numpy array or torch tensor; no torch import, for the serving nodes)."""
         s, z = self.state_dim, self.latent_dim
         return {"state": rows[..., :s], "z": rows[..., s:s + z], "reward": rows[..., s + z],
                 "done": rows[..., s + z + 1], "next_state": rows[..., s + z + 2:]}

@@ -1,0 +1,48 @@
+"""`simpl-ros`: bring up node graphs without ROS's launch tools (pip installs), and measure them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from simpl_ros.launcher import LaunchError, load_graph, run_graph
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simpl-ros", description="simpl_ros serving stack: run the node graphs of config/launch/ as processes "
+                                      "(the same graphs that launch/*.launch.py give `ros2 launch`).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    launch = commands.add_parser(
+        "launch", help="start a node graph: simpl-ros launch maze_sim [name:=value ...]",
+        description="Start every node of a graph (a name from config/launch/, e.g. maze_sim, or a graph YAML file) "
+                    "as its own process, with logs prefixed by node name. Ctrl-C stops them all; a node that exits "
+                    "stops the stack. `simpl-ros launch maze_sim --show-args` lists the arguments.")
+    launch.add_argument("graph", help="graph name (maze_sim) or YAML file")
+    launch.add_argument("arguments", nargs="*", metavar="name:=value", help="launch arguments")
+    launch.add_argument("--show-args", action="store_true", help="list the graph's arguments and exit")
+    launch.set_defaults(run=run_launch)
+    return parser
+
+
+def run_launch(args) -> int:
+    graph = load_graph(args.graph)
+    if args.show_args:
+        print(f"{graph.name}: {graph.description}")
+        for name, spec in graph.arguments.items():
+            print(f"  {name}:={spec['default']}\n      {spec.get('description', '')}")
+        return 0
+    return run_graph(args.graph, args.arguments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.run(args)
+    except (LaunchError, FileNotFoundError) as err:
+        print(f"simpl-ros {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""The package's node executables, the one list that setup.py (console scripts), launch files and
+`simpl-ros launch` all read."""
+
+NODES = {
+    "sim_node": "simpl_ros.sim_node",
+    "skill_decoder": "simpl_ros.skill_decoder_node",
+    "skill_selector": "simpl_ros.skill_selector_node",
+    "task_encoder": "simpl_ros.task_encoder_node",
+}

@@ -1,0 +1,202 @@
+"""Node graphs (config/launch/<name>.yaml) brought up two ways from the same file: as a launch_ros description
+(launch/<name>.launch.py, for ROS 2 installs) and as processes started by `simpl-ros launch <name> arg:=value`
+(pip installs, where `launch` and `ros2` are not available): one process per node, logs prefixed with the node's
+name, Ctrl-C stops all, and a node that exits stops the stack (or is restarted, with `respawn: true`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from simpl_core.paths import resource
+from simpl_ros.executables import NODES
+
+VARIABLE = re.compile(r"\$\(var ([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+class LaunchError(ValueError):
+    """A graph or argument that cannot be launched; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    description: str
+    params_file: Path
+    arguments: dict[str, dict]   # name -> {default, description}
+    nodes: list[dict]            # {name, executable, parameters, if?, respawn?}
+
+
+def load_graph(name: str) -> Graph:
+    """A shipped graph by name (maze_sim) or a graph YAML file."""
+    path = Path(name) if name.endswith(".yaml") else resource("config", "launch", f"{name}.yaml")
+    raw = yaml.safe_load(path.read_text())
+    for node in raw["nodes"]:
+        if node["executable"] not in NODES:
+            raise LaunchError(f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; "
+                              f"known: {', '.join(NODES)}")
+        for value in [*node.get("parameters", {}).values(), node.get("if", "")]:
+            for variable in VARIABLE.findall(str(value)):
+                if variable not in raw["arguments"]:
+                    raise LaunchError(f"{path}: node {node['name']} uses $(var {variable}), not an argument")
+    return Graph(path.stem, raw.get("description", ""), resource(*Path(raw["params_file"]).parts),
+                 raw["arguments"], raw["nodes"])
+
+
+def parts(value) -> list[tuple[str, str]]:
+    """A parameter value as ("text", s) and ("var", name) pieces, in order."""
+    text, pieces, last = str(value), [], 0
+    for match in VARIABLE.finditer(text):
+        if match.start() > last:
+            pieces.append(("text", text[last:match.start()]))
+        pieces.append(("var", match.group(1)))
+        last = match.end()
+    if last < len(text):
+        pieces.append(("text", text[last:]))
+    return pieces
+
+
+def parse_arguments(graph: Graph, argv: list[str]) -> dict[str, str]:
+    """name:=value pairs on top of the graph's defaults; unknown names are refused."""
+    values = {name: str(spec["default"]) for name, spec in graph.arguments.items()}
+    for item in argv:
+        name, sep, value = item.partition(":=")
+        if not sep or name not in graph.arguments:
+            raise LaunchError(f"{item!r}: expected NAME:=VALUE with NAME one of {', '.join(graph.arguments)}")
+        values[name] = value
+    return values
+
+
+def substitute(value, arguments: dict[str, str]) -> str:
+    return "".join(text if kind == "text" else arguments[text] for kind, text in parts(value))
+
+
+def is_true(text: str) -> bool:
+    return text.strip().lower() in ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class NodeCommand:
+    name: str
+    argv: list[str]
+    respawn: bool
+
+
+def node_commands(graph: Graph, arguments: dict[str, str]) -> list[NodeCommand]:
+    """The processes of the graph: each node's module with its name, the params file and the argument values."""
+    commands = []
+    for node in graph.nodes:
+        if "if" in node and not is_true(substitute(node["if"], arguments)):
+            continue
+        argv = [sys.executable, "-m", NODES[node["executable"]], "--ros-args", "-r", f"__node:={node['name']}",
+                "--params-file", str(graph.params_file)]
+        for key, value in node.get("parameters", {}).items():
+            argv += ["-p", f"{key}:={substitute(value, arguments)}"]
+        commands.append(NodeCommand(node["name"], argv, bool(node.get("respawn", False))))
+    return commands
+
+
+# --- the runner -----------------------------------------------------------------------------------------------
+def _forward(name: str, stream, out) -> None:
+    for line in iter(stream.readline, ""):
+        out.write(f"[{name}] {line}")
+        out.flush()
+
+
+class Stack:
+    """The graph's processes; `wait()` returns when one exits unexpectedly (0 after stop())."""
+
+    def __init__(self, commands: list[NodeCommand], env: dict | None = None, out=None):
+        self.commands, self.env, self.out = commands, env, out or sys.stdout
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.stopping = threading.Event()
+
+    def start(self) -> "Stack":
+        for command in self.commands:
+            self._spawn(command)
+        return self
+
+    def _spawn(self, command: NodeCommand) -> None:
+        process = subprocess.Popen(command.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   env=self.env, start_new_session=True)  # Ctrl-C reaches us, we stop them
+        threading.Thread(target=_forward, args=(command.name, process.stdout, self.out), daemon=True).start()
+        self.processes[command.name] = process
+
+    def wait(self, poll_s: float = 0.1) -> int:
+        while not self.stopping.is_set():
+            for command in self.commands:
+                code = self.processes[command.name].poll()
+                if code is None:
+                    continue
+                self.out.write(f"[launch] node {command.name} exited with code {code}\n")
+                if command.respawn:
+                    self.out.write(f"[launch] restarting {command.name}\n")
+                    self._spawn(command)
+                    continue
+                self.stop()
+                return code or 1
+            time.sleep(poll_s)
+        return 0
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGINT to every node (rclpy shuts down cleanly), SIGKILL to any still running after the timeout."""
+        self.stopping.set()
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        for name, process in self.processes.items():
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.out.write(f"[launch] {name} did not stop within {timeout_s:g} s; killed\n")
+                process.kill()
+                process.wait()
+
+
+def run_graph(name: str, argv: list[str]) -> int:
+    graph = load_graph(name)
+    commands = node_commands(graph, parse_arguments(graph, argv))
+    stack = Stack(commands, env={**os.environ, "PYTHONUNBUFFERED": "1"}).start()
+    print(f"[launch] {graph.name}: started {', '.join(c.name for c in commands)}; Ctrl-C stops them", flush=True)
+    try:
+        return stack.wait()
+    except KeyboardInterrupt:
+        print("[launch] stopping", flush=True)
+        stack.stop()
+        return 0
+
+
+# --- the same graph as a launch_ros description ---------------------------------------------------------------
+def launch_description(name: str):
+    """LaunchDescription of a graph: one DeclareLaunchArgument per argument, one launch_ros Node per node."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument
+    from launch.conditions import IfCondition
+    from launch.substitutions import LaunchConfiguration, TextSubstitution
+    from launch_ros.actions import Node
+
+    def substitutions(value):
+        return [TextSubstitution(text=text) if kind == "text" else LaunchConfiguration(text)
+                for kind, text in parts(value)]
+
+    graph = load_graph(name)
+    actions = [DeclareLaunchArgument(arg, default_value=str(spec["default"]), description=spec.get("description", ""))
+               for arg, spec in graph.arguments.items()]
+    for node in graph.nodes:
+        parameters = {key: substitutions(value) for key, value in node.get("parameters", {}).items()}
+        condition = IfCondition(substitutions(node["if"])) if "if" in node else None
+        actions.append(Node(package="simpl_ros", executable=node["executable"], name=node["name"], output="screen",
+                            parameters=[str(graph.params_file), parameters], condition=condition,
+                            respawn=bool(node.get("respawn", False))))
+    return LaunchDescription(actions)

@@ -1,0 +1,60 @@
+"""What every node's main() shares: init, spin, and a clean exit on Ctrl-C, on shutdown, or on a start-up error
+(a bad bundle or task ends the process with a one-line reason and exit code 2, not a traceback)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+
+from simpl_core.paths import share_dir
+
+
+class StartupError(RuntimeError):
+    """A node cannot start with the parameters it was given; the message says why."""
+
+
+def bundle_path(value: str) -> Path:
+    """A bundle directory as given, or relative to the installed share folder (models/maze works from anywhere)."""
+    path = Path(value)
+    if not path.is_absolute() and not path.exists():
+        try:
+            return share_dir() / path
+        except FileNotFoundError:
+            return path
+    return path
+
+
+def parameter(node, name: str, default):
+    """Declare a parameter and return its value as the default's type: `rtf:=5` is a fine double, `task:="[12, 7]"`
+    a fine string. A value that does not convert stops the node with a clear message."""
+    value = node.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=True)).value
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError):
+        raise StartupError(f"parameter {name}={value!r} is not a {type(default).__name__}") from None
+
+
+def run(node_class, args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = node_class()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (StartupError, ParameterException, ValueError, FileNotFoundError) as err:
+        print(f"[{node_class.__name__}] cannot start: {err}", file=sys.stderr, flush=True)
+        code = 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

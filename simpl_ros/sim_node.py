@@ -1,0 +1,152 @@
+"""The simulated robot: a simpl_core MuJoCo env stepped at its control rate times a real-time factor.
+
+Takes commands the way a ros2_control forward-command controller does (std_msgs/Float64MultiArray on
+/<controller>/commands; the last command is held, as that controller does), publishes /joint_states, the step
+message (observation, reward, episode flags) and a JSON summary when an episode ends. Services: ~/reset
+(std_srvs/Trigger) starts an episode; the task is the `task` parameter (validated; a bad one is refused with the
+reason), e.g. `task:="[12, 7]"` or `task:=maze-target-10:3`. With auto_reset, episodes follow each other.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import gymnasium
+import mujoco
+import numpy as np
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
+from simpl_core.envs.domains import domain
+from simpl_core.tasks import TaskError, resolve_task
+from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, STEP_TOPIC, step_layout
+from simpl_ros.node_main import StartupError, parameter, run
+
+
+def task_text(value) -> str:
+    """The task parameter as text: `-p task:="[12, 7]"` arrives as an integer array, a task name as a string."""
+    return value if isinstance(value, str) else json.dumps([int(v) for v in value])
+
+
+class SimNode(Node):
+    def __init__(self):
+        super().__init__("sim")
+        self.domain = domain(parameter(self, "domain", "maze"))
+        self.rtf = parameter(self, "rtf", 1.0)
+        self.auto_reset = parameter(self, "auto_reset", False)
+        self.seed = parameter(self, "seed", 0)
+        controller = parameter(self, "controller", "ball_controller")
+        horizon = parameter(self, "horizon", self.domain.horizon)
+        try:
+            task = self.declare_parameter("task", "", ParameterDescriptor(dynamic_typing=True)).value
+            self.task = resolve_task(task_text(task), self.domain.name)
+        except TaskError as err:
+            raise StartupError(str(err)) from None
+        self.env = gymnasium.make(self.domain.env_id, task=self.task, max_episode_steps=horizon)
+        model = self.env.unwrapped.model
+        self.joint_names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
+        self.layout = step_layout(self.domain.state_dim)
+        self.add_on_set_parameters_callback(self._on_parameters)
+
+        self.command = np.zeros(self.domain.action_dim)
+        self.fresh_command = False
+        self.step_pub = self.create_publisher(Float64MultiArray, STEP_TOPIC, 10)
+        self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
+        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
+        self.create_subscription(Float64MultiArray, f"{controller}/commands", self._on_command, 10)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.episode = 0
+        self.running = False
+        self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
+        self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
+                               f"task {self.task.name}, commands on /{controller}/commands")
+        # auto_reset starts the first episode once this many nodes listen to the step topic (and 0.5 s more for
+        # their own publishers to be discovered): steps sent before the policy hears them would be lost
+        self.wait_for_subscribers = parameter(self, "wait_for_subscribers", 0)
+        self.ready_since: float | None = None
+
+    def _on_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            if param.name == "task":
+                try:
+                    self.task = resolve_task(task_text(param.value), self.domain.name)
+                except TaskError as err:
+                    return SetParametersResult(successful=False, reason=str(err))
+                self.env.unwrapped.set_task(self.task)
+                self.get_logger().info(f"task set to {self.task.name} (from the next reset)")
+            elif param.name in ("domain", "horizon", "controller", "rtf"):
+                return SetParametersResult(successful=False, reason=f"{param.name} is fixed at start-up")
+        return SetParametersResult(successful=True)
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        command = np.asarray(msg.data, np.float64)
+        if command.shape != (self.domain.action_dim,) or not np.isfinite(command).all():
+            self.get_logger().warning(f"ignoring a command of {command.size} values (want {self.domain.action_dim} "
+                                   "finite); holding zero", throttle_duration_sec=2.0)
+            command = np.zeros(self.domain.action_dim)
+        self.command = np.clip(command, self.domain.action_low, self.domain.action_high)
+        self.fresh_command = True
+
+    def _on_reset(self, _request, response):
+        self.start_episode()
+        response.success, response.message = True, json.dumps({"episode": self.episode, "task": self.task.name})
+        return response
+
+    def start_episode(self) -> None:
+        self.episode += 1
+        observation, _ = self.env.reset(seed=self.seed * 100_003 + self.episode)
+        self.command[:] = 0.0
+        self.t, self.episode_return, self.missed = 0, 0.0, 0
+        self.running = True
+        self._publish(observation, 0.0, False, False)
+
+    def _tick(self) -> None:
+        if not self.running:
+            if self.auto_reset and self.episode == 0:
+                self._start_when_heard()
+            return
+        self.missed += not self.fresh_command
+        self.fresh_command = False
+        observation, reward, terminated, truncated, _ = self.env.step(self.command.astype(np.float32))
+        self.t += 1
+        self.episode_return += reward
+        self._publish(observation, reward, terminated, truncated)
+        if terminated or truncated:
+            self.running = False
+            summary = {"episode": self.episode, "task": self.task.name, "return": self.episode_return,
+                       "success": bool(terminated), "steps": self.t, "missed_commands": self.missed}
+            self.episode_pub.publish(String(data=json.dumps(summary)))
+            self.get_logger().info(f"episode {self.episode} ended: {summary}")
+            if self.auto_reset:
+                self.start_episode()
+
+    def _start_when_heard(self) -> None:
+        now = time.monotonic()
+        if self.step_pub.get_subscription_count() < self.wait_for_subscribers:
+            self.ready_since = None
+        elif self.ready_since is None:
+            self.ready_since = now
+        elif now - self.ready_since >= (0.5 if self.wait_for_subscribers else 0.0):
+            self.start_episode()
+
+    def _publish(self, observation, reward, terminated, truncated) -> None:
+        self.step_pub.publish(self.layout.pack(episode=self.episode, step=self.t, reward=reward,
+                                               terminated=terminated, truncated=truncated, observation=observation))
+        data = self.env.unwrapped.data
+        joints = JointState(name=self.joint_names, position=data.qpos.tolist(), velocity=data.qvel.tolist())
+        joints.header.stamp = self.get_clock().now().to_msg()
+        self.joint_pub.publish(joints)
+
+
+def main(args=None) -> None:
+    sys.exit(run(SimNode, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Low level, at control rate: for every new observation, a = decoder(s, z) with the current skill, clamped to the
+action bounds, published as a ros2_control forward command.
+
+Watchdog: zero command (and a throttled warning) when the observation stream goes quiet for more than
+`observation_timeout_periods` control periods, when the skill does not cover the current step (chosen every skill
+horizon; the warning comes once it is `skill_grace_steps` steps late), when an episode has ended, or when a message is
+malformed (wrong fields or length, NaN). An observation whose skill is still on its way is answered when it comes.
+It never crashes on bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import Float64MultiArray
+
+from simpl_core.runtime.bundle import BundleError, PolicyBundle
+from simpl_ros.messages import SKILL_TOPIC, STEP_TOPIC, MessageError, read_step, skill_layout, step_layout
+from simpl_ros.node_main import StartupError, bundle_path, parameter, run
+
+
+class SkillDecoderNode(Node):
+    def __init__(self):
+        super().__init__("skill_decoder")
+        try:
+            self.bundle = PolicyBundle.load(bundle_path(parameter(self, "bundle", "models/maze")))
+        except BundleError as err:
+            raise StartupError(str(err)) from None
+        rtf = parameter(self, "rtf", 1.0)
+        controller = parameter(self, "controller", "ball_controller")
+        self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * rtf)
+        self.timeout = parameter(self, "observation_timeout_periods", 2.0) * self.period
+        self.skill_grace = parameter(self, "skill_grace_steps", 2)
+        self.step_layout = step_layout(self.bundle.state_dim)
+        self.skill_layout = skill_layout(self.bundle.latent_dim)
+        self.zero = np.zeros(self.bundle.action_dim)
+        self.skill: tuple[int, int, np.ndarray] | None = None  # episode, step chosen at, z
+        self.last_observation = None  # monotonic time of the last good observation
+        self.waiting = None           # the observation still to be answered, while its skill is on its way
+        self.warned: dict[str, float] = {}  # kind of reason -> when it was last logged
+        self.command_pub = self.create_publisher(Float64MultiArray, f"{controller}/commands", 10)
+        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
+        self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 10)
+        self.create_timer(self.period, self._watchdog)
+        self.get_logger().info(f"decoding {self.bundle.directory} at {1 / self.period:g} Hz (wall), commands on "
+                               f"/{controller}/commands, observation timeout {self.timeout * 1e3:.1f} ms")
+
+    def _on_skill(self, msg: Float64MultiArray) -> None:
+        try:
+            fields = self.skill_layout.unpack(msg)
+        except MessageError as err:
+            self.get_logger().warning(f"bad skill message: {err}", throttle_duration_sec=2.0)
+            return
+        self.skill = int(fields["episode"][0]), int(fields["step"][0]), fields["z"].astype(np.float32)
+        if self.waiting is not None and self._skill_problem(self.waiting) is None:  # the skill for the step waiting
+            self._command(self.waiting)
+
+    def _on_step(self, msg: Float64MultiArray) -> None:
+        try:
+            step = read_step(self.step_layout, msg)
+        except MessageError as err:
+            self._stop(f"bad observation: {err}")
+            return
+        self.last_observation = time.monotonic()
+        self.waiting = None
+        if step.ended:
+            self._stop(None)
+            return
+        reason = self._skill_problem(step)
+        if reason is None:
+            self._command(step)
+        else:  # a new skill is chosen on this very step and may still be on its way: answer when it comes
+            self.waiting = step
+            self._stop(reason if step.step % self.bundle.skill_horizon >= self.skill_grace else None)
+
+    def _command(self, step) -> None:
+        action = self.bundle.clip_action(self.bundle.decode(step.observation, self.skill[2]))[0]
+        self.command_pub.publish(Float64MultiArray(data=action.astype(np.float64).tolist()))
+        self.waiting = None
+
+    def _skill_problem(self, step) -> str | None:
+        if self.skill is None:
+            return "no skill received yet"
+        skill_episode, skill_step, _ = self.skill
+        if skill_episode != step.episode or not 0 <= step.step - skill_step < self.bundle.skill_horizon:
+            return (f"no fresh skill (last chosen at episode {skill_episode} step {skill_step}; now episode "
+                    f"{step.episode} step {step.step})")
+        return None
+
+    def _watchdog(self) -> None:
+        if self.last_observation is not None and time.monotonic() - self.last_observation > self.timeout:
+            self._stop(f"no observation for more than {self.timeout * 1e3:.1f} ms")
+            self.last_observation = None  # report once per outage
+
+    def _stop(self, reason: str | None) -> None:
+        """Command zero (every time: a zero is cheap and a lost one would leave the robot moving) and say why, at
+        most every 2 s per kind of reason (its first three words), so one kind does not hide another."""
+        self.command_pub.publish(Float64MultiArray(data=self.zero.tolist()))
+        kind = " ".join((reason or "").split()[:3])
+        if reason and time.monotonic() - self.warned.get(kind, -1e9) >= 2.0:
+            self.warned[kind] = time.monotonic()
+            self.get_logger().warning(f"commanding zero: {reason}")
+
+
+def main(args=None) -> None:
+    sys.exit(run(SkillDecoderNode, args))
+
+
+if __name__ == "__main__":
+    main()

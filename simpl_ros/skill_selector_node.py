@@ -1,0 +1,102 @@
+"""High level, every skill horizon (K = 10 control steps): z ~ pi(z | s, e) from high_level_policy.onnx, sampled
+while the task encoder explores and its mean once it exploits. Without a task embedding it samples the skill prior
+p(z | s). The policy hot-swaps: set the `bundle` parameter to another bundle directory; it is loaded and verified
+first, and a bad one is refused with the reason while the running policy keeps going.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from std_msgs.msg import Float64MultiArray
+
+from simpl_core.runtime.bundle import BundleError, PolicyBundle
+from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPIC, MessageError, embedding_layout,
+                                read_step, skill_layout, step_layout)
+from simpl_ros.node_main import StartupError, bundle_path, parameter, run
+
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)  # a late joiner gets the last e
+
+
+def load_policy(path: str) -> PolicyBundle:
+    bundle = PolicyBundle.load(bundle_path(path))
+    if "high_level_policy" not in bundle.sessions:
+        raise BundleError(f"{bundle.directory} has no high_level_policy graph (a skills-only bundle)")
+    return bundle
+
+
+class SkillSelectorNode(Node):
+    def __init__(self):
+        super().__init__("skill_selector")
+        try:
+            self.bundle = load_policy(parameter(self, "bundle", "models/maze"))
+        except BundleError as err:
+            raise StartupError(str(err)) from None
+        self.rng = np.random.default_rng(parameter(self, "seed", 0))
+        self.embedding: tuple[int, np.ndarray] | None = None  # mode, e
+        self.compute_ms: deque[float] = deque(maxlen=100_000)  # selection compute times, for `simpl-ros bench`
+        self.add_on_set_parameters_callback(self._on_parameters)
+        self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, 10)
+        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
+        self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
+        self.get_logger().info(f"selecting skills every {self.bundle.skill_horizon} steps with {self.bundle.directory}")
+
+    def _on_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            if param.name == "bundle":
+                try:
+                    bundle = load_policy(param.value)
+                except BundleError as err:
+                    return SetParametersResult(successful=False, reason=str(err))
+                if bundle.manifest["dims"] != self.bundle.manifest["dims"]:
+                    return SetParametersResult(successful=False, reason=f"{param.value} has dims "
+                                               f"{bundle.manifest['dims']}, the running policy {self.bundle.manifest['dims']}")
+                self.bundle = bundle  # one reference swap: the next selection uses it
+                self.get_logger().info(f"policy swapped to {bundle.directory}")
+        return SetParametersResult(successful=True)
+
+    def _on_embedding(self, msg: Float64MultiArray) -> None:
+        try:
+            fields = embedding_layout(self.bundle.manifest["dims"]["task"]).unpack(msg)
+        except MessageError as err:
+            self.get_logger().warning(f"bad task embedding: {err}", throttle_duration_sec=2.0)
+            return
+        self.embedding = int(fields["mode"][0]), fields["e"].astype(np.float32)
+
+    def _on_step(self, msg: Float64MultiArray) -> None:
+        bundle = self.bundle
+        try:
+            step = read_step(step_layout(bundle.state_dim), msg)
+        except MessageError as err:
+            self.get_logger().warning(f"bad observation, no skill chosen: {err}", throttle_duration_sec=2.0)
+            return
+        if step.ended or step.step % bundle.skill_horizon:
+            return
+        started = time.perf_counter()
+        z = self.select(bundle, step.observation)
+        self.compute_ms.append((time.perf_counter() - started) * 1e3)
+        self.skill_pub.publish(skill_layout(bundle.latent_dim).pack(episode=step.episode, step=step.step, z=z))
+
+    def select(self, bundle: PolicyBundle, state: np.ndarray) -> np.ndarray:
+        if self.embedding is None:
+            mean, log_std = bundle.prior(state)
+        else:
+            mode, e = self.embedding
+            mean, log_std = bundle.high_level(state, e)
+            if mode == EXPLOIT:
+                return mean[0]
+        return mean[0] + np.exp(log_std[0]) * self.rng.standard_normal(mean.shape[1]).astype(np.float32)
+
+
+def main(args=None) -> None:
+    sys.exit(run(SkillSelectorNode, args))
+
+
+if __name__ == "__main__":
+    main()

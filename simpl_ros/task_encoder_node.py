@@ -1,0 +1,134 @@
+"""Task inference on the live graph: gathers high-level transitions (s, z, summed reward, done, s') from the step
+and skill topics, keeps them as the context, and publishes the task embedding e for the selector.
+
+Exploring (the first `exploration_episodes` episodes, default 20): a fresh e ~ p(e) = N(0, I) for every episode,
+published as soon as the previous episode ends so the next one starts with it. Then e* = the posterior mean of
+task_encoder.onnx over every gathered transition, published once and kept (SPEC §1 Phase 3). Each ended episode's
+transitions also go out on the transitions topic (for on-robot adaptation). Services: ~/clear (std_srvs/Trigger:
+forget the context, explore again) and ~/exploit (std_srvs/SetBool: true = encode now, false = explore).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool, Trigger
+
+from simpl_core.rl.buffers import TransitionLayout
+from simpl_core.runtime.bundle import BundleError, PolicyBundle
+from simpl_ros.episodes import EpisodeRecorder
+from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, SKILL_TOPIC, STEP_TOPIC, TRANSITIONS_TOPIC,
+                                MessageError, embedding_layout, read_step, rows_message, skill_layout, step_layout)
+from simpl_ros.node_main import StartupError, bundle_path, parameter, run
+from simpl_ros.skill_selector_node import LATCHED
+
+
+class TaskEncoderNode(Node):
+    def __init__(self):
+        super().__init__("task_encoder")
+        try:
+            self.bundle = PolicyBundle.load(bundle_path(parameter(self, "bundle", "models/maze")))
+        except BundleError as err:
+            raise StartupError(str(err)) from None
+        if "task_encoder" not in self.bundle.sessions:
+            raise StartupError(f"{self.bundle.directory} has no task_encoder graph (a skills-only bundle)")
+        self.exploration_episodes = parameter(self, "exploration_episodes", 20)
+        self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
+        self.rng = np.random.default_rng(parameter(self, "seed", 0))
+        dims = self.bundle.manifest["dims"]
+        self.layouts = step_layout(dims["state"]), skill_layout(dims["latent"]), embedding_layout(dims["task"])
+        self.recorder = EpisodeRecorder(TransitionLayout(dims["state"], dims["latent"]))
+        self.gathered: list[np.ndarray] = []
+        self.mode = EXPLORE
+        self.ended_at: dict[int, float] = {}  # episode -> clock time its last step came, until packed
+        self.embedding_pub = self.create_publisher(Float64MultiArray, EMBEDDING_TOPIC, LATCHED)
+        self.transitions_pub = self.create_publisher(Float64MultiArray, TRANSITIONS_TOPIC, 10)
+        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 100)
+        self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 100)
+        self.create_service(Trigger, "~/clear", self._on_clear)
+        self.create_service(SetBool, "~/exploit", self._on_exploit)
+        self.create_timer(0.05, self._finish_episodes)
+        self._explore()
+        self.get_logger().info(f"exploring for {self.exploration_episodes} episodes, then encoding e*")
+
+    # --- inputs ------------------------------------------------------------------------------------------------
+    def _on_step(self, msg: Float64MultiArray) -> None:
+        try:
+            step = read_step(self.layouts[0], msg)
+        except MessageError as err:
+            self.get_logger().warning(f"bad step message, left out of the context: {err}", throttle_duration_sec=2.0)
+            return
+        self.recorder.add_step(step)
+        if step.ended:
+            self.ended_at[step.episode] = self._now()
+            if self.mode == EXPLORE and len(self.gathered) + len(self.ended_at) < self.exploration_episodes:
+                self._explore()  # the next episode's e, out before it starts
+
+    def _on_skill(self, msg: Float64MultiArray) -> None:
+        try:
+            fields = self.layouts[1].unpack(msg)
+        except MessageError as err:
+            self.get_logger().warning(f"bad skill message: {err}", throttle_duration_sec=2.0)
+            return
+        self.recorder.add_skill(int(fields["episode"][0]), int(fields["step"][0]), fields["z"])
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # --- episodes and e ----------------------------------------------------------------------------------------
+    def _finish_episodes(self) -> None:
+        """Pack every episode that ended more than settle_s ago (late skill messages are in by then)."""
+        for episode, ended_at in sorted(self.ended_at.items()):
+            if self._now() - ended_at < self.settle:
+                continue
+            del self.ended_at[episode]
+            rows = self.recorder.pop(episode)
+            self.transitions_pub.publish(rows_message(rows, episode))
+            if self.mode == EXPLORE:
+                self.gathered.append(rows)
+                if len(self.gathered) >= self.exploration_episodes:
+                    self._exploit()
+
+    def _explore(self) -> None:
+        e = self.rng.standard_normal(self.layouts[2].fields[1][1])
+        self.embedding_pub.publish(self.layouts[2].pack(mode=EXPLORE, e=e))
+
+    def _exploit(self) -> bool:
+        context = np.concatenate(self.gathered) if self.gathered else np.zeros((0, 0))
+        if len(context) == 0:
+            return False
+        e_star = self.bundle.encode_task(context)[0][0]
+        self.mode = EXPLOIT
+        self.embedding_pub.publish(self.layouts[2].pack(mode=EXPLOIT, e=e_star))
+        self.get_logger().info(f"e* from {len(context)} transitions of {len(self.gathered)} episodes: "
+                               f"{json.dumps([round(float(v), 3) for v in e_star])}")
+        return True
+
+    # --- services ----------------------------------------------------------------------------------------------
+    def _on_clear(self, _request, response):
+        self.gathered, self.mode = [], EXPLORE
+        self._explore()
+        response.success, response.message = True, "context cleared; exploring"
+        return response
+
+    def _on_exploit(self, request, response):
+        if request.data:
+            response.success = self._exploit()
+            response.message = "exploiting e*" if response.success else "no transitions gathered yet"
+        else:
+            self.mode = EXPLORE
+            self._explore()
+            response.success, response.message = True, "exploring"
+        return response
+
+
+def main(args=None) -> None:
+    sys.exit(run(TaskEncoderNode, args))
+
+
+if __name__ == "__main__":
+    main()

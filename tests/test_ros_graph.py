@@ -1,0 +1,255 @@
+"""The serving graph: real node processes talking over DDS (loopback only, a domain of their own; see conftest),
+the launch file and `simpl-ros launch` agreeing, and bad inputs meeting clear messages and zero commands."""
+
+import json
+import os
+import runpy
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from std_msgs.msg import Float64MultiArray, String
+
+from simpl_core.paths import resource
+from simpl_core.rl.buffers import TransitionLayout
+from simpl_ros.cli import main as simpl_ros_main
+from simpl_ros.episodes import EpisodeRecorder
+from simpl_ros.launcher import LaunchError, Stack, load_graph, node_commands, parse_arguments
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPIC, TRANSITIONS_TOPIC,
+                                Step, embedding_layout, read_rows, skill_layout, step_layout)
+from simpl_ros.skill_selector_node import LATCHED
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = "ball_controller/commands"
+
+
+@pytest.fixture(scope="module")
+def probe():
+    rclpy.init()
+    node = rclpy.create_node("test_probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    yield node
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def collect(node, topic, msg_type=Float64MultiArray, qos=10) -> list:
+    received = []
+    node.create_subscription(msg_type, topic, received.append, qos)
+    return received
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None) -> tuple[Stack, list[str]]:
+    graph = load_graph("maze_sim")
+    commands = [c for c in node_commands(graph, parse_arguments(graph, arguments)) if only is None or c.name in only]
+    lines: list[str] = []
+    out = types.SimpleNamespace(write=lines.append, flush=lambda: None)
+    return Stack(commands, env=dict(os.environ), out=out).start(), lines
+
+
+# --- the launch file and the runner ----------------------------------------------------------------------------
+class Recorded:
+    """Stand-in for a launch / launch_ros class (neither installs from PyPI): keeps what it was built with."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+def fake_launch_modules(monkeypatch) -> None:
+    names = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument"],
+             "launch.conditions": ["IfCondition"], "launch.substitutions": ["LaunchConfiguration", "TextSubstitution"],
+             "launch_ros": [], "launch_ros.actions": ["Node"]}
+    for module, classes in names.items():
+        fake = types.ModuleType(module)
+        for cls in classes:
+            setattr(fake, cls, type(cls, (Recorded,), {}))
+        monkeypatch.setitem(sys.modules, module, fake)
+
+
+def evaluate(value, arguments: dict) -> str:
+    return "".join(arguments[s.args[0]] if type(s).__name__ == "LaunchConfiguration" else s.kwargs["text"]
+                   for s in value)
+
+
+def test_launch_file_and_runner_start_the_same_graph(monkeypatch):
+    fake_launch_modules(monkeypatch)
+    description = runpy.run_path(str(ROOT / "launch" / "maze_sim.launch.py"))["generate_launch_description"]()
+    actions = description.args[0]
+    declared = {a.args[0]: a.kwargs["default_value"] for a in actions if type(a).__name__ == "DeclareLaunchArgument"}
+    graph = load_graph("maze_sim")
+    arguments = parse_arguments(graph, ["task:=[3, 12]", "rtf:=4"])
+    assert declared == {name: str(spec["default"]) for name, spec in graph.arguments.items()}
+
+    launched = {}
+    for node in (a for a in actions if type(a).__name__ == "Node"):
+        params_file, overrides = node.kwargs["parameters"]
+        launched[node.kwargs["name"]] = (node.kwargs["executable"], params_file,
+                                         {k: evaluate(v, {**declared, **arguments}) for k, v in overrides.items()})
+    run = {}
+    for command in node_commands(graph, arguments):
+        argv = command.argv
+        params = dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
+        executable = next(name for name, module in __import__("simpl_ros.executables").executables.NODES.items()
+                          if module == argv[2])
+        run[argv[argv.index("-r") + 1].removeprefix("__node:=")] = (
+            executable, argv[argv.index("--params-file") + 1], params)
+    assert launched == run and set(run) == {"sim", "skill_decoder", "skill_selector", "task_encoder"}
+    assert run["sim"][2]["task"] == "[3, 12]" and run["skill_decoder"][2]["rtf"] == "4"
+
+
+def test_launch_refuses_unknown_arguments_and_graphs(capsys):
+    with pytest.raises(LaunchError, match="expected NAME:=VALUE with NAME one of bundle, task"):
+        parse_arguments(load_graph("maze_sim"), ["tsak:=[3, 12]"])
+    assert simpl_ros_main(["launch", "no_such_graph"]) == 2
+    assert "no_such_graph.yaml is missing" in capsys.readouterr().err
+    assert simpl_ros_main(["launch", "maze_sim", "--show-args"]) == 0
+    assert "task:=maze-target-10:0" in capsys.readouterr().out
+
+
+# --- the graph at work -----------------------------------------------------------------------------------------
+def test_maze_graph_runs_episodes_and_encodes_e_star(probe):
+    episodes = collect(probe, EPISODE_TOPIC, String)
+    embeddings = collect(probe, EMBEDDING_TOPIC, qos=LATCHED)
+    transitions = collect(probe, TRANSITIONS_TOPIC)
+    commands = collect(probe, COMMANDS)
+    stack, lines = graph_stack(["rtf:=2", "horizon:=300", "exploration_episodes:=2", "task:=maze-target-10:0"])
+    try:
+        wait_for(lambda: len(episodes) >= 3 and len(transitions) >= 3, 90, f"3 episodes; log: {lines[-20:]}")
+    finally:
+        stack.stop()
+    assert all(p.returncode == 0 for p in stack.processes.values()), lines[-30:]  # Ctrl-C: clean exits
+
+    summaries = {s["episode"]: s for s in map(json.loads, (m.data for m in episodes))}  # the probe may join late
+    assert len(summaries) >= 3 and sorted(summaries)[-3:] == list(range(max(summaries) - 2, max(summaries) + 1))
+    assert all(s["task"] == "goal(12,7)" and s["steps"] <= 300 for s in summaries.values())
+    layout = embedding_layout(5)
+    modes = [int(layout.unpack(m)["mode"][0]) for m in embeddings]
+    assert EXPLOIT in modes and modes.index(EXPLOIT) >= 1  # explored first, e* once 2 episodes were in
+    packed = dict(read_rows(message, TransitionLayout(4, 10).width) for message in transitions)
+    assert len(set(packed) & set(summaries)) >= 2
+    for episode, rows in packed.items():
+        if episode not in summaries:
+            continue
+        summary = summaries[episode]
+        assert len(rows) == -(-summary["steps"] // 10)     # one per skill, the last one maybe shorter
+        assert rows[:, 14].sum() == summary["return"]      # the reward column sums to the episode's return
+        assert rows[-1, 15] == summary["success"]          # done only on success (time limits are not done)
+        assert np.allclose(rows[1:, :4], rows[:-1, -4:])   # each s' is the next transition's s
+    actions = np.array([m.data for m in commands])
+    assert actions.shape[1] == 2 and np.abs(actions).max() <= 1.0 and np.abs(actions).max() > 0.1
+
+
+def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
+    step_pub = probe.create_publisher(Float64MultiArray, STEP_TOPIC, 10)
+    skill_pub = probe.create_publisher(Float64MultiArray, SKILL_TOPIC, 10)
+    commands = collect(probe, COMMANDS)
+    stack, lines = graph_stack([], only=("skill_decoder",))
+    layout = step_layout(4)
+    good = layout.pack(episode=1, step=0, reward=0, terminated=0, truncated=0, observation=[10, 10, 0, 0])
+    try:
+        wait_for(lambda: step_pub.get_subscription_count() and skill_pub.get_subscription_count(), 20, "the decoder")
+        skill_pub.publish(skill_layout(10).pack(episode=1, step=0, z=np.full(10, 1.5)))
+        time.sleep(0.2)
+
+        def answer(msg) -> np.ndarray:
+            count = len(commands)
+            step_pub.publish(msg)
+            wait_for(lambda: len(commands) > count, 5, "a command")
+            return np.array(commands[count].data)
+
+        assert np.abs(answer(good)).max() > 0                                  # a real action
+        nan = layout.pack(episode=1, step=1, reward=0, terminated=0, truncated=0, observation=[np.nan, 10, 0, 0])
+        assert not answer(nan).any()                                           # NaN -> zero
+        short = Float64MultiArray(layout=good.layout, data=list(good.data)[:-1])
+        assert not answer(short).any()                                         # wrong length -> zero
+        later = layout.pack(episode=1, step=25, reward=0, terminated=0, truncated=0, observation=[10, 10, 0, 0])
+        assert not answer(later).any()                                         # skill 25 steps old -> zero
+        moving = len(commands)
+        assert np.abs(answer(good)).max() > 0
+        time.sleep(0.3)                                                        # then the stream stops: stale
+        after = [np.array(m.data) for m in commands[moving:]]
+        assert len(after) == 2 and not after[1].any()                          # one zero, from the watchdog
+        assert stack.processes["skill_decoder"].poll() is None                 # never crashed
+    finally:
+        stack.stop()
+    log = "".join(lines)
+    for reason in ("NaN or inf", "expected 9 numbers", "no fresh skill", "no observation for more than 20.0 ms"):
+        assert reason in log, log
+
+
+def test_nodes_refuse_missing_or_tampered_bundles_and_unknown_tasks(tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(resource("models", "maze"), tampered)
+    graph = (tampered / "skill_decoder.onnx").read_bytes()
+    (tampered / "skill_decoder.onnx").write_bytes(graph[:-1] + bytes([graph[-1] ^ 1]))
+    cases = {("skill_decoder", f"bundle:={tmp_path / 'missing'}"): "manifest.yaml is missing",
+             ("skill_selector", f"bundle:={tampered}"): "sha256 does not match",
+             ("sim", "task:=[0, 0]"): "is a wall or outside",
+             ("sim", "task:=maze-target-10:99"): "index below 10"}
+    runs = {case: graph_stack([case[1]], only=(case[0],)) for case in cases}
+    for (node, argument), (stack, lines) in runs.items():
+        process = stack.processes[node]
+        assert process.wait(30) == 2, (argument, lines)
+        time.sleep(0.1)  # the last lines through the forwarding thread
+        assert cases[(node, argument)] in "".join(lines) and "Traceback" not in "".join(lines)
+
+
+def test_stack_stops_and_reports_when_a_node_dies():
+    stack, lines = graph_stack(["horizon:=100"], only=("sim", "skill_decoder"))
+    time.sleep(3)
+    stack.processes["skill_decoder"].send_signal(signal.SIGKILL)
+    assert stack.wait() != 0
+    assert "node skill_decoder exited with code -9" in "".join(lines)
+    assert all(p.poll() is not None for p in stack.processes.values())
+
+
+# --- pieces --------------------------------------------------------------------------------------------------
+def test_recorder_packs_the_transitions_training_packs_whatever_the_arrival_order():
+    layout = TransitionLayout(state_dim=1, latent_dim=1)
+    recorder = EpisodeRecorder(layout)
+    for t in (0, 10, 20):  # skills may come before their step messages
+        recorder.add_skill(1, t, [float(t)])
+    for t in range(26):
+        recorder.add_step(Step(1, t, float(t == 25), t == 25, False, np.array([t], np.float32)))
+    assert recorder.ended(1) and not recorder.ended(2)
+    recorder.add_skill(2, 0, [5.0])  # the next episode's first skill, before anything is packed
+    rows = recorder.pop(1)
+    assert rows.tolist() == [[0, 0, 0, 0, 10], [10, 10, 0, 0, 20], [20, 20, 1, 1, 25]]
+    assert 1 not in recorder.steps and recorder.skills[2][0].tolist() == [5.0]
+
+
+def test_recorder_leaves_out_segments_with_lost_messages():
+    recorder = EpisodeRecorder(TransitionLayout(state_dim=1, latent_dim=1))
+    for t in (0, 10, 20):
+        recorder.add_skill(1, t, [float(t)])
+    for t in (*range(12), *range(13, 31)):  # step 12 lost; the episode runs out of time at 30
+        recorder.add_step(Step(1, t, 0.0, False, t == 30, np.array([t], np.float32)))
+    assert recorder.pop(1).tolist() == [[0, 0, 0, 0, 10], [20, 20, 0, 0, 30]]
+
+
+def test_serving_nodes_do_not_import_torch():
+    modules = "simpl_ros.sim_node, simpl_ros.skill_decoder_node, simpl_ros.skill_selector_node, simpl_ros.task_encoder_node"
+    probe_code = f"import sys, {modules}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -185,6 +185,30 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
     return seal(bundle_dir, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))
 
 
+def export_adapted_policy(bundle_dir: str | Path, policy: nn.Module, out_dir: str | Path, adaptation: dict) -> Path:
+    """A copy of a meta-trained bundle whose high_level_policy.onnx is `policy` (fine-tuned on a target task),
+    sealed, with what the adaptation did under provenance.adaptation; the graphs keep their signatures, so a
+    running skill selector can swap to it."""
+    bundle_dir, out_dir = Path(bundle_dir), Path(out_dir)
+    manifest = PolicyBundle.load(bundle_dir).manifest
+    if "high_level_policy" not in manifest["graphs"]:
+        raise BundleError(f"{bundle_dir} holds skills only; there is no policy to adapt")
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(bundle_dir, tmp)
+    dims = manifest["dims"]
+    was_training = policy.training
+    export_graph(_HighLevelPolicyGraph(policy.eval()), "high_level_policy",
+                 (torch.zeros(2, dims["state"]), torch.zeros(2, dims["task"])), tmp / "high_level_policy.onnx", dims)
+    policy.train(was_training)
+    manifest["provenance"]["adaptation"] = adaptation
+    seal(tmp, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))
+    PolicyBundle.load(tmp)  # verified before anyone sees it
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return out_dir
+
+
 def load_bundle_meta(bundle_dir: str | Path):
     """The meta-trained Simpl module (eval mode) of a verified bundle, and the bundle."""
     from simpl_core.meta.config import SimplConfig

@@ -6,4 +6,5 @@ NODES = {
     "skill_decoder": "simpl_ros.skill_decoder_node",
     "skill_selector": "simpl_ros.skill_selector_node",
     "task_encoder": "simpl_ros.task_encoder_node",
+    "adaptation": "simpl_ros.adaptation_node",
 }

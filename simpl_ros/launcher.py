@@ -21,7 +21,7 @@ import yaml
 from simpl_core.paths import resource
 from simpl_ros.executables import NODES
 
-VARIABLE = re.compile(r"\$\(var ([A-Za-z_][A-Za-z0-9_]*)\)")
+VARIABLE = re.compile(r"\$\((var|not) ([A-Za-z_][A-Za-z0-9_]*)\)")  # $(var NAME); $(not NAME) = XML's $(not $(var NAME))
 
 
 class LaunchError(ValueError):
@@ -34,7 +34,7 @@ class Graph:
     description: str
     params_file: Path
     arguments: dict[str, dict]   # name -> {default, description}
-    nodes: list[dict]            # {name, executable, parameters, if?, respawn?}
+    nodes: list[dict]            # {name, executable, parameters, if?, respawn?, on_exit?: shutdown}
 
 
 def load_graph(name: str) -> Graph:
@@ -46,7 +46,7 @@ def load_graph(name: str) -> Graph:
             raise LaunchError(f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; "
                               f"known: {', '.join(NODES)}")
         for value in [*node.get("parameters", {}).values(), node.get("if", "")]:
-            for variable in VARIABLE.findall(str(value)):
+            for _, variable in VARIABLE.findall(str(value)):
                 if variable not in raw["arguments"]:
                     raise LaunchError(f"{path}: node {node['name']} uses $(var {variable}), not an argument")
     return Graph(path.stem, raw.get("description", ""), resource(*Path(raw["params_file"]).parts),
@@ -54,12 +54,12 @@ def load_graph(name: str) -> Graph:
 
 
 def parts(value) -> list[tuple[str, str]]:
-    """A parameter value as ("text", s) and ("var", name) pieces, in order."""
+    """A parameter value as ("text", s), ("var", name) and ("not", name) pieces, in order."""
     text, pieces, last = str(value), [], 0
     for match in VARIABLE.finditer(text):
         if match.start() > last:
             pieces.append(("text", text[last:match.start()]))
-        pieces.append(("var", match.group(1)))
+        pieces.append((match.group(1), match.group(2)))
         last = match.end()
     if last < len(text):
         pieces.append(("text", text[last:]))
@@ -78,7 +78,9 @@ def parse_arguments(graph: Graph, argv: list[str]) -> dict[str, str]:
 
 
 def substitute(value, arguments: dict[str, str]) -> str:
-    return "".join(text if kind == "text" else arguments[text] for kind, text in parts(value))
+    pieces = {"text": lambda text: text, "var": lambda name: arguments[name],
+              "not": lambda name: str(not is_true(arguments[name])).lower()}
+    return "".join(pieces[kind](text) for kind, text in parts(value))
 
 
 def is_true(text: str) -> bool:
@@ -90,6 +92,7 @@ class NodeCommand:
     name: str
     argv: list[str]
     respawn: bool
+    shutdown_on_exit: bool  # its end (code 0) is the graph's end, e.g. the adaptation node's
 
 
 def node_commands(graph: Graph, arguments: dict[str, str]) -> list[NodeCommand]:
@@ -102,7 +105,8 @@ def node_commands(graph: Graph, arguments: dict[str, str]) -> list[NodeCommand]:
                 "--params-file", str(graph.params_file)]
         for key, value in node.get("parameters", {}).items():
             argv += ["-p", f"{key}:={substitute(value, arguments)}"]
-        commands.append(NodeCommand(node["name"], argv, bool(node.get("respawn", False))))
+        commands.append(NodeCommand(node["name"], argv, bool(node.get("respawn", False)),
+                                    node.get("on_exit") == "shutdown"))
     return commands
 
 
@@ -138,6 +142,10 @@ class Stack:
                 code = self.processes[command.name].poll()
                 if code is None:
                     continue
+                if code == 0 and command.shutdown_on_exit:
+                    self.out.write(f"[launch] {command.name} finished; stopping the graph\n")
+                    self.stop()
+                    return 0
                 self.out.write(f"[launch] node {command.name} exited with code {code}\n")
                 if command.respawn:
                     self.out.write(f"[launch] restarting {command.name}\n")
@@ -181,14 +189,16 @@ def run_graph(name: str, argv: list[str]) -> int:
 def launch_description(name: str):
     """LaunchDescription of a graph: one DeclareLaunchArgument per argument, one launch_ros Node per node."""
     from launch import LaunchDescription
-    from launch.actions import DeclareLaunchArgument
+    from launch.actions import DeclareLaunchArgument, Shutdown
     from launch.conditions import IfCondition
-    from launch.substitutions import LaunchConfiguration, TextSubstitution
+    from launch.substitutions import LaunchConfiguration, NotSubstitution, TextSubstitution
     from launch_ros.actions import Node
 
+    pieces = {"text": lambda text: TextSubstitution(text=text), "var": LaunchConfiguration,
+              "not": lambda name: NotSubstitution(LaunchConfiguration(name))}
+
     def substitutions(value):
-        return [TextSubstitution(text=text) if kind == "text" else LaunchConfiguration(text)
-                for kind, text in parts(value)]
+        return [pieces[kind](text) for kind, text in parts(value)]
 
     graph = load_graph(name)
     actions = [DeclareLaunchArgument(arg, default_value=str(spec["default"]), description=spec.get("description", ""))
@@ -198,5 +208,6 @@ def launch_description(name: str):
         condition = IfCondition(substitutions(node["if"])) if "if" in node else None
         actions.append(Node(package="simpl_ros", executable=node["executable"], name=node["name"], output="screen",
                             parameters=[str(graph.params_file), parameters], condition=condition,
-                            respawn=bool(node.get("respawn", False))))
+                            respawn=bool(node.get("respawn", False)),
+                            on_exit=Shutdown() if node.get("on_exit") == "shutdown" else None))
     return LaunchDescription(actions)

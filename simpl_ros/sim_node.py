@@ -80,6 +80,8 @@ class SimNode(Node):
                     return SetParametersResult(successful=False, reason=str(err))
                 self.env.unwrapped.set_task(self.task)
                 self.get_logger().info(f"task set to {self.task.name} (from the next reset)")
+            elif param.name == "auto_reset":
+                self.auto_reset = bool(param.value)
             elif param.name in ("domain", "horizon", "controller", "rtf"):
                 return SetParametersResult(successful=False, reason=f"{param.name} is fixed at start-up")
         return SetParametersResult(successful=True)

@@ -1,7 +1,8 @@
 """High level, every skill horizon (K = 10 control steps): z ~ pi(z | s, e) from high_level_policy.onnx, sampled
 while the task encoder explores and its mean once it exploits. Without a task embedding it samples the skill prior
 p(z | s). The policy hot-swaps: set the `bundle` parameter to another bundle directory; it is loaded and verified
-first, and a bad one is refused with the reason while the running policy keeps going.
+first, and a bad one is refused with the reason while the running policy keeps going. The `sample` parameter
+(auto / always / never) overrides when to sample instead of taking the mean.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPI
                                 read_step, skill_layout, step_layout)
 from simpl_ros.node_main import StartupError, bundle_path, parameter, run
 
+SAMPLING = ("auto", "always", "never")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)  # a late joiner gets the last e
 
 
@@ -39,7 +41,13 @@ class SkillSelectorNode(Node):
         except BundleError as err:
             raise StartupError(str(err)) from None
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
+        # auto: sample while the encoder explores, the mean once it exploits; always: sample (on-robot fine-tuning
+        # collects data with a stochastic policy, as SAC does); never: the mean
+        self.sample = parameter(self, "sample", "auto")
+        if self.sample not in SAMPLING:
+            raise StartupError(f"sample must be one of {', '.join(SAMPLING)}, not {self.sample!r}")
         self.embedding: tuple[int, np.ndarray] | None = None  # mode, e
+        self.next_choice = (0, 0)  # (episode, step) of the next skill choice
         self.compute_ms: deque[float] = deque(maxlen=100_000)  # selection compute times, for `simpl-ros bench`
         self.add_on_set_parameters_callback(self._on_parameters)
         self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, 10)
@@ -49,6 +57,10 @@ class SkillSelectorNode(Node):
 
     def _on_parameters(self, params) -> SetParametersResult:
         for param in params:
+            if param.name == "sample" and param.value not in SAMPLING:
+                return SetParametersResult(successful=False, reason=f"sample must be one of {', '.join(SAMPLING)}")
+            if param.name == "sample":
+                self.sample = param.value
             if param.name == "bundle":
                 try:
                     bundle = load_policy(param.value)
@@ -76,8 +88,10 @@ class SkillSelectorNode(Node):
         except MessageError as err:
             self.get_logger().warning(f"bad observation, no skill chosen: {err}", throttle_duration_sec=2.0)
             return
-        if step.ended or step.step % bundle.skill_horizon:
+        if step.ended or (step.episode, step.step) < self.next_choice:
             return
+        # every K steps; a step message lost under load moves the choice to the next step that comes
+        self.next_choice = (step.episode, step.step - step.step % bundle.skill_horizon + bundle.skill_horizon)
         started = time.perf_counter()
         z = self.select(bundle, step.observation)
         self.compute_ms.append((time.perf_counter() - started) * 1e3)
@@ -86,11 +100,13 @@ class SkillSelectorNode(Node):
     def select(self, bundle: PolicyBundle, state: np.ndarray) -> np.ndarray:
         if self.embedding is None:
             mean, log_std = bundle.prior(state)
+            exploiting = False
         else:
             mode, e = self.embedding
             mean, log_std = bundle.high_level(state, e)
-            if mode == EXPLOIT:
-                return mean[0]
+            exploiting = mode == EXPLOIT
+        if self.sample == "never" or (self.sample == "auto" and exploiting):
+            return mean[0]
         return mean[0] + np.exp(log_std[0]) * self.rng.standard_normal(mean.shape[1]).astype(np.float32)
 
 

@@ -5,13 +5,15 @@ Exploring (the first `exploration_episodes` episodes, default 20): a fresh e ~ p
 published as soon as the previous episode ends so the next one starts with it. Then e* = the posterior mean of
 task_encoder.onnx over every gathered transition, published once and kept (SPEC §1 Phase 3). Each ended episode's
 transitions also go out on the transitions topic (for on-robot adaptation). Services: ~/clear (std_srvs/Trigger:
-forget the context, explore again) and ~/exploit (std_srvs/SetBool: true = encode now, false = explore).
+forget the context, explore again) and ~/exploit (std_srvs/SetBool: true = encode now, false = explore). With
+`load_context`, the exploration episodes kept in `context_dir` (an adaptation run's) are loaded at start-up.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
@@ -47,12 +49,15 @@ class TaskEncoderNode(Node):
         self.ended_at: dict[int, float] = {}  # episode -> clock time its last step came, until packed
         self.embedding_pub = self.create_publisher(Float64MultiArray, EMBEDDING_TOPIC, LATCHED)
         self.transitions_pub = self.create_publisher(Float64MultiArray, TRANSITIONS_TOPIC, 10)
-        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 100)
-        self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 100)
+        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 1000)  # no loss if it lags
+        self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 1000)
         self.create_service(Trigger, "~/clear", self._on_clear)
         self.create_service(SetBool, "~/exploit", self._on_exploit)
         self.create_timer(0.05, self._finish_episodes)
-        self._explore()
+        if parameter(self, "load_context", False):  # resume: the exploration episodes an adaptation run kept
+            self._load_context(Path(parameter(self, "context_dir", "")))
+        if self.mode == EXPLORE:
+            self._explore()
         self.get_logger().info(f"exploring for {self.exploration_episodes} episodes, then encoding e*")
 
     # --- inputs ------------------------------------------------------------------------------------------------
@@ -92,6 +97,18 @@ class TaskEncoderNode(Node):
                 self.gathered.append(rows)
                 if len(self.gathered) >= self.exploration_episodes:
                     self._exploit()
+
+    def _load_context(self, directory: Path) -> None:
+        for path in sorted(directory.glob("*.npy")):
+            rows = np.load(path)
+            if rows.ndim != 2 or rows.shape[1] != self.recorder.layout.width:
+                raise StartupError(f"{path}: {rows.shape} is not a block of {self.recorder.layout.width}-wide "
+                                   "transitions")
+            self.gathered.append(rows)
+        if self.gathered:
+            self.get_logger().info(f"loaded {len(self.gathered)} exploration episodes from {directory}")
+        if len(self.gathered) >= self.exploration_episodes:
+            self._exploit()
 
     def _explore(self) -> None:
         e = self.rng.standard_normal(self.layouts[2].fields[1][1])

@@ -21,8 +21,10 @@ from std_msgs.msg import Float64MultiArray, String
 
 from simpl_core.paths import resource
 from simpl_core.rl.buffers import TransitionLayout
+from simpl_core.runtime.bundle import PolicyBundle
 from simpl_ros.cli import main as simpl_ros_main
 from simpl_ros.episodes import EpisodeRecorder
+from simpl_ros.executables import NODES
 from simpl_ros.launcher import LaunchError, Stack, load_graph, node_commands, parse_arguments
 from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPIC, TRANSITIONS_TOPIC,
                                 Step, embedding_layout, read_rows, skill_layout, step_layout)
@@ -41,7 +43,7 @@ def probe():
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
     yield node
-    executor.shutdown()
+    executor.shutdown(timeout_sec=2.0)
     node.destroy_node()
     rclpy.try_shutdown()
 
@@ -60,12 +62,13 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None) -> tuple[Stack, list[str]]:
+def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None, start: bool = True):
     graph = load_graph("maze_sim")
     commands = [c for c in node_commands(graph, parse_arguments(graph, arguments)) if only is None or c.name in only]
     lines: list[str] = []
     out = types.SimpleNamespace(write=lines.append, flush=lambda: None)
-    return Stack(commands, env=dict(os.environ), out=out).start(), lines
+    stack = Stack(commands, env=dict(os.environ), out=out)
+    return (stack.start() if start else stack), lines
 
 
 # --- the launch file and the runner ----------------------------------------------------------------------------
@@ -77,8 +80,9 @@ class Recorded:
 
 
 def fake_launch_modules(monkeypatch) -> None:
-    names = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument"],
-             "launch.conditions": ["IfCondition"], "launch.substitutions": ["LaunchConfiguration", "TextSubstitution"],
+    names = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "Shutdown"],
+             "launch.conditions": ["IfCondition"],
+             "launch.substitutions": ["LaunchConfiguration", "NotSubstitution", "TextSubstitution"],
              "launch_ros": [], "launch_ros.actions": ["Node"]}
     for module, classes in names.items():
         fake = types.ModuleType(module)
@@ -88,8 +92,13 @@ def fake_launch_modules(monkeypatch) -> None:
 
 
 def evaluate(value, arguments: dict) -> str:
-    return "".join(arguments[s.args[0]] if type(s).__name__ == "LaunchConfiguration" else s.kwargs["text"]
-                   for s in value)
+    """What launch would make of a list of (stand-in) substitutions."""
+    def one(s) -> str:
+        kind = type(s).__name__
+        if kind == "NotSubstitution":
+            return str(evaluate([s.args[0]], arguments).lower() not in ("true", "1")).lower()
+        return arguments[s.args[0]] if kind == "LaunchConfiguration" else s.kwargs["text"]
+    return "".join(one(s) for s in value)
 
 
 def test_launch_file_and_runner_start_the_same_graph(monkeypatch):
@@ -98,24 +107,31 @@ def test_launch_file_and_runner_start_the_same_graph(monkeypatch):
     actions = description.args[0]
     declared = {a.args[0]: a.kwargs["default_value"] for a in actions if type(a).__name__ == "DeclareLaunchArgument"}
     graph = load_graph("maze_sim")
-    arguments = parse_arguments(graph, ["task:=[3, 12]", "rtf:=4"])
     assert declared == {name: str(spec["default"]) for name, spec in graph.arguments.items()}
-
-    launched = {}
-    for node in (a for a in actions if type(a).__name__ == "Node"):
-        params_file, overrides = node.kwargs["parameters"]
-        launched[node.kwargs["name"]] = (node.kwargs["executable"], params_file,
-                                         {k: evaluate(v, {**declared, **arguments}) for k, v in overrides.items()})
-    run = {}
-    for command in node_commands(graph, arguments):
-        argv = command.argv
-        params = dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
-        executable = next(name for name, module in __import__("simpl_ros.executables").executables.NODES.items()
-                          if module == argv[2])
-        run[argv[argv.index("-r") + 1].removeprefix("__node:=")] = (
-            executable, argv[argv.index("--params-file") + 1], params)
-    assert launched == run and set(run) == {"sim", "skill_decoder", "skill_selector", "task_encoder"}
-    assert run["sim"][2]["task"] == "[3, 12]" and run["skill_decoder"][2]["rtf"] == "4"
+    for argv in (["task:=[3, 12]", "rtf:=4"], ["adapt:=true"]):
+        arguments = parse_arguments(graph, argv)
+        launched = {}
+        for node in (a for a in actions if type(a).__name__ == "Node"):
+            condition = node.kwargs["condition"]
+            if condition is not None and evaluate(condition.args[0], arguments) != "true":
+                continue
+            params_file, overrides = node.kwargs["parameters"]
+            launched[node.kwargs["name"]] = (node.kwargs["executable"], params_file,
+                                             {k: evaluate(v, arguments) for k, v in overrides.items()},
+                                             node.kwargs["on_exit"] is not None)
+        run = {}
+        for command in node_commands(graph, arguments):
+            argv = command.argv
+            params = dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
+            executable = next(name for name, module in NODES.items() if module == argv[2])
+            run[argv[argv.index("-r") + 1].removeprefix("__node:=")] = (
+                executable, argv[argv.index("--params-file") + 1], params, command.shutdown_on_exit)
+        assert launched == run
+    assert set(run) == {"sim", "skill_decoder", "skill_selector", "task_encoder", "adaptation"}
+    assert run["sim"][2]["auto_reset"] == "false" and run["adaptation"][3]  # adaptation drives, and ends, the run
+    arguments = parse_arguments(graph, ["task:=[3, 12]", "rtf:=4"])
+    first = {c.name: c.argv for c in node_commands(graph, arguments)}
+    assert "adaptation" not in first and "task:=[3, 12]" in first["sim"] and "auto_reset:=true" in first["sim"]
 
 
 def test_launch_refuses_unknown_arguments_and_graphs(capsys):
@@ -222,6 +238,39 @@ def test_stack_stops_and_reports_when_a_node_dies():
     assert stack.wait() != 0
     assert "node skill_decoder exited with code -9" in "".join(lines)
     assert all(p.poll() is not None for p in stack.processes.values())
+
+
+def adaptation_stack(out_dir: Path, eval_episodes: int) -> tuple[Stack, list[str]]:
+    stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={out_dir}", "rtf:=4", "horizon:=300",
+                                "exploration_episodes:=2", "finetune_episodes:=2", f"eval_episodes:={eval_episodes}"],
+                               start=False)
+    adaptation = next(c for c in stack.commands if c.name == "adaptation")  # a few gradient steps per episode
+    adaptation.argv.extend(["-p", "batch_size:=16", "-p", "min_buffer:=16", "-p", "updates_per_transition:=0.2"])
+    return stack.start(), lines
+
+
+def test_on_robot_adaptation_runs_the_protocol_and_resumes_after_a_crash(tmp_path):
+    stack, lines = adaptation_stack(tmp_path, eval_episodes=1)
+    log = tmp_path / "episodes.jsonl"
+    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 3, 120, f"3 episodes; {lines[-20:]}")
+    stack.processes["adaptation"].send_signal(signal.SIGKILL)  # a crash in the middle of fine-tuning
+    assert stack.wait() != 0
+    kept = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["phase"] for e in kept[:3]] == ["explore", "explore", "finetune"]
+    assert all((tmp_path / e["rows"]).is_file() for e in kept)
+
+    stack, lines = adaptation_stack(tmp_path, eval_episodes=1)  # the same command again: it resumes
+    assert stack.wait() == 0, "".join(lines[-30:])
+    text = "".join(lines)
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["phase"] for e in entries].count("explore") == 2 and len(entries) == 5
+    assert "loaded 2 exploration episodes" in text and "policy swapped to" in text
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["episodes"] == {"explore": 2, "finetune": 2, "evaluate": 1} and results["episodes_used"] == 4
+    assert results["success_after"] == entries[-1]["success"]
+    swapped = sorted((tmp_path / "policies").glob("finetuned_*"))[-1]
+    adapted = PolicyBundle.load(swapped).manifest["provenance"]["adaptation"]
+    assert adapted["finetune_episodes"] == 2 and adapted["exploration_episodes"] == 2
 
 
 # --- pieces --------------------------------------------------------------------------------------------------

@@ -112,11 +112,18 @@ class MetaLearner:
         """Fix e*; with fine-tuning, SAC on copies of the meta-trained policy and critics conditioned on it."""
         self.e_star = self.e = e_star
         if self.fine_tune:
-            sac_cfg = level_sac(self.cfg.simpl_sac, self.cfg, self.level)
-            sac_cfg.init_alpha = F.softplus(self.simpl.policy_post_reg).item()
-            policy, critics = copy.deepcopy(self.simpl.policy).train(), copy.deepcopy(self.simpl.critics)
-            self.sac = ConstrainedSAC(sac_cfg, policy, critics, self.simpl.layout, torch.from_numpy(self.e_star),
-                                      self.rng)
+            self.sac = fine_tuning_sac(self.simpl, self.level, e_star, self.cfg, self.rng)
+
+
+def fine_tuning_sac(simpl, level: ActionLevel, e_star: np.ndarray, cfg: TargetConfig,
+                    rng: np.random.Generator) -> ConstrainedSAC:
+    """SiMPL's target-task learner: prior-regularised SAC on copies of the meta-trained policy and critics, all
+    conditioned on e*, alpha starting at meta-training's final beta_large (and, by cfg, only growing)."""
+    sac_cfg = level_sac(cfg.simpl_sac, cfg, level)
+    sac_cfg.init_alpha = F.softplus(simpl.policy_post_reg).item()
+    policy, critics = copy.deepcopy(simpl.policy).train(), copy.deepcopy(simpl.critics)
+    return ConstrainedSAC(sac_cfg, policy, critics, simpl.layout, torch.from_numpy(np.asarray(e_star, np.float32)),
+                          rng)
 
 
 class ScratchLearner:
@@ -170,3 +177,26 @@ def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, p
             progress(episode_index + 1, rows[-len(learners):])
     env.close()
     return rows
+
+
+class RobotFineTuner:
+    """SiMPL's fine-tuning fed by a live robot instead of a batched env: high-level transitions in, one episode at a
+    time (each pays for its gradient steps), and the improved policy out as a verified bundle a running skill
+    selector can swap to. e* comes from the robot's task encoder."""
+
+    def __init__(self, bundle_dir, e_star: np.ndarray, cfg: TargetConfig | None = None, seed: int = 0):
+        from simpl_core.export import load_bundle_meta
+        from simpl_core.rl.levels import action_level
+
+        torch.manual_seed(seed)
+        self.bundle_dir = bundle_dir
+        simpl, _ = load_bundle_meta(bundle_dir)
+        self.sac = fine_tuning_sac(simpl, action_level("skills", bundle_dir), e_star, cfg or TargetConfig(),
+                                   np.random.default_rng(seed))
+
+    def learn(self, rows: np.ndarray) -> list[dict]:
+        return self.sac.observe(rows)
+
+    def export(self, out_dir, adaptation: dict):
+        from simpl_core.export import export_adapted_policy
+        return export_adapted_policy(self.bundle_dir, self.sac.policy, out_dir, adaptation)

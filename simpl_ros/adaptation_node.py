@@ -1,0 +1,238 @@
+"""On-robot adaptation: SiMPL's target-task protocol (SPEC §1 Phase 3) driven on the live graph.
+
+1. explore: `exploration_episodes` episodes (default 20), each started through the sim's ~/reset service, with the
+   task encoder sampling e ~ p(e) per episode; the encoder then publishes e* (the posterior mean).
+2. fine-tune: `finetune_episodes` episodes with the selector sampling from pi(z | s, e*); after each, a background
+   thread runs the gradient steps it pays for (simpl_core, torch), exports the policy, verifies it and the selector
+   swaps to it (its `bundle` parameter) without the control loop stopping.
+3. evaluate: `eval_episodes` episodes with the mean skill of the final policy.
+Every episode's high-level transitions go to `out_dir` as the episode ends (explore/, finetune/, evaluate/ and a line
+in episodes.jsonl), so Ctrl-C or a crash loses nothing: a restart with the same out_dir resumes (the encoder reloads
+the exploration episodes; the fine-tuner replays its episodes). The result, success before (exploration episodes)
+and after (evaluation episodes), goes to results.json and the log.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+from simpl_core.runtime.bundle import PolicyBundle
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, STEP_TOPIC, TRANSITIONS_TOPIC, MessageError,
+                                embedding_layout, read_rows)
+from simpl_ros.node_main import bundle_path, parameter, run
+from simpl_ros.skill_selector_node import LATCHED
+
+PHASES = ("explore", "finetune", "evaluate")
+
+
+class EpisodeLog:
+    """out_dir/<phase>/NNNN.npy (transitions) + out_dir/episodes.jsonl (one summary per line), appended as
+    episodes end."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        for phase in PHASES:
+            (out_dir / phase).mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / "episodes.jsonl"
+        self.entries = [json.loads(line) for line in self.path.read_text().splitlines()] if self.path.exists() else []
+
+    def count(self, phase: str) -> int:
+        return sum(entry["phase"] == phase for entry in self.entries)
+
+    def rows(self, phase: str) -> list[np.ndarray]:
+        return [np.load(self.out_dir / entry["rows"]) for entry in self.entries if entry["phase"] == phase]
+
+    def success(self, phase: str) -> float | None:
+        values = [entry["success"] for entry in self.entries if entry["phase"] == phase]
+        return float(np.mean(values)) if values else None
+
+    def add(self, phase: str, summary: dict, rows: np.ndarray) -> dict:
+        name = f"{phase}/{self.count(phase):04d}.npy"
+        np.save(self.out_dir / name, rows)
+        entry = {"phase": phase, **summary, "rows": name, "transitions": len(rows), "time": time.time()}
+        with self.path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+        self.entries.append(entry)
+        return entry
+
+
+class AdaptationNode(Node):
+    def __init__(self):
+        super().__init__("adaptation")
+        self.bundle_dir = bundle_path(parameter(self, "bundle", "models/maze"))
+        dims = PolicyBundle.read_manifest(self.bundle_dir)["dims"]
+        self.task_dim, self.width = dims["task"], 2 * dims["state"] + dims["latent"] + 2
+        self.targets = {"explore": parameter(self, "exploration_episodes", 20),
+                        "finetune": parameter(self, "finetune_episodes", 20),
+                        "evaluate": parameter(self, "eval_episodes", 10)}
+        self.seed = parameter(self, "seed", 0)
+        self.sac_overrides = {"batch_size": parameter(self, "batch_size", 256),
+                              "min_buffer": parameter(self, "min_buffer", 256),
+                              "updates_per_transition": parameter(self, "updates_per_transition", 1.0)}
+        self.log = EpisodeLog(Path(parameter(self, "out_dir", "runs/adapt_ros")))
+        self.started = time.time()
+
+        self.reset_client = self.create_client(Trigger, "sim/reset")
+        self.sim_params = AsyncParameterClient(self, "sim")
+        self.selector_params = AsyncParameterClient(self, "skill_selector")
+        self.summaries: dict[int, dict] = {}
+        self.rows: dict[int, np.ndarray] = {}
+        self.e_star: np.ndarray | None = None
+        self.create_subscription(String, EPISODE_TOPIC, self._on_summary, 10)
+        self.create_subscription(Float64MultiArray, TRANSITIONS_TOPIC, self._on_rows, 10)
+        self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
+
+        self.learner = None                     # RobotFineTuner, made once e* is known
+        self.to_learn: queue.Queue = queue.Queue()
+        self.swaps: queue.Queue = queue.Queue()  # exported bundle dirs for the selector
+        self.learned = 0                        # fine-tuning episodes learned from and exported
+        self.pending = None                     # a future the state machine waits on
+        self.state, self.episode = "connect", None
+        self.create_timer(0.05, self._step)
+        done = {phase: self.log.count(phase) for phase in PHASES}
+        self.get_logger().info(f"adapting {self.bundle_dir} into {self.log.out_dir}: targets {self.targets}, "
+                               f"already done {done}")
+
+    # --- inputs ------------------------------------------------------------------------------------------------
+    def _on_summary(self, msg: String) -> None:
+        summary = json.loads(msg.data)
+        self.summaries[summary["episode"]] = summary
+
+    def _on_rows(self, msg: Float64MultiArray) -> None:
+        try:
+            episode, rows = read_rows(msg, self.width)
+        except MessageError as err:
+            self.get_logger().warning(f"bad transitions message: {err}")
+            return
+        self.rows[episode] = rows
+
+    def _on_embedding(self, msg: Float64MultiArray) -> None:
+        fields = embedding_layout(self.task_dim).unpack(msg)
+        if int(fields["mode"][0]) == EXPLOIT:
+            self.e_star = fields["e"].astype(np.float32)
+
+    # --- the protocol, one small step per timer tick -----------------------------------------------------------
+    def _phase(self) -> str | None:
+        return next((p for p in PHASES if self.log.count(p) < self.targets[p]), None)
+
+    def _step(self) -> None:
+        if self.pending is not None and not self.pending.done():
+            return
+        getattr(self, f"_{self.state}")()
+
+    def _connect(self) -> None:
+        """Start once the sim's services and the selector's parameters answer and the decoder, selector and encoder
+        all hear the step topic (steps sent before that would be lost to them)."""
+        if self.reset_client.service_is_ready() and self.sim_params.services_are_ready() \
+                and self.selector_params.services_are_ready() and self.count_subscribers(STEP_TOPIC) >= 3:
+            self.pending = self.sim_params.set_parameters([Parameter("auto_reset", value=False)])
+            self.state = "next"
+
+    def _next(self) -> None:
+        phase = self._phase()
+        if phase is None:
+            self._finish()
+        elif phase != "explore" and self.e_star is None:
+            return  # the encoder publishes e* once the exploration episodes are in
+        elif phase == "evaluate" and (self.learned < self.log.count("finetune") or not self.swaps.empty()):
+            self._swap()  # evaluate the final policy only
+        else:
+            self._start_learner()
+            self._swap()
+            sample = {"explore": "auto", "finetune": "always", "evaluate": "never"}[phase]
+            self.pending = self.selector_params.set_parameters([Parameter("sample", value=sample)])
+            self.state = "reset"
+
+    def _reset(self) -> None:
+        self.pending = self.reset_client.call_async(Trigger.Request())
+        self.state = "started"
+
+    def _started(self) -> None:
+        self.episode = json.loads(self.pending.result().message)["episode"]
+        self.pending, self.state = None, "running"
+
+    def _running(self) -> None:
+        if self.episode not in self.summaries or self.episode not in self.rows:
+            self._swap()
+            return
+        phase = self._phase()
+        summary, rows = self.summaries.pop(self.episode), self.rows.pop(self.episode)
+        entry = self.log.add(phase, summary, rows)
+        if phase == "finetune":
+            self.to_learn.put(rows)
+        self.get_logger().info(f"{phase} episode {self.log.count(phase)}/{self.targets[phase]}: "
+                               f"success {entry['success']}, {entry['transitions']} transitions")
+        self.state = "next"
+
+    # --- fine-tuning in the background -------------------------------------------------------------------------
+    def _start_learner(self) -> None:
+        if self.learner is not None or self.e_star is None or self.targets["finetune"] == 0:
+            return
+        from simpl_core.meta.adapt import RobotFineTuner, TargetConfig  # torch only on this path
+
+        cfg = TargetConfig()
+        for key, value in self.sac_overrides.items():
+            setattr(cfg.simpl_sac, key, value)
+        self.learner = RobotFineTuner(self.bundle_dir, self.e_star, cfg, self.seed)
+        for rows in self.log.rows("finetune"):  # resume: learn again from the episodes on disk
+            self.to_learn.put(rows)
+        threading.Thread(target=self._learn_forever, daemon=True).start()
+
+    def _learn_forever(self) -> None:
+        exported = 0
+        while True:
+            self.learner.learn(self.to_learn.get())
+            exported += 1
+            if self.to_learn.empty():  # export the newest policy only
+                out = self.learner.export(self.log.out_dir / "policies" / f"finetuned_{exported:03d}", {
+                    "finetune_episodes": exported, "e_star": self.e_star.tolist(),
+                    "exploration_episodes": self.log.count("explore"), "alpha": self.learner.sac.alpha})
+                self.swaps.put((out, exported))
+                for old in sorted(out.parent.glob("finetuned_*"))[:-3]:  # the selector may still read the last two
+                    shutil.rmtree(old, ignore_errors=True)
+
+    def _swap(self) -> None:
+        """Hand the newest exported policy to the selector (the control loop keeps running meanwhile)."""
+        if self.swaps.empty():
+            return
+        out, exported = self.swaps.get()
+        while not self.swaps.empty():
+            out, exported = self.swaps.get()
+        self.selector_params.set_parameters([Parameter("bundle", value=str(out))])
+        self.learned = exported
+        self.get_logger().info(f"selector now runs the policy fine-tuned on {exported} episodes")
+
+    def _finish(self) -> None:
+        before, after = self.log.success("explore"), self.log.success("evaluate")
+        spent = sum(self.log.count(p) for p in ("explore", "finetune"))
+        first = self.log.entries[0]["time"] if self.log.entries else self.started
+        results = {"success_before": before, "success_after": after, "episodes_used": spent,
+                   "episodes": {p: self.log.count(p) for p in PHASES},
+                   "wall_clock_s": round(self.log.entries[-1]["time"] - first, 1) if self.log.entries else 0.0}
+        (self.log.out_dir / "results.json").write_text(json.dumps(results, indent=2))
+        fmt = (lambda v: "n/a" if v is None else f"{v:.2f}")
+        self.get_logger().info(f"adaptation done: success before {fmt(before)} ({self.log.count('explore')} "
+                               f"exploration episodes), after {fmt(after)} ({self.log.count('evaluate')} evaluation "
+                               f"episodes); {spent} episodes used, {results['wall_clock_s']} s")
+        raise SystemExit(0)
+
+
+def main(args=None) -> None:
+    sys.exit(run(AdaptationNode, args))
+
+
+if __name__ == "__main__":
+    main()

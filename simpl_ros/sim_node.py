@@ -2,7 +2,8 @@
 
 Takes commands the way a ros2_control forward-command controller does (std_msgs/Float64MultiArray on
 /<controller>/commands; the last command is held, as that controller does), publishes /joint_states, the step
-message (observation, reward, episode flags) and a JSON summary when an episode ends. Services: ~/reset
+message (observation, reward, episode flags) and a JSON summary when an episode ends (with every step's
+observation -> command latency, and the steps that had no new command: missed deadlines). Services: ~/reset
 (std_srvs/Trigger) starts an episode; the task is the `task` parameter (validated; a bad one is refused with the
 reason), e.g. `task:="[12, 7]"` or `task:=maze-target-10:3`. With auto_reset, episodes follow each other.
 """
@@ -63,6 +64,7 @@ class SimNode(Node):
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.episode = 0
         self.running = False
+        self.observed_at: float | None = None  # when the last observation went out, until a command answers it
         self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
         self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
                                f"task {self.task.name}, commands on /{controller}/commands")
@@ -94,6 +96,9 @@ class SimNode(Node):
             command = np.zeros(self.domain.action_dim)
         self.command = np.clip(command, self.domain.action_low, self.domain.action_high)
         self.fresh_command = True
+        if self.observed_at is not None:  # the first command after an observation answers it
+            self.latency_ms[self.t] = round((time.perf_counter() - self.observed_at) * 1e3, 3)
+            self.observed_at = None
 
     def _on_reset(self, _request, response):
         self.start_episode()
@@ -105,6 +110,7 @@ class SimNode(Node):
         observation, _ = self.env.reset(seed=self.seed * 100_003 + self.episode)
         self.command[:] = 0.0
         self.t, self.episode_return, self.missed = 0, 0.0, 0
+        self.latency_ms: dict[int, float] = {}  # step -> observation published -> command received (answered steps)
         self.running = True
         self._publish(observation, 0.0, False, False)
 
@@ -123,8 +129,9 @@ class SimNode(Node):
             self.running = False
             summary = {"episode": self.episode, "task": self.task.name, "return": self.episode_return,
                        "success": bool(terminated), "steps": self.t, "missed_commands": self.missed}
-            self.episode_pub.publish(String(data=json.dumps(summary)))
             self.get_logger().info(f"episode {self.episode} ended: {summary}")
+            summary["latency_ms"] = self.latency_ms
+            self.episode_pub.publish(String(data=json.dumps(summary)))
             if self.auto_reset:
                 self.start_episode()
 
@@ -138,6 +145,7 @@ class SimNode(Node):
             self.start_episode()
 
     def _publish(self, observation, reward, terminated, truncated) -> None:
+        self.observed_at = None if terminated or truncated else time.perf_counter()
         self.step_pub.publish(self.layout.pack(episode=self.episode, step=self.t, reward=reward,
                                                terminated=terminated, truncated=truncated, observation=observation))
         data = self.env.unwrapped.data

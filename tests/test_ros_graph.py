@@ -302,3 +302,16 @@ def test_serving_nodes_do_not_import_torch():
     probe_code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_bench_times_every_control_step_of_the_graph(tmp_path):
+    from simpl_ros import bench
+    report = bench.run(300, "models/maze", str(tmp_path))
+    graph = report["graph"]
+    assert graph["steps"] >= 300 and graph["rate_hz"] == 100.0
+    pooled, parts = graph["observation_to_command"], (graph["within_a_skill"], graph["skill_choice_steps"])
+    assert pooled["count"] == sum(p["count"] for p in parts) >= 0.9 * graph["steps"]
+    assert 0 < pooled["p50_ms"] <= pooled["p99_ms"] <= pooled["max_ms"]
+    assert set(report["compute"]) == {"selector_high_level_policy", "decoder_skill_decoder",
+                                      "encoder_task_encoder_4000_transitions"}
+    assert (tmp_path / "latency.png").stat().st_size > 5_000 and (tmp_path / "latency.json").is_file()

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -110,3 +111,24 @@ def test_ros2_round_trip_between_processes_on_loopback():
         pong.kill()
         pong.wait()
     assert ping.stdout.strip() == "ping-pong", ping.stderr
+
+
+def test_colcon_build_installs_the_ament_package(tmp_path):
+    """What a ROS install does with the package: launch files, config and models under share/simpl_ros, the node
+    executables under lib/simpl_ros (where `ros2 run` and launch_ros look), and the ament index entry."""
+    source = tmp_path / "src" / "simpl_ros"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", "runs", "datasets", ".git", "__pycache__",
+                                                                 "*.egg-info", "build", "install", "log"))
+    colcon = Path(sys.executable).parent / "colcon"
+    subprocess.run([str(colcon), "--log-base", str(tmp_path / "log"), "build", "--base-paths", str(tmp_path / "src"),
+                    "--build-base", str(tmp_path / "build"), "--install-base", str(tmp_path / "install")],
+                   cwd=tmp_path, check=True, capture_output=True)
+    prefix = tmp_path / "install" / "simpl_ros"
+    share = prefix / "share" / "simpl_ros"
+    assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / "simpl_ros").is_file()
+    for path in ("launch/maze_sim.launch.py", "config/launch/maze_sim.yaml", "config/maze_sim.params.yaml",
+                 "models/maze/manifest.yaml", "sim/maze/maze20_seed0.txt", "package.xml"):
+        assert (share / path).is_file(), path
+    from simpl_ros.executables import NODES
+    for executable in NODES:
+        assert os.access(prefix / "lib" / "simpl_ros" / executable, os.X_OK), executable

@@ -9,7 +9,7 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run skills meta baselines compare studies test bench clean
+.PHONY: help run skills meta baselines compare studies ros test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,7 @@ baselines: $(BIN)/.installed  ## meta-train the PEARL (~20 min) and MTRL (~75 mi
 	$(BIN)/simpl meta-train --config config/pearl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/pearl_maze --resume
 	$(BIN)/simpl meta-train --config config/mtrl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/mtrl_maze --resume
 
+TASK ?= maze-target-10:0
 COMPARE_METHODS ?= simpl,spirl,mtrl,sac,pearl,pearl-ft
 COMPARE_EPISODES ?= 25
 compare: $(BIN)/.installed  ## target-task learning curves of SiMPL and the baselines (needs `make baselines`)
@@ -53,6 +54,9 @@ studies: $(BIN)/.installed  ## SiMPL meta-trained on 10 and 20 tasks and on the 
 	  && $(BIN)/simpl bench sample-efficiency --methods simpl --simpl-run runs/simpl_maze_$${n}t --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_$${n}t || exit 1; done
 	$(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-narrow-train --out runs/simpl_maze_narrow --resume
 	for half in top bottom; do $(BIN)/simpl bench sample-efficiency --methods simpl,spirl --simpl-run runs/simpl_maze_narrow --tasks maze-narrow-$$half --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_narrow_$$half || exit 1; done
+
+ros: $(BIN)/.installed  ## the maze_sim ROS 2 graph adapting on-robot to a target goal (~20 min at real time)
+	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch maze_sim task:=$(TASK) adapt:=true
 
 test: $(BIN)/.installed-test  ## install everything and run the test suite
 	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q

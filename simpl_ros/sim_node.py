@@ -1,7 +1,8 @@
 """The simulated robot: a simpl_core MuJoCo env stepped at its control rate times a real-time factor.
 
 Takes commands the way a ros2_control forward-command controller does (std_msgs/Float64MultiArray on
-/<controller>/commands; the last command is held, as that controller does), publishes /joint_states, the step
+/<controller>/commands; the last command is held for `command_timeout_steps` control steps, then zeroed, as
+such a controller with a safety timer does), publishes /joint_states, the step
 message (observation, reward, episode flags) and a JSON summary when an episode ends (with every step's
 observation -> command latency, and the steps that had no new command: missed deadlines). Services: ~/reset
 (std_srvs/Trigger) starts an episode; the task is the `task` parameter (validated; a bad one is refused with the
@@ -57,6 +58,9 @@ class SimNode(Node):
 
         self.command = np.zeros(self.domain.action_dim)
         self.fresh_command = False
+        # like a forward-command controller with a safety timer: hold the last command this many steps, then zero
+        self.command_timeout_steps = parameter(self, "command_timeout_steps", 5)
+        self.stale_steps = 0
         self.step_pub = self.create_publisher(Float64MultiArray, STEP_TOPIC, 10)
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
         self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
@@ -120,7 +124,11 @@ class SimNode(Node):
                 self._start_when_heard()
             return
         self.missed += not self.fresh_command
+        self.stale_steps = 0 if self.fresh_command else self.stale_steps + 1
         self.fresh_command = False
+        if self.stale_steps > self.command_timeout_steps and self.command.any():
+            self.command[:] = 0.0  # the robot's own watchdog: nobody is commanding it any more
+            self.get_logger().warning(f"no command for {self.stale_steps} control steps: holding zero")
         observation, reward, terminated, truncated, _ = self.env.step(self.command.astype(np.float32))
         self.t += 1
         self.episode_return += reward

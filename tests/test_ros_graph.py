@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from simpl_core.paths import resource
@@ -238,6 +239,26 @@ def test_stack_stops_and_reports_when_a_node_dies():
     assert stack.wait() != 0
     assert "node skill_decoder exited with code -9" in "".join(lines)
     assert all(p.poll() is not None for p in stack.processes.values())
+
+
+def test_the_robot_stops_when_its_commands_stop(probe):
+    """A killed decoder leaves no command stream: the sim, like a controller with a safety timer, zeroes it."""
+    joints = collect(probe, "joint_states", JointState)
+    command_pub = probe.create_publisher(Float64MultiArray, COMMANDS, 10)
+    stack, lines = graph_stack(["rtf:=1"], only=("sim",), start=False)
+    stack.commands[0].argv.extend(["-p", "wait_for_subscribers:=0"])
+    stack.start()
+    try:
+        wait_for(lambda: command_pub.get_subscription_count() and joints, 20, "the sim")
+        for _ in range(50):  # 0.5 s of full thrust, then silence
+            command_pub.publish(Float64MultiArray(data=[1.0, 1.0]))
+            time.sleep(0.01)
+        moving = np.array(joints[-1].velocity)
+        time.sleep(1.0)
+    finally:
+        stack.stop()
+    assert moving.min() > 1.0 and np.abs(joints[-1].velocity).max() < 0.5 * moving.min()  # stopped pushing
+    assert "no command for 6 control steps: holding zero" in "".join(lines)
 
 
 def adaptation_stack(out_dir: Path, eval_episodes: int) -> tuple[Stack, list[str]]:

@@ -12,6 +12,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 
 from simpl_core.paths import share_dir
+from simpl_core.runtime.bundle import BundleError, PolicyBundle
 
 
 class StartupError(RuntimeError):
@@ -27,6 +28,16 @@ def bundle_path(value: str) -> Path:
         except FileNotFoundError:
             return path
     return path
+
+
+def open_bundle(value: str, *graphs: str) -> PolicyBundle:
+    """The verified bundle at `value` (see bundle_path) holding the graphs a node needs; a BundleError says what
+    is wrong (at start-up, `run` turns it into the one-line reason and exit code 2)."""
+    bundle = PolicyBundle.load(bundle_path(value))
+    missing = [graph for graph in graphs if graph not in bundle.sessions]
+    if missing:
+        raise BundleError(f"{bundle.directory} has no {', '.join(missing)} graph (a skills-only bundle?)")
+    return bundle
 
 
 def parameter(node, name: str, default):

@@ -28,7 +28,7 @@ import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
 from simpl_core.envs.domains import domain
 from simpl_core.tasks import TaskError, resolve_task
 from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, STEP_TOPIC, step_layout
-from simpl_ros.node_main import StartupError, parameter, run
+from simpl_ros.node_main import parameter, run
 
 
 def task_text(value) -> str:
@@ -45,11 +45,8 @@ class SimNode(Node):
         self.seed = parameter(self, "seed", 0)
         controller = parameter(self, "controller", "ball_controller")
         horizon = parameter(self, "horizon", self.domain.horizon)
-        try:
-            task = self.declare_parameter("task", "", ParameterDescriptor(dynamic_typing=True)).value
-            self.task = resolve_task(task_text(task), self.domain.name)
-        except TaskError as err:
-            raise StartupError(str(err)) from None
+        task = self.declare_parameter("task", "", ParameterDescriptor(dynamic_typing=True)).value
+        self.task = resolve_task(task_text(task), self.domain.name)  # a TaskError stops the node with its reason
         self.env = gymnasium.make(self.domain.env_id, task=self.task, max_episode_steps=horizon)
         model = self.env.unwrapped.model
         self.joint_names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]

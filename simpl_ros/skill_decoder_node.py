@@ -17,18 +17,14 @@ import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
-from simpl_core.runtime.bundle import BundleError, PolicyBundle
 from simpl_ros.messages import SKILL_TOPIC, STEP_TOPIC, MessageError, read_step, skill_layout, step_layout
-from simpl_ros.node_main import StartupError, bundle_path, parameter, run
+from simpl_ros.node_main import open_bundle, parameter, run
 
 
 class SkillDecoderNode(Node):
     def __init__(self):
         super().__init__("skill_decoder")
-        try:
-            self.bundle = PolicyBundle.load(bundle_path(parameter(self, "bundle", "models/maze")))
-        except BundleError as err:
-            raise StartupError(str(err)) from None
+        self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "skill_decoder")
         rtf = parameter(self, "rtf", 1.0)
         controller = parameter(self, "controller", "ball_controller")
         self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * rtf)

@@ -20,26 +20,17 @@ from std_msgs.msg import Float64MultiArray
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
 from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPIC, MessageError, embedding_layout,
                                 read_step, skill_layout, step_layout)
-from simpl_ros.node_main import StartupError, bundle_path, parameter, run
+from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 
+GRAPHS = ("high_level_policy", "skill_prior")
 SAMPLING = ("auto", "always", "never")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)  # a late joiner gets the last e
-
-
-def load_policy(path: str) -> PolicyBundle:
-    bundle = PolicyBundle.load(bundle_path(path))
-    if "high_level_policy" not in bundle.sessions:
-        raise BundleError(f"{bundle.directory} has no high_level_policy graph (a skills-only bundle)")
-    return bundle
 
 
 class SkillSelectorNode(Node):
     def __init__(self):
         super().__init__("skill_selector")
-        try:
-            self.bundle = load_policy(parameter(self, "bundle", "models/maze"))
-        except BundleError as err:
-            raise StartupError(str(err)) from None
+        self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), *GRAPHS)
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         # auto: sample while the encoder explores, the mean once it exploits; always: sample (on-robot fine-tuning
         # collects data with a stochastic policy, as SAC does); never: the mean
@@ -63,7 +54,7 @@ class SkillSelectorNode(Node):
                 self.sample = param.value
             if param.name == "bundle":
                 try:
-                    bundle = load_policy(param.value)
+                    bundle = open_bundle(str(param.value), *GRAPHS)
                 except BundleError as err:
                     return SetParametersResult(successful=False, reason=str(err))
                 if bundle.manifest["dims"] != self.bundle.manifest["dims"]:

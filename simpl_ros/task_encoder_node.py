@@ -21,23 +21,17 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
-from simpl_core.runtime.bundle import BundleError, PolicyBundle
 from simpl_ros.episodes import EpisodeRecorder
 from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, SKILL_TOPIC, STEP_TOPIC, TRANSITIONS_TOPIC,
                                 MessageError, embedding_layout, read_step, rows_message, skill_layout, step_layout)
-from simpl_ros.node_main import StartupError, bundle_path, parameter, run
+from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 from simpl_ros.skill_selector_node import LATCHED
 
 
 class TaskEncoderNode(Node):
     def __init__(self):
         super().__init__("task_encoder")
-        try:
-            self.bundle = PolicyBundle.load(bundle_path(parameter(self, "bundle", "models/maze")))
-        except BundleError as err:
-            raise StartupError(str(err)) from None
-        if "task_encoder" not in self.bundle.sessions:
-            raise StartupError(f"{self.bundle.directory} has no task_encoder graph (a skills-only bundle)")
+        self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "task_encoder")
         self.exploration_episodes = parameter(self, "exploration_episodes", 20)
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))

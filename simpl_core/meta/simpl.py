@@ -10,6 +10,7 @@ gradient and only ever grow.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -185,6 +186,12 @@ class MetaTrainer:
             self._envs[count] = make_vector_env(self.cfg.domain, count, max_episode_steps=self.cfg.horizon)
         return self._envs[count]
 
+    def close(self) -> None:
+        """Release the batched envs (their MuJoCo rollout thread pools)."""
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+
     def prior_conds(self, count: int) -> np.ndarray:
         return self.rng.standard_normal((count, self.cfg.task_dim)).astype(np.float32)
 
@@ -314,7 +321,7 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
                                                  indent=2))
 
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="meta-train", unit="it", disable=not progress)
-    with (run_dir / METRICS).open("a") as metrics:
+    with (run_dir / METRICS).open("a") as metrics, contextlib.closing(trainer):
         while trainer.iteration < cfg.iterations:
             row = trainer.iterate()
             metrics.write(json.dumps(row) + "\n")

@@ -64,6 +64,7 @@ class SkillDecoderNode(Node):
         self.waiting = None
         if step.ended:
             self._stop(None)
+            self.last_observation = None  # between episodes a quiet stream is expected, not a fault
             return
         reason = self._skill_problem(step)
         if reason is None:

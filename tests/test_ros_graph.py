@@ -207,6 +207,11 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
         time.sleep(0.3)                                                        # then the stream stops: stale
         after = [np.array(m.data) for m in commands[moving:]]
         assert len(after) == 2 and not after[1].any()                          # one zero, from the watchdog
+        ended = layout.pack(episode=1, step=30, reward=1, terminated=1, truncated=0, observation=[10, 10, 0, 0])
+        assert not answer(ended).any()                                         # the episode is over: zero
+        count = len(commands)
+        time.sleep(0.3)                                                        # and a quiet stream is no fault now
+        assert len(commands) == count
         assert stack.processes["skill_decoder"].poll() is None                 # never crashed
     finally:
         stack.stop()

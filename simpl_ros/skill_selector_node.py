@@ -8,8 +8,6 @@ first, and a bad one is refused with the reason while the running policy keeps g
 from __future__ import annotations
 
 import sys
-import time
-from collections import deque
 
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
@@ -39,7 +37,6 @@ class SkillSelectorNode(Node):
             raise StartupError(f"sample must be one of {', '.join(SAMPLING)}, not {self.sample!r}")
         self.embedding: tuple[int, np.ndarray] | None = None  # mode, e
         self.next_choice = (0, 0)  # (episode, step) of the next skill choice
-        self.compute_ms: deque[float] = deque(maxlen=100_000)  # selection compute times, for `simpl-ros bench`
         self.add_on_set_parameters_callback(self._on_parameters)
         self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, 10)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
@@ -83,9 +80,7 @@ class SkillSelectorNode(Node):
             return
         # every K steps; a step message lost under load moves the choice to the next step that comes
         self.next_choice = (step.episode, step.step - step.step % bundle.skill_horizon + bundle.skill_horizon)
-        started = time.perf_counter()
         z = self.select(bundle, step.observation)
-        self.compute_ms.append((time.perf_counter() - started) * 1e3)
         self.skill_pub.publish(skill_layout(bundle.latent_dim).pack(episode=step.episode, step=step.step, z=z))
 
     def select(self, bundle: PolicyBundle, state: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from simpl_ros.node_main import bundle_path, parameter, run
 from simpl_ros.skill_selector_node import LATCHED
 
 PHASES = ("explore", "finetune", "evaluate")
+ANSWER_TIMEOUT_S = 5.0  # a service answer later than this is taken as lost
 
 
 class EpisodeLog:
@@ -66,7 +67,7 @@ class EpisodeLog:
     def add(self, phase: str, summary: dict, rows: np.ndarray) -> dict:
         name = f"{phase}/{self.count(phase):04d}.npy"
         np.save(self.out_dir / name, rows)
-        kept = {key: value for key, value in summary.items() if key != "latency_ms"}  # timing is the bench's business
+        kept = {key: value for key, value in summary.items() if key not in ("latency_ms", "received")}
         entry = {"phase": phase, **kept, "rows": name, "transitions": len(rows), "time": time.time()}
         with self.path.open("a") as f:
             f.write(json.dumps(entry) + "\n")
@@ -104,6 +105,7 @@ class AdaptationNode(Node):
         self.swaps: queue.Queue = queue.Queue()  # exported bundle dirs for the selector
         self.learned = 0                        # fine-tuning episodes learned from and exported
         self.pending = None                     # a future the state machine waits on
+        self.asked: tuple | None = None         # (call, when) of that future, to ask again if no answer comes
         self.state, self.episode = "connect", None
         self.create_timer(0.05, self._step)
         done = {phase: self.log.count(phase) for phase in PHASES}
@@ -113,7 +115,7 @@ class AdaptationNode(Node):
     # --- inputs ------------------------------------------------------------------------------------------------
     def _on_summary(self, msg: String) -> None:
         summary = json.loads(msg.data)
-        self.summaries[summary["episode"]] = summary
+        self.summaries[summary["episode"]] = {**summary, "received": time.monotonic()}
 
     def _on_rows(self, msg: Float64MultiArray) -> None:
         try:
@@ -134,15 +136,23 @@ class AdaptationNode(Node):
 
     def _step(self) -> None:
         if self.pending is not None and not self.pending.done():
+            call, when = self.asked
+            if time.monotonic() - when > ANSWER_TIMEOUT_S:  # a request or its answer was lost on the way
+                self.get_logger().warning(f"no answer in {ANSWER_TIMEOUT_S:g} s; asking again")
+                self._ask(call)
             return
         getattr(self, f"_{self.state}")()
+
+    def _ask(self, call) -> None:
+        """Send a service request (call() returns its future); the state machine waits for the answer."""
+        self.pending, self.asked = call(), (call, time.monotonic())
 
     def _connect(self) -> None:
         """Start once the sim's services and the selector's parameters answer and the decoder, selector and encoder
         all hear the step topic (steps sent before that would be lost to them)."""
         if self.reset_client.service_is_ready() and self.sim_params.services_are_ready() \
                 and self.selector_params.services_are_ready() and self.count_subscribers(STEP_TOPIC) >= 3:
-            self.pending = self.sim_params.set_parameters([Parameter("auto_reset", value=False)])
+            self._ask(lambda: self.sim_params.set_parameters([Parameter("auto_reset", value=False)]))
             self.state = "next"
 
     def _next(self) -> None:
@@ -157,11 +167,11 @@ class AdaptationNode(Node):
             self._start_learner()
             self._swap()
             sample = {"explore": "auto", "finetune": "always", "evaluate": "never"}[phase]
-            self.pending = self.selector_params.set_parameters([Parameter("sample", value=sample)])
+            self._ask(lambda: self.selector_params.set_parameters([Parameter("sample", value=sample)]))
             self.state = "reset"
 
     def _reset(self) -> None:
-        self.pending = self.reset_client.call_async(Trigger.Request())
+        self._ask(lambda: self.reset_client.call_async(Trigger.Request()))
         self.state = "started"
 
     def _started(self) -> None:
@@ -169,13 +179,18 @@ class AdaptationNode(Node):
         self.pending, self.state = None, "running"
 
     def _running(self) -> None:
+        if self.episode in self.summaries and self.episode not in self.rows:
+            waited = time.monotonic() - self.summaries[self.episode]["received"]
+            if waited > ANSWER_TIMEOUT_S:  # the encoder lost the episode: keep its summary, with no transitions
+                self.get_logger().warning(f"no transitions for episode {self.episode} after {waited:.0f} s")
+                self.rows[self.episode] = np.zeros((0, self.width), np.float32)
         if self.episode not in self.summaries or self.episode not in self.rows:
             self._swap()
             return
         phase = self._phase()
         summary, rows = self.summaries.pop(self.episode), self.rows.pop(self.episode)
         entry = self.log.add(phase, summary, rows)
-        if phase == "finetune":
+        if phase == "finetune" and len(rows):
             self.to_learn.put(rows)
         self.get_logger().info(f"{phase} episode {self.log.count(phase)}/{self.targets[phase]}: "
                                f"success {entry['success']}, {entry['transitions']} transitions")
@@ -192,7 +207,8 @@ class AdaptationNode(Node):
             setattr(cfg.simpl_sac, key, value)
         self.learner = RobotFineTuner(self.bundle_dir, self.e_star, cfg, self.seed)
         for rows in self.log.rows("finetune"):  # resume: learn again from the episodes on disk
-            self.to_learn.put(rows)
+            if len(rows):
+                self.to_learn.put(rows)
         threading.Thread(target=self._learn_forever, daemon=True).start()
 
     def _learn_forever(self) -> None:

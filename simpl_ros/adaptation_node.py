@@ -104,6 +104,7 @@ class AdaptationNode(Node):
         self.to_learn: queue.Queue = queue.Queue()
         self.swaps: queue.Queue = queue.Queue()  # exported bundle dirs for the selector
         self.learned = 0                        # fine-tuning episodes learned from and exported
+        self.queued = 0                         # ... handed to the learner
         self.pending = None                     # a future the state machine waits on
         self.asked: tuple | None = None         # (call, when) of that future, to ask again if no answer comes
         self.state, self.episode = "connect", None
@@ -161,7 +162,7 @@ class AdaptationNode(Node):
             self._finish()
         elif phase != "explore" and self.e_star is None:
             return  # the encoder publishes e* once the exploration episodes are in
-        elif phase == "evaluate" and (self.learned < self.log.count("finetune") or not self.swaps.empty()):
+        elif phase == "evaluate" and (self.learned < self.queued or not self.swaps.empty()):
             self._swap()  # evaluate the final policy only
         else:
             self._start_learner()
@@ -190,8 +191,8 @@ class AdaptationNode(Node):
         phase = self._phase()
         summary, rows = self.summaries.pop(self.episode), self.rows.pop(self.episode)
         entry = self.log.add(phase, summary, rows)
-        if phase == "finetune" and len(rows):
-            self.to_learn.put(rows)
+        if phase == "finetune":
+            self._learn_from(rows)
         self.get_logger().info(f"{phase} episode {self.log.count(phase)}/{self.targets[phase]}: "
                                f"success {entry['success']}, {entry['transitions']} transitions")
         self.state = "next"
@@ -207,9 +208,13 @@ class AdaptationNode(Node):
             setattr(cfg.simpl_sac, key, value)
         self.learner = RobotFineTuner(self.bundle_dir, self.e_star, cfg, self.seed)
         for rows in self.log.rows("finetune"):  # resume: learn again from the episodes on disk
-            if len(rows):
-                self.to_learn.put(rows)
+            self._learn_from(rows)
         threading.Thread(target=self._learn_forever, daemon=True).start()
+
+    def _learn_from(self, rows: np.ndarray) -> None:
+        if len(rows):
+            self.to_learn.put(rows)
+            self.queued += 1
 
     def _learn_forever(self) -> None:
         exported = 0

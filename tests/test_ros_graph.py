@@ -279,15 +279,21 @@ def adaptation_stack(out_dir: Path, eval_episodes: int) -> tuple[Stack, list[str
 def test_on_robot_adaptation_runs_the_protocol_and_resumes_after_a_crash(tmp_path):
     stack, lines = adaptation_stack(tmp_path, eval_episodes=1)
     log = tmp_path / "episodes.jsonl"
-    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 3, 120, f"3 episodes; {lines[-20:]}")
-    stack.processes["adaptation"].send_signal(signal.SIGKILL)  # a crash in the middle of fine-tuning
-    assert stack.wait() != 0
+    try:
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 3, 120, f"3 episodes; {lines[-20:]}")
+        stack.processes["adaptation"].send_signal(signal.SIGKILL)  # a crash in the middle of fine-tuning
+        assert stack.wait() != 0
+    finally:
+        stack.stop()
     kept = [json.loads(line) for line in log.read_text().splitlines()]
     assert [e["phase"] for e in kept[:3]] == ["explore", "explore", "finetune"]
     assert all((tmp_path / e["rows"]).is_file() for e in kept)
 
     stack, lines = adaptation_stack(tmp_path, eval_episodes=1)  # the same command again: it resumes
-    assert stack.wait() == 0, "".join(lines[-30:])
+    try:
+        assert stack.wait() == 0, "".join(lines[-30:])
+    finally:
+        stack.stop()
     text = "".join(lines)
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [e["phase"] for e in entries].count("explore") == 2 and len(entries) == 5

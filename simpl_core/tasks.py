@@ -1,7 +1,7 @@
 """Named task sets: load them from config/tasks/<domain>.yaml or from a user file in the same format.
 
 A task file holds `domain: <name>` and `task_sets: {set-name: [task, ...]}`; each domain knows how to parse and
-validate its own tasks (maze: a goal cell [x, y]). `resolve_tasks("maze-train-40")` finds a shipped set by name;
+validate its own tasks (maze: a goal cell [x, y]; kitchen: 4 subtask names in order). `resolve_tasks("maze-train-40")` finds a shipped set by name;
 `resolve_tasks("my_tasks.yaml")` or `resolve_tasks("my_tasks.yaml:set-name")` loads a user file.
 """
 
@@ -18,6 +18,7 @@ from simpl_core.paths import resource
 # domain -> "module:function" that turns one raw YAML task into a task object (raises ValueError when invalid)
 TASK_PARSERS = {
     "maze": "simpl_core.envs.maze.task:parse_maze_task",
+    "kitchen": "simpl_core.envs.kitchen.task:parse_kitchen_task",
 }
 
 

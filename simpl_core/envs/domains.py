@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simpl_core.envs.maze.env import ACTION_NAMES, MAZE_HORIZON, OBSERVATION_NAMES
+from simpl_core.envs.kitchen import env as kitchen
+from simpl_core.envs.maze import env as maze
 from simpl_core.envs.maze.model import TIMESTEP
 
 
@@ -29,9 +30,12 @@ class DomainSpec:
 
 
 DOMAINS = {
-    "maze": DomainSpec(name="maze", env_id="simpl/Maze-v0", observation_names=OBSERVATION_NAMES,
-                       action_names=ACTION_NAMES, control_rate_hz=1.0 / TIMESTEP, action_low=-1.0, action_high=1.0,
-                       horizon=MAZE_HORIZON),
+    "maze": DomainSpec(name="maze", env_id="simpl/Maze-v0", observation_names=maze.OBSERVATION_NAMES,
+                       action_names=maze.ACTION_NAMES, control_rate_hz=1.0 / TIMESTEP, action_low=-1.0,
+                       action_high=1.0, horizon=maze.MAZE_HORIZON),
+    "kitchen": DomainSpec(name="kitchen", env_id="simpl/Kitchen-v0", observation_names=kitchen.OBSERVATION_NAMES,
+                          action_names=kitchen.ACTION_NAMES, control_rate_hz=kitchen.CONTROL_RATE_HZ,
+                          action_low=-1.0, action_high=1.0, horizon=kitchen.KITCHEN_HORIZON),
 }
 
 

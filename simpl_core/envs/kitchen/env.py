@@ -1,0 +1,112 @@
+"""Gymnasium env of SiMPL's kitchen: FrankaKitchen-v1 (Gymnasium-Robotics) with ordered 4-subtask sequences.
+
+Observation: the base env's flat 59-D `observation` (layout in OBSERVATION_NAMES: 9 robot joint positions, 9 robot
+joint velocities, 21 object joint positions, 20 object joint velocities; the kettle's free joint is x, y, z and a
+w-first quaternion, then 3 linear and 3 angular velocities), copied every step because the base env reuses its
+arrays. Action: 9 joint velocities in [-1, 1] (7 arm joints, 2 fingers), which the base env turns into clipped
+position targets (12.5 Hz, 40 physics steps per env step).
+
+With a task (a KitchenTask, or a list of 4 subtask names) the reward is SiMPL's in-order credit (task.py) and the
+episode terminates when all 4 subtasks are credited. Without one the env is task-agnostic (reward 0, never
+terminates): that is how demonstrations are recorded. The 280-step horizon is a truncation (gymnasium's TimeLimit
+via the registered id). `info["completed"]` lists the subtasks complete right now, `info["credited"]` counts credit.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from simpl_core.envs.kitchen.base import KitchenEnv as FrankaKitchen
+from simpl_core.envs.kitchen.task import SUBTASKS, KitchenTask, completed_subtasks, parse_kitchen_task
+
+KITCHEN_HORIZON = 280
+CONTROL_RATE_HZ = 12.5
+_ROBOT_JOINTS = ("joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "joint7", "finger1", "finger2")
+_OBJECT_JOINTS = ("knob1", "bottom_right_burner", "knob2", "bottom_left_burner", "knob3", "top_right_burner", "knob4",
+                  "top_left_burner", "light_switch", "light_joint", "slide_cabinet", "left_hinge_cabinet",
+                  "right_hinge_cabinet", "microwave")
+OBSERVATION_NAMES = (
+    *(f"{joint}_pos" for joint in _ROBOT_JOINTS), *(f"{joint}_vel" for joint in _ROBOT_JOINTS),
+    *(f"{joint}_pos" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("x", "y", "z", "qw", "qx", "qy", "qz")),
+    *(f"{joint}_vel" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("vx", "vy", "vz", "wx", "wy", "wz")))
+ACTION_NAMES = tuple(f"{joint}_velocity" for joint in _ROBOT_JOINTS)
+
+
+def observation_space() -> spaces.Box:
+    return spaces.Box(-np.inf, np.inf, shape=(len(OBSERVATION_NAMES),), dtype=np.float32)
+
+
+def action_space() -> spaces.Box:
+    return spaces.Box(-1.0, 1.0, shape=(len(ACTION_NAMES),), dtype=np.float32)
+
+
+def as_task(task) -> KitchenTask | None:
+    """Accept a KitchenTask, a list of subtask names, a comma-separated string, or None (task-agnostic)."""
+    if task is None or isinstance(task, KitchenTask):
+        return task
+    return parse_kitchen_task(task)
+
+
+class KitchenEnv(gymnasium.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_RATE_HZ}
+
+    def __init__(self, task=None, render_mode: str | None = None):
+        # The base env tracks every subtask and never ends an episode itself: task semantics are ours.
+        self.base = FrankaKitchen(tasks_to_complete=list(SUBTASKS), terminate_on_tasks_completed=False,
+                                  remove_task_when_completed=False, render_mode=render_mode)
+        self.observation_space = observation_space()
+        self.action_space = action_space()
+        self.render_mode = render_mode
+        self.task = as_task(task)
+        self.credited = 0
+
+    @property
+    def model(self):
+        return self.base.model
+
+    @property
+    def data(self):
+        return self.base.data
+
+    def set_task(self, task) -> None:
+        """Switch the sequence (a KitchenTask, 4 subtask names, or None); credit restarts from zero."""
+        self.task, self.credited = as_task(task), 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "task" in options:
+            self.set_task(options["task"])
+        # The base env seeds its own generator (observation noise) from ours, so one seed drives both.
+        obs, _ = self.base.reset(seed=int(self.np_random.integers(2**31)))
+        self.credited = 0
+        return self._observe(obs), self._info(completed_subtasks(self.data.qpos))
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != self.action_space.shape or not np.all(np.isfinite(action)):
+            raise ValueError(f"kitchen action must be {self.action_space.shape[0]} finite numbers, got {action!r}")
+        obs, _, _, _, _ = self.base.step(action)
+        done = completed_subtasks(self.data.qpos)
+        reward, terminated = 0.0, False
+        if self.task is not None:
+            credited = self.task.credit(self.credited, done)
+            reward, self.credited = float(credited - self.credited), credited
+            terminated = credited == len(self.task.subtasks)
+        return self._observe(obs), reward, terminated, False, self._info(done)
+
+    @staticmethod
+    def _observe(obs: dict) -> np.ndarray:
+        return np.array(obs["observation"], dtype=np.float32)  # a copy: the base env reuses its arrays
+
+    def _info(self, done: frozenset[str]) -> dict:
+        return {"completed": sorted(done), "credited": self.credited,
+                "success": self.task is not None and self.credited == len(self.task.subtasks)}
+
+    def render(self):
+        return self.base.render() if self.render_mode == "rgb_array" else None
+
+    def close(self):
+        self.base.close()

@@ -67,14 +67,18 @@ def run_maze(args) -> int:
 
 
 def run_inspect(args) -> int:
-    from simpl_core.data.inspect import is_maze, plot_maze_trajectories, summarize
+    from simpl_core.data.inspect import dataset_domain, plot_kitchen_coverage, plot_maze_trajectories, summarize
     from simpl_core.data.minari_io import load_dataset
 
     dataset = load_dataset(args.path)
     print(summarize(dataset))
-    if is_maze(dataset):
+    domain = dataset_domain(dataset)
+    if domain == "maze":
         png = Path(args.png) if args.png else dataset.path / "trajectories.png"
         shown = [episode.observations for episode in dataset.episodes[:args.max_episodes]]
         title = f"{len(shown)} of {dataset.num_episodes} episodes, {dataset.num_transitions} transitions"
         print(f"trajectories drawn to {plot_maze_trajectories(shown, png, title)}")
+    if domain == "kitchen":
+        png = Path(args.png) if args.png else dataset.path / "subtasks.png"
+        print(f"subtask coverage drawn to {plot_kitchen_coverage(dataset, png)}")
     return 0

@@ -1,4 +1,5 @@
-"""`simpl data inspect`: what is in an offline dataset, in numbers and (for the maze) drawn on the map."""
+"""`simpl data inspect`: what is in an offline dataset, in numbers, and drawn: maze trajectories on the map,
+kitchen subtask coverage (which subtasks the episodes complete, read from the object joints in the observations)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from simpl_core.data.minari_io import OfflineDataset
-from simpl_core.envs.maze.env import ACTION_NAMES, DEFAULT_START, OBSERVATION_NAMES
+from simpl_core.envs.domains import DOMAINS
+from simpl_core.envs.kitchen.env import qpos_from_observation
+from simpl_core.envs.kitchen.task import SUBTASKS, completed_subtasks
+from simpl_core.envs.maze.env import DEFAULT_START
 from simpl_core.envs.maze.layout import MazeLayout
 
-MAZE_ENV_IDS = ("simpl/Maze-v0",)
+# Env ids (namespace and version stripped) whose datasets have each domain's layout; D4RL's kitchen data included.
+DOMAIN_ENV_NAMES = {"maze": ("Maze",), "kitchen": ("Kitchen", "FrankaKitchen")}
 
 
 def dataset_env_id(dataset: OfflineDataset) -> str | None:
@@ -20,17 +25,22 @@ def dataset_env_id(dataset: OfflineDataset) -> str | None:
     return json.loads(spec).get("id") if isinstance(spec, str) else None
 
 
-def is_maze(dataset: OfflineDataset) -> bool:
+def dataset_domain(dataset: OfflineDataset) -> str | None:
+    """"maze" or "kitchen" from the recorded env id, else from the observation size; None if neither."""
     env_id = dataset_env_id(dataset)
-    return env_id in MAZE_ENV_IDS if env_id else dataset.observation_dim == len(OBSERVATION_NAMES)
+    if env_id:
+        name = env_id.split("/")[-1].rsplit("-v", 1)[0]
+        return next((domain for domain, names in DOMAIN_ENV_NAMES.items() if name in names), None)
+    return next((name for name, spec in DOMAINS.items() if spec.state_dim == dataset.observation_dim), None)
 
 
 def _range_rows(values: np.ndarray, names) -> list[str]:
     rows = []
+    width = max((len(name) for name in names), default=6) if names else 6
     for i in range(values.shape[1]):
         name = names[i] if names and i < len(names) else f"[{i}]"
         column = values[:, i]
-        rows.append(f"    {name:>10s}  min {column.min():9.3f}  max {column.max():9.3f}  "
+        rows.append(f"    {name:>{width}s}  min {column.min():9.3f}  max {column.max():9.3f}  "
                     f"mean {column.mean():9.3f}  std {column.std():8.3f}")
     return rows
 
@@ -43,10 +53,28 @@ def maze_coverage(dataset: OfflineDataset, layout: MazeLayout) -> float:
     return len(visited) / len(reachable)
 
 
+def subtask_order(observations: np.ndarray) -> list[str]:
+    """The kitchen subtasks an episode completes, in the order they first become complete."""
+    order: list[str] = []
+    for observation in observations:
+        order += sorted(completed_subtasks(qpos_from_observation(observation)) - set(order))
+    return order
+
+
+def kitchen_coverage(dataset: OfflineDataset) -> dict[str, int]:
+    """Episodes that complete each subtask."""
+    counts = dict.fromkeys(SUBTASKS, 0)
+    for episode in dataset.episodes:
+        for name in subtask_order(episode.observations):
+            counts[name] += 1
+    return counts
+
+
 def summarize(dataset: OfflineDataset) -> str:
     lengths = np.array([ep.length for ep in dataset.episodes])
     terminated = sum(bool(ep.terminations[-1]) for ep in dataset.episodes)
-    maze = is_maze(dataset)
+    domain = dataset_domain(dataset)
+    spec = DOMAINS.get(domain)
     lines = [
         f"dataset      {dataset.metadata.get('dataset_id', '?')}  ({dataset.path})",
         f"episodes     {dataset.num_episodes}  ({terminated} terminated, {dataset.num_episodes - terminated} truncated)",
@@ -54,12 +82,16 @@ def summarize(dataset: OfflineDataset) -> str:
         f"length       min {lengths.min()}  median {int(np.median(lengths))}  mean {lengths.mean():.1f}  "
         f"max {lengths.max()}",
         f"observation  {dataset.observation_dim}-D",
-        *_range_rows(np.concatenate([ep.observations for ep in dataset.episodes]), OBSERVATION_NAMES if maze else None),
+        *_range_rows(np.concatenate([ep.observations for ep in dataset.episodes]),
+                     spec.observation_names if spec else None),
         f"action       {dataset.action_dim}-D",
-        *_range_rows(np.concatenate([ep.actions for ep in dataset.episodes]), ACTION_NAMES if maze else None),
+        *_range_rows(np.concatenate([ep.actions for ep in dataset.episodes]), spec.action_names if spec else None),
     ]
-    if maze:
+    if domain == "maze":
         lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable cells visited")
+    if domain == "kitchen":
+        lines.append("subtasks     episodes completing each: " + ", ".join(
+            f"{name} {count}" for name, count in kitchen_coverage(dataset).items()))
     return "\n".join(lines)
 
 
@@ -95,5 +127,32 @@ def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, 
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out_png
+
+
+def plot_kitchen_coverage(dataset: OfflineDataset, out_png: str | Path) -> Path:
+    """Three panels: episodes completing each subtask, subtasks completed per episode, episode lengths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    orders = [subtask_order(episode.observations) for episode in dataset.episodes]
+    counts = {name: sum(name in order for order in orders) for name in SUBTASKS}
+    fig, (by_subtask, per_episode, lengths) = plt.subplots(1, 3, figsize=(15, 4))
+    by_subtask.barh(list(counts), list(counts.values()), color="tab:blue")
+    by_subtask.invert_yaxis()
+    by_subtask.set_xlabel("episodes that complete it")
+    by_subtask.set_title("subtask coverage")
+    done = [len(order) for order in orders]
+    per_episode.hist(done, bins=np.arange(len(SUBTASKS) + 2) - 0.5, color="tab:green", rwidth=0.9)
+    per_episode.set_xlabel("subtasks completed in the episode")
+    per_episode.set_title(f"{len({tuple(order) for order in orders})} distinct completion orders")
+    lengths.hist([episode.length for episode in dataset.episodes], bins=30, color="tab:gray")
+    lengths.set_xlabel("episode length (env steps)")
+    lengths.set_title(f"{dataset.num_episodes} episodes, {dataset.num_transitions} transitions")
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return out_png

@@ -34,6 +34,11 @@ OBSERVATION_NAMES = (
 ACTION_NAMES = tuple(f"{joint}_velocity" for joint in _ROBOT_JOINTS)
 
 
+def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
+    """The full 30-D joint positions (robot, then objects) held in one 59-D observation (noise included)."""
+    return np.concatenate([observation[:9], observation[18:39]])
+
+
 def observation_space() -> spaces.Box:
     return spaces.Box(-np.inf, np.inf, shape=(len(OBSERVATION_NAMES),), dtype=np.float32)
 

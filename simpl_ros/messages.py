@@ -13,7 +13,7 @@ import numpy as np
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 # Topic names (relative: a launch namespace applies). Commands follow ros2_control: /<controller>/commands.
-STEP_TOPIC = "simpl/step"                # sim -> everyone: episode, step, reward, terminated, truncated, observation
+STEP_TOPIC = "simpl/step"                # sim -> everyone: episode, step, reward, flags, action applied, observation
 EPISODE_TOPIC = "simpl/episode"          # sim -> std_msgs/String, JSON summary when an episode ends
 SKILL_TOPIC = "simpl/skill"              # selector -> decoder, encoder: episode, step (chosen at), z
 EMBEDDING_TOPIC = "simpl/task_embedding"  # encoder -> selector: mode (0 explore, 1 exploit), e
@@ -63,9 +63,10 @@ class Layout:
         return out
 
 
-def step_layout(state_dim: int) -> Layout:
+def step_layout(state_dim: int, action_dim: int) -> Layout:
+    """One env step: the action the robot applied to get here (zeros at a reset) and the observation it led to."""
     return Layout((("episode", 1), ("step", 1), ("reward", 1), ("terminated", 1), ("truncated", 1),
-                   ("observation", state_dim)))
+                   ("action", action_dim), ("observation", state_dim)))
 
 
 def skill_layout(latent_dim: int) -> Layout:
@@ -83,6 +84,7 @@ class Step:
     reward: float
     terminated: bool
     truncated: bool
+    action: np.ndarray
     observation: np.ndarray
 
     @property
@@ -93,7 +95,7 @@ class Step:
 def read_step(layout: Layout, msg: Float64MultiArray) -> Step:
     f = layout.unpack(msg)
     return Step(int(f["episode"][0]), int(f["step"][0]), float(f["reward"][0]), bool(f["terminated"][0]),
-                bool(f["truncated"][0]), f["observation"].astype(np.float32))
+                bool(f["truncated"][0]), f["action"].astype(np.float32), f["observation"].astype(np.float32))
 
 
 def rows_message(rows: np.ndarray, episode: int) -> Float64MultiArray:

@@ -6,7 +6,9 @@ such a controller with a safety timer does), publishes /joint_states, the step
 message (observation, reward, episode flags) and a JSON summary when an episode ends (with every step's
 observation -> command latency, and the steps that had no new command: missed deadlines). Services: ~/reset
 (std_srvs/Trigger) starts an episode; the task is the `task` parameter (validated; a bad one is refused with the
-reason), e.g. `task:="[12, 7]"` or `task:=maze-target-10:3`. With auto_reset, episodes follow each other.
+reason), e.g. `task:="[12, 7]"`, `task:=maze-target-10:3` or `task:="microwave,kettle,light switch,slide cabinet"`;
+empty means task-agnostic (no reward, episodes end at the horizon: demonstration recording). With auto_reset,
+episodes follow each other.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import sys
 import time
 
 import gymnasium
-import mujoco
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
@@ -31,9 +32,15 @@ from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, STEP_TOPIC, st
 from simpl_ros.node_main import parameter, run
 
 
-def task_text(value) -> str:
-    """The task parameter as text: `-p task:="[12, 7]"` arrives as an integer array, a task name as a string."""
-    return value if isinstance(value, str) else json.dumps([int(v) for v in value])
+def task_from(value, domain_name: str):
+    """The task parameter as a task, or None when empty. `-p task:="[12, 7]"` arrives as an integer array, a task
+    name as a string. Raises TaskError with the reason."""
+    text = value if isinstance(value, str) else json.dumps([int(v) for v in value])
+    return resolve_task(text, domain_name) if text.strip() else None
+
+
+def task_name(task) -> str:
+    return task.name if task is not None else "none (task-agnostic)"
 
 
 class SimNode(Node):
@@ -46,11 +53,14 @@ class SimNode(Node):
         controller = parameter(self, "controller", "ball_controller")
         horizon = parameter(self, "horizon", self.domain.horizon)
         task = self.declare_parameter("task", "", ParameterDescriptor(dynamic_typing=True)).value
-        self.task = resolve_task(task_text(task), self.domain.name)  # a TaskError stops the node with its reason
+        self.task = task_from(task, self.domain.name)  # a TaskError stops the node with its reason
         self.env = gymnasium.make(self.domain.env_id, task=self.task, max_episode_steps=horizon)
         model = self.env.unwrapped.model
-        self.joint_names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
-        self.layout = step_layout(self.domain.state_dim)
+        joints = [model.joint(name) for name in self.domain.robot_joints]
+        self.joint_names = [name.removeprefix("robot:") for name in self.domain.robot_joints]
+        self.joint_qpos = [int(joint.qposadr[0]) for joint in joints]
+        self.joint_qvel = [int(joint.dofadr[0]) for joint in joints]
+        self.layout = step_layout(self.domain.state_dim, self.domain.action_dim)
         self.add_on_set_parameters_callback(self._on_parameters)
 
         self.command = np.zeros(self.domain.action_dim)
@@ -68,7 +78,7 @@ class SimNode(Node):
         self.observed_at: float | None = None  # when the last observation went out, until a command answers it
         self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
         self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
-                               f"task {self.task.name}, commands on /{controller}/commands")
+                               f"task {task_name(self.task)}, commands on /{controller}/commands")
         # auto_reset starts the first episode once this many nodes listen to the step topic (and 0.5 s more for
         # their own publishers to be discovered): steps sent before the policy hears them would be lost
         self.wait_for_subscribers = parameter(self, "wait_for_subscribers", 0)
@@ -78,11 +88,11 @@ class SimNode(Node):
         for param in params:
             if param.name == "task":
                 try:
-                    self.task = resolve_task(task_text(param.value), self.domain.name)
+                    self.task = task_from(param.value, self.domain.name)
                 except TaskError as err:
                     return SetParametersResult(successful=False, reason=str(err))
                 self.env.unwrapped.set_task(self.task)
-                self.get_logger().info(f"task set to {self.task.name} (from the next reset)")
+                self.get_logger().info(f"task set to {task_name(self.task)} (from the next reset)")
             elif param.name == "auto_reset":
                 self.auto_reset = bool(param.value)
             elif param.name in ("domain", "horizon", "controller", "rtf"):
@@ -103,13 +113,14 @@ class SimNode(Node):
 
     def _on_reset(self, _request, response):
         self.start_episode()
-        response.success, response.message = True, json.dumps({"episode": self.episode, "task": self.task.name})
+        response.success, response.message = True, json.dumps({"episode": self.episode, "task": task_name(self.task)})
         return response
 
     def start_episode(self) -> None:
         self.episode += 1
         observation, _ = self.env.reset(seed=self.seed * 100_003 + self.episode)
         self.command[:] = 0.0
+        self.applied = np.zeros_like(self.command)
         self.t, self.episode_return, self.missed = 0, 0.0, 0
         self.latency_ms: dict[int, float] = {}  # step -> observation published -> command received (answered steps)
         self.running = True
@@ -126,13 +137,14 @@ class SimNode(Node):
         if self.stale_steps > self.command_timeout_steps and self.command.any():
             self.command[:] = 0.0  # the robot's own watchdog: nobody is commanding it any more
             self.get_logger().warning(f"no command for {self.stale_steps} control steps: holding zero")
-        observation, reward, terminated, truncated, _ = self.env.step(self.command.astype(np.float32))
+        self.applied = self.command.astype(np.float32)
+        observation, reward, terminated, truncated, _ = self.env.step(self.applied)
         self.t += 1
         self.episode_return += reward
         self._publish(observation, reward, terminated, truncated)
         if terminated or truncated:
             self.running = False
-            summary = {"episode": self.episode, "task": self.task.name, "return": self.episode_return,
+            summary = {"episode": self.episode, "task": task_name(self.task), "return": self.episode_return,
                        "success": bool(terminated), "steps": self.t, "missed_commands": self.missed}
             self.get_logger().info(f"episode {self.episode} ended: {summary}")
             summary["latency_ms"] = self.latency_ms
@@ -152,9 +164,11 @@ class SimNode(Node):
     def _publish(self, observation, reward, terminated, truncated) -> None:
         self.observed_at = None if terminated or truncated else time.perf_counter()
         self.step_pub.publish(self.layout.pack(episode=self.episode, step=self.t, reward=reward,
-                                               terminated=terminated, truncated=truncated, observation=observation))
+                                               terminated=terminated, truncated=truncated, action=self.applied,
+                                               observation=observation))
         data = self.env.unwrapped.data
-        joints = JointState(name=self.joint_names, position=data.qpos.tolist(), velocity=data.qvel.tolist())
+        joints = JointState(name=self.joint_names, position=data.qpos[self.joint_qpos].tolist(),
+                            velocity=data.qvel[self.joint_qvel].tolist())
         joints.header.stamp = self.get_clock().now().to_msg()
         self.joint_pub.publish(joints)
 

@@ -30,7 +30,7 @@ class SkillDecoderNode(Node):
         self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * rtf)
         self.timeout = parameter(self, "observation_timeout_periods", 2.0) * self.period
         self.skill_grace = parameter(self, "skill_grace_steps", 2)
-        self.step_layout = step_layout(self.bundle.state_dim)
+        self.step_layout = step_layout(self.bundle.state_dim, self.bundle.action_dim)
         self.skill_layout = skill_layout(self.bundle.latent_dim)
         self.zero = np.zeros(self.bundle.action_dim)
         self.skill: tuple[int, int, np.ndarray] | None = None  # episode, step chosen at, z

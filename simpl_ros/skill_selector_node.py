@@ -72,7 +72,7 @@ class SkillSelectorNode(Node):
     def _on_step(self, msg: Float64MultiArray) -> None:
         bundle = self.bundle
         try:
-            step = read_step(step_layout(bundle.state_dim), msg)
+            step = read_step(step_layout(bundle.state_dim, bundle.action_dim), msg)
         except MessageError as err:
             self.get_logger().warning(f"bad observation, no skill chosen: {err}", throttle_duration_sec=2.0)
             return

@@ -36,7 +36,7 @@ class TaskEncoderNode(Node):
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]
-        self.layouts = step_layout(dims["state"]), skill_layout(dims["latent"]), embedding_layout(dims["task"])
+        self.layouts = step_layout(dims["state"], dims["action"]), skill_layout(dims["latent"]), embedding_layout(dims["task"])
         self.recorder = EpisodeRecorder(TransitionLayout(dims["state"], dims["latent"]))
         self.gathered: list[np.ndarray] = []
         self.mode = EXPLORE

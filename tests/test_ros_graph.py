@@ -33,6 +33,7 @@ from simpl_ros.skill_selector_node import LATCHED
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = "ball_controller/commands"
+NO_ACTION = np.zeros(2, np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +183,9 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
     skill_pub = probe.create_publisher(Float64MultiArray, SKILL_TOPIC, 10)
     commands = collect(probe, COMMANDS)
     stack, lines = graph_stack([], only=("skill_decoder",))
-    layout = step_layout(4)
-    good = layout.pack(episode=1, step=0, reward=0, terminated=0, truncated=0, observation=[10, 10, 0, 0])
+    layout = step_layout(4, 2)
+    good = layout.pack(episode=1, step=0, reward=0, terminated=0, truncated=0,
+                       action=[0, 0], observation=[10, 10, 0, 0])
     try:
         wait_for(lambda: step_pub.get_subscription_count() and skill_pub.get_subscription_count(), 20, "the decoder")
         skill_pub.publish(skill_layout(10).pack(episode=1, step=0, z=np.full(10, 1.5)))
@@ -196,18 +198,21 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
             return np.array(commands[count].data)
 
         assert np.abs(answer(good)).max() > 0                                  # a real action
-        nan = layout.pack(episode=1, step=1, reward=0, terminated=0, truncated=0, observation=[np.nan, 10, 0, 0])
+        nan = layout.pack(episode=1, step=1, reward=0, terminated=0, truncated=0,
+                       action=[0, 0], observation=[np.nan, 10, 0, 0])
         assert not answer(nan).any()                                           # NaN -> zero
         short = Float64MultiArray(layout=good.layout, data=list(good.data)[:-1])
         assert not answer(short).any()                                         # wrong length -> zero
-        later = layout.pack(episode=1, step=25, reward=0, terminated=0, truncated=0, observation=[10, 10, 0, 0])
+        later = layout.pack(episode=1, step=25, reward=0, terminated=0, truncated=0,
+                       action=[0, 0], observation=[10, 10, 0, 0])
         assert not answer(later).any()                                         # skill 25 steps old -> zero
         moving = len(commands)
         assert np.abs(answer(good)).max() > 0
         time.sleep(0.3)                                                        # then the stream stops: stale
         after = [np.array(m.data) for m in commands[moving:]]
         assert len(after) == 2 and not after[1].any()                          # one zero, from the watchdog
-        ended = layout.pack(episode=1, step=30, reward=1, terminated=1, truncated=0, observation=[10, 10, 0, 0])
+        ended = layout.pack(episode=1, step=30, reward=1, terminated=1, truncated=0,
+                       action=[0, 0], observation=[10, 10, 0, 0])
         assert not answer(ended).any()                                         # the episode is over: zero
         count = len(commands)
         time.sleep(0.3)                                                        # and a quiet stream is no fault now
@@ -216,7 +221,7 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
     finally:
         stack.stop()
     log = "".join(lines)
-    for reason in ("NaN or inf", "expected 9 numbers", "no fresh skill", "no observation for more than 20.0 ms"):
+    for reason in ("NaN or inf", "expected 11 numbers", "no fresh skill", "no observation for more than 20.0 ms"):
         assert reason in log, log
 
 
@@ -313,7 +318,7 @@ def test_recorder_packs_the_transitions_training_packs_whatever_the_arrival_orde
     for t in (0, 10, 20):  # skills may come before their step messages
         recorder.add_skill(1, t, [float(t)])
     for t in range(26):
-        recorder.add_step(Step(1, t, float(t == 25), t == 25, False, np.array([t], np.float32)))
+        recorder.add_step(Step(1, t, float(t == 25), t == 25, False, NO_ACTION, np.array([t], np.float32)))
     assert recorder.ended(1) and not recorder.ended(2)
     recorder.add_skill(2, 0, [5.0])  # the next episode's first skill, before anything is packed
     rows = recorder.pop(1)
@@ -326,7 +331,7 @@ def test_recorder_leaves_out_segments_with_lost_messages():
     for t in (0, 10, 20):
         recorder.add_skill(1, t, [float(t)])
     for t in (*range(12), *range(13, 31)):  # step 12 lost; the episode runs out of time at 30
-        recorder.add_step(Step(1, t, 0.0, False, t == 30, np.array([t], np.float32)))
+        recorder.add_step(Step(1, t, 0.0, False, t == 30, NO_ACTION, np.array([t], np.float32)))
     assert recorder.pop(1).tolist() == [[0, 0, 0, 0, 10], [20, 20, 0, 0, 30]]
 
 

@@ -19,6 +19,7 @@ class DomainSpec:
     action_low: float
     action_high: float
     horizon: int                 # env steps per episode
+    robot_joints: tuple[str, ...]  # MuJoCo joints of the robot itself (what /joint_states reports), not the objects
 
     @property
     def state_dim(self) -> int:
@@ -32,10 +33,12 @@ class DomainSpec:
 DOMAINS = {
     "maze": DomainSpec(name="maze", env_id="simpl/Maze-v0", observation_names=maze.OBSERVATION_NAMES,
                        action_names=maze.ACTION_NAMES, control_rate_hz=1.0 / TIMESTEP, action_low=-1.0,
-                       action_high=1.0, horizon=maze.MAZE_HORIZON),
+                       action_high=1.0, horizon=maze.MAZE_HORIZON,
+                       robot_joints=("ball_x", "ball_y")),
     "kitchen": DomainSpec(name="kitchen", env_id="simpl/Kitchen-v0", observation_names=kitchen.OBSERVATION_NAMES,
                           action_names=kitchen.ACTION_NAMES, control_rate_hz=kitchen.CONTROL_RATE_HZ,
-                          action_low=-1.0, action_high=1.0, horizon=kitchen.KITCHEN_HORIZON),
+                          action_low=-1.0, action_high=1.0, horizon=kitchen.KITCHEN_HORIZON,
+                          robot_joints=kitchen.ROBOT_JOINTS),
 }
 
 

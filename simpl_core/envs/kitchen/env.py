@@ -32,6 +32,9 @@ OBSERVATION_NAMES = (
     *(f"{joint}_pos" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("x", "y", "z", "qw", "qx", "qy", "qz")),
     *(f"{joint}_vel" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("vx", "vy", "vz", "wx", "wy", "wz")))
 ACTION_NAMES = tuple(f"{joint}_velocity" for joint in _ROBOT_JOINTS)
+ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
+                     ("joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "joint7", "finger_joint1",
+                      "finger_joint2"))  # MuJoCo names, in action order
 
 
 def qpos_from_observation(observation: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run skills meta baselines compare studies ros test bench clean
+.PHONY: help run skills meta baselines compare studies ros kitchen-data demos test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,11 +58,20 @@ studies: $(BIN)/.installed  ## SiMPL meta-trained on 10 and 20 tasks and on the 
 ros: $(BIN)/.installed  ## the maze_sim ROS 2 graph adapting on-robot to a target goal (~20 min at real time)
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch maze_sim task:=$(TASK) adapt:=true
 
+KITCHEN_DATASET := datasets/kitchen-teleop-v0
+kitchen-data: $(BIN)/.installed  ## 600 scripted-teleop kitchen episodes (random subtask orders; ~8 min on 2 cores) + coverage PNG
+	$(BIN)/simpl data kitchen --episodes 600 --out $(KITCHEN_DATASET) --overwrite
+	$(BIN)/simpl data inspect $(KITCHEN_DATASET) --png $(KITCHEN_DATASET).png
+
+demos: $(BIN)/.installed  ## record kitchen demos over ROS 2 (scripted operator, 10 episodes) into a dataset and an MCAP bag
+	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch record_demos episodes:=10 bag:=runs/demos_bag_$$(date +%Y%m%d_%H%M%S)
+
 test: $(BIN)/.installed-test  ## install everything and run the test suite
 	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed  ## env throughput (raw mj_step vs single vs batched) and skill-graph latency
 	$(BIN)/simpl bench env --domain maze
+	$(BIN)/simpl bench env --domain kitchen --steps 5000 --batch-sizes 4,16
 	$(BIN)/simpl bench inference --bundle models/maze $$(test -d runs/skills_maze && echo --skills runs/skills_maze)
 
 clean:  ## remove the venv and generated data

@@ -39,6 +39,7 @@ setup(
         "onnxruntime",
         "pyyaml",
         "h5py",
+        "rosbags",
         "matplotlib",
         "tqdm",
     ],

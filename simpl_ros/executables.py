@@ -7,4 +7,8 @@ NODES = {
     "skill_selector": "simpl_ros.skill_selector_node",
     "task_encoder": "simpl_ros.task_encoder_node",
     "adaptation": "simpl_ros.adaptation_node",
+    "demo_recorder": "simpl_ros.demo_recorder_node",
+    "servo_node": "simpl_ros.servo_node",
+    "scripted_teleop": "simpl_ros.scripted_teleop_node",
+    "keyboard_teleop": "simpl_ros.keyboard_teleop_node",
 }

@@ -64,8 +64,9 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None, start: bool = True):
-    graph = load_graph("maze_sim")
+def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None, start: bool = True,
+                graph_name: str = "maze_sim"):
+    graph = load_graph(graph_name)
     commands = [c for c in node_commands(graph, parse_arguments(graph, arguments)) if only is None or c.name in only]
     lines: list[str] = []
     out = types.SimpleNamespace(write=lines.append, flush=lambda: None)

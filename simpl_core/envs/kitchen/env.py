@@ -15,6 +15,7 @@ via the registered id). `info["completed"]` lists the subtasks complete right no
 from __future__ import annotations
 
 import gymnasium
+import mujoco
 import numpy as np
 from gymnasium import spaces
 
@@ -40,6 +41,14 @@ ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
 def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
     """The full 30-D joint positions (robot, then objects) held in one 59-D observation (noise included)."""
     return np.concatenate([observation[:9], observation[18:39]])
+
+
+def mirror_observation(observation: np.ndarray, model, data) -> None:
+    """Set a MuJoCo model of the kitchen to the state an observation shows (joint positions and velocities), e.g.
+    for a teleoperation node that computes Jacobians away from the simulator or robot."""
+    data.qpos[:] = qpos_from_observation(observation)
+    data.qvel[:] = np.concatenate([observation[9:18], observation[39:59]])
+    mujoco.mj_kinematics(model, data)
 
 
 def observation_space() -> spaces.Box:

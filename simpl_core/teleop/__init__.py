@@ -1,0 +1,1 @@
+"""Teleoperation of the kitchen arm: Cartesian twists to env actions, and a scripted teleoperator that makes demos."""

@@ -1,0 +1,118 @@
+"""The scripted teleoperator as a ROS node: a stand-in for a person at the keyboard, recording demonstrations.
+
+For each of `episodes` episodes it picks `subtasks_per_episode` distinct kitchen subtasks in a random order (or
+performs the comma-separated `subtasks` given, e.g. "microwave,light switch"), asks
+the demo recorder to start (/demo_recorder/start, which resets the sim), and performs them: every step (simpl/step)
+it looks at the scene the observation shows and publishes an end-effector twist (geometry_msgs/TwistStamped on
+/servo_node/delta_twist_cmds) and a gripper command (std_msgs/Float64 on /servo_node/gripper_cmd), exactly what
+keyboard_teleop publishes. When the script is done (after `pause_steps` more steps) or after `max_steps` steps it
+asks the recorder to save the episode (/demo_recorder/stop). After the last episode it exits with code 0.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from geometry_msgs.msg import TwistStamped
+from rclpy.node import Node
+from std_msgs.msg import Float64, Float64MultiArray
+from std_srvs.srv import Trigger
+
+from simpl_core.envs.domains import domain
+from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
+from simpl_core.envs.kitchen.task import SUBTASKS
+from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
+from simpl_ros.messages import STEP_TOPIC, MessageError, read_step, step_layout
+from simpl_ros.node_main import StartupError, parameter, run
+
+
+class ScriptedTeleopNode(Node):
+    def __init__(self):
+        super().__init__("scripted_teleop")
+        self.episodes = parameter(self, "episodes", 10)
+        self.subtasks_per_episode = parameter(self, "subtasks_per_episode", 4)
+        self.subtasks = [name.strip() for name in parameter(self, "subtasks", "").split(",") if name.strip()]
+        unknown = sorted(set(self.subtasks) - set(SUBTASKS))
+        if unknown:
+            raise StartupError(f"unknown subtask(s) {', '.join(map(repr, unknown))}; the subtasks are: "
+                               f"{', '.join(SUBTASKS)}")
+        self.max_steps = parameter(self, "max_steps", 500)
+        self.pause_steps = parameter(self, "pause_steps", 5)
+        self.noise = TeleopNoise(scale=parameter(self, "noise", 1.0))
+        self.rng = np.random.default_rng(parameter(self, "seed", 0))
+        recorder = parameter(self, "recorder", "/demo_recorder")
+        spec = domain("kitchen")
+        self.layout = step_layout(spec.state_dim, spec.action_dim)
+        self.mirror = KitchenEnv()  # only its MuJoCo model and data: the scene the operator looks at
+        self.twist_pub = self.create_publisher(TwistStamped, "/servo_node/delta_twist_cmds", 10)
+        self.gripper_pub = self.create_publisher(Float64, "/servo_node/gripper_cmd", 10)
+        self.start_client = self.create_client(Trigger, f"{recorder}/start")
+        self.stop_client = self.create_client(Trigger, f"{recorder}/stop")
+        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
+        self.recorded, self.operator, self.waiting = 0, None, False
+        self.steps, self.pause = 0, self.pause_steps
+        self.create_timer(0.2, self._start_when_ready)
+
+    def _start_when_ready(self) -> None:
+        """Start the next episode once the recorder answers (and no request is in flight)."""
+        if self.operator is None and not self.waiting and self.start_client.service_is_ready():
+            self._call(self.start_client, self._on_started)
+
+    def _call(self, client, then) -> None:
+        self.waiting = True
+        client.call_async(Trigger.Request()).add_done_callback(then)
+
+    def _on_started(self, future) -> None:
+        self.waiting = False
+        answer = future.result()
+        if not answer.success:
+            self.get_logger().warning(f"the recorder did not start: {answer.message}; trying again")
+            return
+        subtasks = self.subtasks or [str(name) for name in
+                                     self.rng.choice(SUBTASKS, self.subtasks_per_episode, replace=False)]
+        self.operator = ScriptedTeleoperator(self.mirror.model, self.mirror.data, subtasks, self.rng, self.noise)
+        self.steps, self.pause = 0, self.pause_steps
+        self.get_logger().info(f"episode {self.recorded + 1}/{self.episodes}: {', '.join(subtasks)}")
+
+    def _on_step(self, msg: Float64MultiArray) -> None:
+        if self.operator is None or self.waiting:
+            return
+        try:
+            step = read_step(self.layout, msg)
+        except MessageError as err:
+            self.get_logger().warning(f"ignoring a step message: {err}", throttle_duration_sec=2.0)
+            return
+        mirror_observation(step.observation, self.mirror.model, self.mirror.data)
+        self.pause -= self.operator.done
+        if self.pause <= 0 or self.steps >= self.max_steps or step.ended:
+            self._call(self.stop_client, self._on_saved)
+            return
+        twist = self.operator.twist()
+        self._publish(twist)
+        self.steps += 1
+
+    def _publish(self, twist) -> None:
+        msg = TwistStamped()
+        msg.header.stamp, msg.header.frame_id = self.get_clock().now().to_msg(), "world"
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = map(float, twist.linear)
+        msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = map(float, twist.angular)
+        self.gripper_pub.publish(Float64(data=float(twist.gripper)))
+        self.twist_pub.publish(msg)
+
+    def _on_saved(self, future) -> None:
+        self.waiting, self.operator = False, None
+        answer = future.result()
+        self.recorded += answer.success
+        self.get_logger().info(f"recorder: {answer.message}")
+        if self.recorded >= self.episodes:
+            self.get_logger().info(f"recorded {self.recorded} episodes: done")
+            raise SystemExit(0)
+
+
+def main(args=None) -> None:
+    sys.exit(run(ScriptedTeleopNode, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -30,10 +30,9 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from simpl_core.runtime.bundle import PolicyBundle
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, STEP_TOPIC, TRANSITIONS_TOPIC, MessageError,
-                                embedding_layout, read_rows)
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, STEP_TOPIC, TRANSITIONS_TOPIC,
+                                MessageError, embedding_layout, read_rows)
 from simpl_ros.node_main import bundle_path, parameter, run
-from simpl_ros.skill_selector_node import LATCHED
 
 PHASES = ("explore", "finetune", "evaluate")
 ANSWER_TIMEOUT_S = 5.0  # a service answer later than this is taken as lost

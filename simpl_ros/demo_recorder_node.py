@@ -32,8 +32,9 @@ Parameters:
   sim_reset_service  "/sim/reset" (default): the std_srvs/Trigger service that starts an episode.
   start_timeout_s    5.0 (default): how long ~/start waits for the new episode's step 0.
   max_episode_steps  0 (default: no limit): save an episode by itself once it has this many actions.
-  bag                "" (default: no bag), else a new directory for an MCAP rosbag2 bag (rosbags) of the raw topics,
-                     the whole session long; closed cleanly on Ctrl-C or SIGTERM.
+  bag                "" (default) or "none" (a launch argument cannot be empty): no bag; else a new directory for an
+                     MCAP rosbag2 bag (rosbags) of the raw topics, the whole session long; closed cleanly on Ctrl-C
+                     or SIGTERM.
   bag_topics         the topics bagged, each "TOPIC TYPE", e.g. "joint_states sensor_msgs/msg/JointState"; default:
                      simpl/step, joint_states, servo_node/delta_twist_cmds, servo_node/gripper_cmd and
                      <controller>/commands.
@@ -50,7 +51,6 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -62,12 +62,12 @@ import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
 from simpl_core.data.minari_io import (DATASET_ID_RE, DatasetError, Episode, append_episodes, load_dataset,
                                        write_dataset)
 from simpl_core.envs.domains import domain
-from simpl_ros.messages import JOINT_STATES_TOPIC, STEP_TOPIC, MessageError, Step, read_step, step_layout
+from simpl_ros.messages import JOINT_STATES_TOPIC, LATCHED, STEP_TOPIC, MessageError, Step, read_step, step_layout
 from simpl_ros.node_main import StartupError, parameter, run
 
 IDLE, STARTING, RECORDING = "idle", "starting", "recording"
+NO_BAG = ("", "none")
 ALGORITHM_NAME = "teleoperation (simpl_ros demo_recorder)"
-STATUS_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)  # a UI that joins late sees the state
 QUEUE_DEPTH = 100  # steps and bagged messages wait here while an episode is written to disk
 
 
@@ -120,18 +120,19 @@ class DemoRecorderNode(Node):
         self.sim_episode = 0
         self.observations: list[np.ndarray] = []
         self.actions: list[np.ndarray] = []
-        self.status_pub = self.create_publisher(String, "~/status", STATUS_QOS)
+        self.status_pub = self.create_publisher(String, "~/status", LATCHED)
         self.step_sub = self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, QUEUE_DEPTH)
         self.reset_client = self.create_client(Trigger, reset_service)
         self.start_timeout = self.create_timer(self.start_timeout_s, self._on_start_timeout, autostart=False)
         self.create_service(Trigger, "~/start", self._on_start)
         self.create_service(Trigger, "~/stop", self._on_stop)
         self.create_service(Trigger, "~/discard", self._on_discard)
-        self.bag = self._open_bag(Path(bag), bag_topics) if bag else None  # last: nothing after it may fail
+        self.bag = None if bag in NO_BAG else self._open_bag(Path(bag), bag_topics)  # last: nothing after it may fail
         self._publish_status()
-        self.get_logger().info(
-            f"recording {self.domain.name} demonstrations into {self.dataset} ({self.dataset_episodes} episodes "
-            f"there already); bag: {bag or 'none'}; call ~/start, then ~/stop to save or ~/discard")
+        bagging = "no bag" if self.bag is None else f"bag {bag}"
+        self.get_logger().info(f"recording {self.domain.name} demonstrations into {self.dataset} "
+                               f"({self.dataset_episodes} episodes there already); {bagging}; call ~/start, then "
+                               "~/stop to save or ~/discard")
 
     # --- start-up ---------------------------------------------------------------------------------------------
     def _episodes_already_there(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 # Topic names (relative: a launch namespace applies). Commands follow ros2_control: /<controller>/commands.
@@ -21,6 +22,8 @@ TRANSITIONS_TOPIC = "simpl/transitions"  # encoder -> adaptation: one episode's 
 JOINT_STATES_TOPIC = "joint_states"
 
 EXPLORE, EXPLOIT = 0, 1
+# State topics (e*, a recorder's status): a node that joins late still gets the last message.
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class MessageError(ValueError):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 
@@ -61,6 +62,10 @@ def run(node_class, args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        if rclpy.ok():
+            raise
+        # else a signal shut the context down while the executor was busy (ros2/rclpy#398): a clean stop
     except (StartupError, ParameterException, ValueError, FileNotFoundError) as err:
         print(f"[{node_class.__name__}] cannot start: {err}", file=sys.stderr, flush=True)
         code = 2

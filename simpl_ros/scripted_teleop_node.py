@@ -6,24 +6,26 @@ the demo recorder to start (/demo_recorder/start, which resets the sim), and per
 it looks at the scene the observation shows and publishes an end-effector twist (geometry_msgs/TwistStamped on
 /servo_node/delta_twist_cmds) and a gripper command (std_msgs/Float64 on /servo_node/gripper_cmd), exactly what
 keyboard_teleop publishes. When the script is done (after `pause_steps` more steps) or after `max_steps` steps it
-asks the recorder to save the episode (/demo_recorder/stop). After the last episode it exits with code 0.
+asks the recorder to save the episode (/demo_recorder/stop); an episode the sim ends (its horizon) the recorder saves
+by itself. The recorder's ~/status says how many episodes are saved; once `episodes` are, the node exits with 0.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
 from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
-from std_msgs.msg import Float64, Float64MultiArray
+from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
-from simpl_ros.messages import STEP_TOPIC, MessageError, read_step, step_layout
+from simpl_ros.messages import LATCHED, STEP_TOPIC, MessageError, read_step, step_layout
 from simpl_ros.node_main import StartupError, parameter, run
 
 
@@ -50,13 +52,25 @@ class ScriptedTeleopNode(Node):
         self.start_client = self.create_client(Trigger, f"{recorder}/start")
         self.stop_client = self.create_client(Trigger, f"{recorder}/stop")
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
-        self.recorded, self.operator, self.waiting = 0, None, False
+        self.create_subscription(String, f"{recorder}/status", self._on_status, LATCHED)
+        self.saved: int | None = None  # episodes the recorder saved in this session, from its status
+        self.expected_saved = 0         # ... once it has taken in how the last episode ended
+        self.operator, self.waiting, self.started = None, False, False
         self.steps, self.pause = 0, self.pause_steps
-        self.create_timer(0.2, self._start_when_ready)
+        self.create_timer(0.2, self._next_episode)
 
-    def _start_when_ready(self) -> None:
-        """Start the next episode once the recorder answers (and no request is in flight)."""
-        if self.operator is None and not self.waiting and self.start_client.service_is_ready():
+    def _on_status(self, msg: String) -> None:
+        self.saved = json.loads(msg.data)["saved"]
+
+    def _next_episode(self) -> None:
+        """Between episodes (no request in flight): stop once enough are saved, else start one when the recorder
+        answers."""
+        if self.operator is not None or self.waiting or self.saved is None or self.saved < self.expected_saved:
+            return
+        if self.saved >= self.episodes:
+            self.get_logger().info(f"the recorder saved {self.saved} episodes: done")
+            raise SystemExit(0)
+        if self.start_client.service_is_ready():
             self._call(self.start_client, self._on_started)
 
     def _call(self, client, then) -> None:
@@ -72,8 +86,9 @@ class ScriptedTeleopNode(Node):
         subtasks = self.subtasks or [str(name) for name in
                                      self.rng.choice(SUBTASKS, self.subtasks_per_episode, replace=False)]
         self.operator = ScriptedTeleoperator(self.mirror.model, self.mirror.data, subtasks, self.rng, self.noise)
-        self.steps, self.pause = 0, self.pause_steps
-        self.get_logger().info(f"episode {self.recorded + 1}/{self.episodes}: {', '.join(subtasks)}")
+        self.steps, self.pause, self.started = 0, self.pause_steps, False
+        self.saved_before = self.saved
+        self.get_logger().info(f"episode {self.saved + 1}/{self.episodes}: {', '.join(subtasks)}")
 
     def _on_step(self, msg: Float64MultiArray) -> None:
         if self.operator is None or self.waiting:
@@ -83,9 +98,15 @@ class ScriptedTeleopNode(Node):
         except MessageError as err:
             self.get_logger().warning(f"ignoring a step message: {err}", throttle_duration_sec=2.0)
             return
+        self.started |= step.step == 0  # the recording begins at the new episode's first step
+        if not self.started:
+            return
+        if step.ended:  # the sim's horizon: the recorder saves the episode by itself
+            self.operator, self.expected_saved = None, self.saved_before + 1
+            return
         mirror_observation(step.observation, self.mirror.model, self.mirror.data)
         self.pause -= self.operator.done
-        if self.pause <= 0 or self.steps >= self.max_steps or step.ended:
+        if self.pause <= 0 or self.steps >= self.max_steps:
             self._call(self.stop_client, self._on_saved)
             return
         twist = self.operator.twist()
@@ -101,13 +122,10 @@ class ScriptedTeleopNode(Node):
         self.twist_pub.publish(msg)
 
     def _on_saved(self, future) -> None:
-        self.waiting, self.operator = False, None
         answer = future.result()
-        self.recorded += answer.success
+        self.waiting, self.operator = False, None
+        self.expected_saved = self.saved_before + answer.success
         self.get_logger().info(f"recorder: {answer.message}")
-        if self.recorded >= self.episodes:
-            self.get_logger().info(f"recorded {self.recorded} episodes: done")
-            raise SystemExit(0)
 
 
 def main(args=None) -> None:

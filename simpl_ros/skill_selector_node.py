@@ -12,17 +12,15 @@ import sys
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import Float64MultiArray
 
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
-from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPIC, MessageError, embedding_layout,
-                                read_step, skill_layout, step_layout)
+from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, MessageError,
+                                embedding_layout, read_step, skill_layout, step_layout)
 from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 
 GRAPHS = ("high_level_policy", "skill_prior")
 SAMPLING = ("auto", "always", "never")
-LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)  # a late joiner gets the last e
 
 
 class SkillSelectorNode(Node):

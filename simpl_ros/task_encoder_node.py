@@ -22,10 +22,10 @@ from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_ros.episodes import EpisodeRecorder
-from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, SKILL_TOPIC, STEP_TOPIC, TRANSITIONS_TOPIC,
-                                MessageError, embedding_layout, read_step, rows_message, skill_layout, step_layout)
+from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, SKILL_TOPIC, STEP_TOPIC,
+                                TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step, rows_message, skill_layout,
+                                step_layout)
 from simpl_ros.node_main import StartupError, open_bundle, parameter, run
-from simpl_ros.skill_selector_node import LATCHED
 
 
 class TaskEncoderNode(Node):

@@ -190,7 +190,7 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
         stack.processes["demo_recorder"].send_signal(signal.SIGTERM)  # the bag must survive a SIGTERM
         assert stack.processes["demo_recorder"].wait(10) == 0, lines[-10:]
         # a second session continues the dataset, with episodes that save themselves after 15 actions
-        resumed_stack, resumed_lines = launch(recorder_node(dataset, "max_episode_steps:=15"))
+        resumed_stack, resumed_lines = launch(recorder_node(dataset, "max_episode_steps:=15", "bag:=none"))
         try:
             wait_for(recorder.ready, 30, "the second recorder")
             teleop.hold(HOLD["resumed"])
@@ -203,7 +203,7 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
         stack.stop()
     log = "".join(lines)
     assert f"saved episode 0: {first_length} steps" in log and "discarded" in log
-    assert "(3 episodes there already)" in "".join(resumed_lines)
+    assert "(3 episodes there already); no bag" in "".join(resumed_lines)
     assert "saved episode 3: 15 steps (sim episode" in "".join(resumed_lines)
 
     recorded = load_dataset(dataset)

@@ -27,9 +27,8 @@ from simpl_ros.cli import main as simpl_ros_main
 from simpl_ros.episodes import EpisodeRecorder
 from simpl_ros.executables import NODES
 from simpl_ros.launcher import LaunchError, Stack, load_graph, node_commands, parse_arguments
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, SKILL_TOPIC, STEP_TOPIC, TRANSITIONS_TOPIC,
-                                Step, embedding_layout, read_rows, skill_layout, step_layout)
-from simpl_ros.skill_selector_node import LATCHED
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC,
+                                TRANSITIONS_TOPIC, Step, embedding_layout, read_rows, skill_layout, step_layout)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = "ball_controller/commands"

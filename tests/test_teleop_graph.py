@@ -8,7 +8,6 @@ import os
 import pty
 import subprocess
 import sys
-import time
 
 import minari
 from geometry_msgs.msg import TwistStamped

@@ -2,11 +2,14 @@
 
 A twist (linear and angular velocity of the end-effector in the world frame, as in geometry_msgs/TwistStamped for
 MoveIt Servo) is mapped to joint velocities by damped least squares on the MuJoCo Jacobian of the `end_effector` site.
-Two quirks of the kitchen env shape the rest (measured in KITCHEN_NOTES.md):
+Quirks of the kitchen env shape the rest (measured in KITCHEN_NOTES.md):
 - the env turns an action `a` into the servo target `q_observed + 2 * a * dt`, so a zero action lets gravity pull
-  the arm down (~6 mm per step); a gravity feed-forward term holds it up;
+  the arm down (~6 mm per step); a gravity feed-forward term holds it up, and a too-fast command is slowed down
+  without cutting into that term;
 - joint 2 starts just beyond its lower limit, so a plain solve keeps pushing it outward and the arm cannot lower;
-  a joint at a limit that is commanded outward is taken out of the solve.
+  a joint at a limit (the model's range or the env's target bounds) that is commanded outward leaves the solve;
+- the soft servos cover only about half of each step's commanded motion, so a held twist moves the hand at about
+  half its speed: close the loop on position, as a person (or the scripted teleoperator) does.
 The controller only reads MuJoCo's `model` and `data`, so a gymnasium env (`env.unwrapped.model/.data`) and a ROS node
 holding its own model of the arm can both use it.
 """

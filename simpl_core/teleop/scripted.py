@@ -26,7 +26,10 @@ OPEN, CLOSE = 1.0, -1.0
 X_AXIS, Y_AXIS, Z_AXIS = np.eye(3)
 # Gripper horizontal, pointing into the kitchen: approach axis (site z) = +y, finger axis (site y) = +x, site x = +z.
 GRIPPER_FORWARD = np.column_stack([Z_AXIS, X_AXIS, Y_AXIS])
-KETTLE_GOAL = np.array([-0.23, 0.58, 1.62])
+HOME_POSITION = np.array([-0.43, 0.12, 2.02])  # the end-effector at reset
+# Where the kettle is set down: 17 cm short of the env's goal on burner 4, which the arm (almost straight there)
+# could not reach holding the kettle from above; the env counts the kettle done from about y = 0.46.
+KETTLE_PLACE = np.array([-0.23, 0.58, 1.62])
 
 
 @dataclass(frozen=True)
@@ -173,36 +176,48 @@ def grasp(site: str, orientation: np.ndarray, offset: Sequence[float] = (0.0, 0.
             Phase("close", grasp_at, CLOSE, after(close_steps), close_steps)]
 
 
-def release_and_back_off() -> list[Phase]:
-    """Every subtask ends here, done or given up: open the gripper, then back off before the next one."""
-    return [Phase("release", moved_by((0.0, 0.0, 0.0)), OPEN, after(5), 5),
-            Phase("back off", backed_off(0.12), OPEN, reached(0.03), 20)]
+def go_home() -> Phase:
+    """Back to the reset pose, which brings the arm back to its reset posture (the wrist unwound, joints 2 and 6
+    off their limits) from wherever the last subtask left it."""
+    return Phase("home", lambda scene, start: Pose(HOME_POSITION, GRIPPER_FORWARD), OPEN, reached(0.03), 40)
+
+
+def release_and_back_off(subtask: str) -> list[Phase]:
+    """Every subtask ends here, done or given up: open the gripper, then back off before the next one. The kettle,
+    gripped from above, leaves joint 6 at its limit for the knobs next to it unless the arm goes home."""
+    back_off = [Phase("release", moved_by((0.0, 0.0, 0.0)), OPEN, after(5), 5),
+                Phase("back off", backed_off(0.12), OPEN, reached(0.03), 20)]
+    return back_off + [go_home()] if subtask == "kettle" else back_off
 
 
 def microwave() -> list[Phase]:
     # Face the door (yawed 0.3 rad) and keep that yaw while pulling: turning with the door lost the grasp.
     facing_door = rotation(Z_AXIS, 0.3) @ GRIPPER_FORWARD
-    return grasp("microhandle_site", facing_door) + [
+    # Start from home: reaching down to the handle from wherever the last subtask ended left joints 2 and 6 at
+    # their limits.
+    return [go_home()] + grasp("microhandle_site", facing_door) + [
         # Open past -0.6 rad (done at -0.45): the door relaxes a little once let go.
         Phase("pull", swung("microwave", -0.15, turn_hand=False), CLOSE, joint_past("microwave", -0.65), 40)]
 
 
 def kettle() -> list[Phase]:
-    # Rolled 90 degrees (this way round keeps joint 7 in range) so the fingers close vertically on the handle.
-    rolled = rotation(Z_AXIS, -np.pi / 2) @ rotation(X_AXIS, -np.pi / 2) @ GRIPPER_FORWARD
+    # Grip the handle (a bar along x) from above, the fingers closing along y. The sideways grasp of KITCHEN_NOTES
+    # (fingers closing vertically) also completes, but it winds the wrist up (joint 5 near -2, joint 7 near its
+    # limit) and the knob or door that comes next can no longer be reached.
+    from_above = rotation(Z_AXIS, -np.pi / 2) @ rotation(X_AXIS, -np.pi / 2) @ GRIPPER_FORWARD
 
-    def hand_over_goal(clearance: float) -> Target:
-        """The hand where it holds the kettle, once the kettle stands `clearance` above its goal. Aiming at a fixed
-        spot rather than chasing the kettle: the kettle swings in the grip, and chasing it makes the hand run ahead."""
+    def hand_over_place(clearance: float) -> Target:
+        """The hand where it holds the kettle, once the kettle stands `clearance` above KETTLE_PLACE. A fixed spot,
+        not the kettle: it swings in the grip, and chasing it makes the hand run ahead."""
         def target(scene: Scene, start: Scene) -> Pose:
             grip = start.end_effector().position - start.joint("kettle")[:3]
-            return Pose(KETTLE_GOAL + grip + clearance * Z_AXIS, rolled)
+            return Pose(KETTLE_PLACE + grip + clearance * Z_AXIS, from_above)
         return target
     # Come down from 25 cm above the handle: a lower approach from the microwave side knocked the kettle over.
-    return grasp("kettle_site", rolled, offset=(0.0, 0.0, 0.02), stand_off=0.25, close_steps=5) + [
+    return grasp("kettle_site", from_above, offset=(0.0, 0.0, 0.02), stand_off=0.25, close_steps=5) + [
         Phase("lift", moved_by(0.05 * Z_AXIS), CLOSE, reached(0.015), 15),
-        Phase("carry", hand_over_goal(0.05), CLOSE, reached(0.04), 40),
-        Phase("set down", hand_over_goal(0.005), CLOSE, reached(0.02), 15)]
+        Phase("carry", hand_over_place(0.05), CLOSE, reached(0.04), 40),
+        Phase("set down", hand_over_place(0.005), CLOSE, reached(0.02), 15)]
 
 
 def burner(knob: str) -> Callable[[], list[Phase]]:
@@ -267,7 +282,9 @@ class ScriptedTeleoperator:
             raise ValueError(f"unknown subtask(s) {unknown}; valid subtasks: {', '.join(SUBTASKS)}")
         self.subtasks, self.rng, self.noise, self.config = tuple(subtasks), rng, noise, config
         self.scene = Scene(model, data)
-        self._scripts = [SCRIPTS[name]() + release_and_back_off() for name in self.subtasks]
+        work = [SCRIPTS[name]() for name in self.subtasks]
+        self._release_at = [len(phases) for phases in work]  # where release and back-off begin in each script
+        self._scripts = [phases + release_and_back_off(name) for name, phases in zip(self.subtasks, work)]
         # Per-episode waypoint offsets, one per phase: a person never aims at exactly the same spot twice.
         waypoint_std = noise.scale * noise.waypoint_std
         self._offsets = [np.clip(rng.normal(0.0, waypoint_std, (len(script), 3)), -2 * waypoint_std, 2 * waypoint_std)
@@ -323,12 +340,12 @@ class ScriptedTeleoperator:
 
     def _stalled(self) -> bool:
         """Over the subtask's step budget while still working on it (release and back-off always run)."""
-        working = self._phase < len(self._scripts[self._subtask]) - len(release_and_back_off())
+        working = self._phase < self._release_at[self._subtask]
         return working and self._subtask_steps >= self.config.max_subtask_steps
 
     def _give_up(self) -> None:
         self.abandoned.append(self.subtasks[self._subtask])
-        self._phase = len(self._scripts[self._subtask]) - len(release_and_back_off())
+        self._phase = self._release_at[self._subtask]
         self._start_phase()
 
     def _next_phase(self) -> None:
@@ -343,11 +360,11 @@ class ScriptedTeleoperator:
 
 def measure_success(subtask_sequences: Sequence[Sequence[str]], episodes_per_sequence: int, seed: int = 0,
                     noise: TeleopNoise = TeleopNoise(), max_steps: int = 500) -> dict:
-    """Runs the scripted teleoperator in FrankaKitchen-v1 and reports how often each subtask gets done.
+    """Runs the scripted teleoperator in FrankaKitchen-v1 and reports how often it gets the subtasks done.
 
-    Returns success rates per subtask name, per position in the sequence and per sequence (all subtasks done),
-    the mean number of env steps per episode (an episode ends when all are done, the script has finished, or at
-    `max_steps`) and the subtasks the script gave up on.
+    An episode ends when all its subtasks are done, when the script has finished, or after `max_steps` env steps.
+    Returns the success rate per subtask name and per position in the sequences; per sequence, the rate of
+    episodes with every subtask done and the mean episode length; and how often the script gave up on each subtask.
     """
     import gymnasium
     import gymnasium_robotics
@@ -355,34 +372,30 @@ def measure_success(subtask_sequences: Sequence[Sequence[str]], episodes_per_seq
     gymnasium.register_envs(gymnasium_robotics)
     done_by_name: dict[str, list[bool]] = {}
     done_by_position: list[list[bool]] = [[] for _ in range(max(map(len, subtask_sequences)))]
-    sequence_success, steps, all_done_steps, abandoned = {}, [], [], {}
+    sequences, abandoned = {}, {}
     for sequence_index, sequence in enumerate(subtask_sequences):
         env = gymnasium.make("FrankaKitchen-v1", tasks_to_complete=list(sequence), max_episode_steps=max_steps)
         model, data = env.unwrapped.model, env.unwrapped.data
         controller = CartesianController(model, data)
-        all_done = []
+        all_done, lengths = [], []
         for episode in range(episodes_per_sequence):
-            env.reset(seed=seed + 1000 * sequence_index + episode)
             rng = np.random.default_rng([seed, sequence_index, episode])
+            env.reset(seed=int(rng.integers(2 ** 31)))
             teleop = ScriptedTeleoperator(model, data, sequence, rng, noise)
-            completed, step, finished = [], 0, False
+            completed, steps, finished = [], 0, False
             while not (finished or teleop.done):
                 _, _, terminated, truncated, info = env.step(controller.action(teleop.twist()))
-                completed, step, finished = list(info["episode_task_completions"]), step + 1, terminated or truncated
+                completed, steps, finished = list(info["episode_task_completions"]), steps + 1, terminated or truncated
             for position, name in enumerate(sequence):
                 done_by_name.setdefault(name, []).append(name in completed)
                 done_by_position[position].append(name in completed)
             for name in teleop.abandoned:
                 abandoned[name] = abandoned.get(name, 0) + 1
             all_done.append(all(name in completed for name in sequence))
-            steps.append(step)
-            if all_done[-1]:
-                all_done_steps.append(step)
-        sequence_success[", ".join(sequence)] = float(np.mean(all_done))
+            lengths.append(steps)
+        sequences[", ".join(sequence)] = {"success": float(np.mean(all_done)), "mean_steps": float(np.mean(lengths))}
         env.close()
     return {"subtask_success": {name: float(np.mean(done)) for name, done in done_by_name.items()},
             "position_success": [float(np.mean(done)) for done in done_by_position],
-            "sequence_success": sequence_success,
-            "mean_steps": float(np.mean(steps)),
-            "mean_steps_all_done": float(np.mean(all_done_steps)) if all_done_steps else None,
+            "sequences": sequences,
             "abandoned": abandoned}

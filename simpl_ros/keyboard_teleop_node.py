@@ -23,6 +23,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from simpl_ros.messages import GRIPPER_TOPIC, TWIST_TOPIC, twist_message
 from simpl_ros.node_main import StartupError, parameter, run
 
 # key -> (linear direction, angular direction) in the world frame: x right, y into the kitchen, z up
@@ -48,8 +49,8 @@ class KeyboardTeleopNode(Node):
         self.hold = parameter(self, "key_hold_s", 0.3)
         recorder = parameter(self, "recorder", "/demo_recorder")
         self.linear, self.angular, self.until, self.gripper = np.zeros(3), np.zeros(3), 0.0, 1.0
-        self.twist_pub = self.create_publisher(TwistStamped, "/servo_node/delta_twist_cmds", 10)
-        self.gripper_pub = self.create_publisher(Float64, "/servo_node/gripper_cmd", 10)
+        self.twist_pub = self.create_publisher(TwistStamped, TWIST_TOPIC, 10)
+        self.gripper_pub = self.create_publisher(Float64, GRIPPER_TOPIC, 10)
         self.recorder = {action: self.create_client(Trigger, f"{recorder}/{action}") for action in ("start", "stop",
                                                                                                      "discard")}
         self.terminal = termios.tcgetattr(sys.stdin)
@@ -61,12 +62,8 @@ class KeyboardTeleopNode(Node):
         for key in self._keys():
             self._press(key)
         moving = time.monotonic() < self.until
-        msg = TwistStamped()
-        msg.header.stamp, msg.header.frame_id = self.get_clock().now().to_msg(), "world"
         linear, angular = (self.linear, self.angular) if moving else (np.zeros(3), np.zeros(3))
-        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = map(float, linear)
-        msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = map(float, angular)
-        self.twist_pub.publish(msg)
+        self.twist_pub.publish(twist_message(self.get_clock().now().to_msg(), linear, angular))
         self.gripper_pub.publish(Float64(data=self.gripper))
 
     def _keys(self) -> str:

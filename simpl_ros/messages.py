@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from geometry_msgs.msg import TwistStamped
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
@@ -20,6 +21,8 @@ SKILL_TOPIC = "simpl/skill"              # selector -> decoder, encoder: episode
 EMBEDDING_TOPIC = "simpl/task_embedding"  # encoder -> selector: mode (0 explore, 1 exploit), e
 TRANSITIONS_TOPIC = "simpl/transitions"  # encoder -> adaptation: one episode's high-level transitions (rows x width)
 JOINT_STATES_TOPIC = "joint_states"
+TWIST_TOPIC = "/servo_node/delta_twist_cmds"   # teleop -> servo: end-effector twist (world frame), MoveIt Servo's name
+GRIPPER_TOPIC = "/servo_node/gripper_cmd"      # teleop -> servo: std_msgs/Float64, +1 open, -1 close
 
 EXPLORE, EXPLOIT = 0, 1
 # State topics (e*, a recorder's status): a node that joins late still gets the last message.
@@ -99,6 +102,15 @@ def read_step(layout: Layout, msg: Float64MultiArray) -> Step:
     f = layout.unpack(msg)
     return Step(int(f["episode"][0]), int(f["step"][0]), float(f["reward"][0]), bool(f["terminated"][0]),
                 bool(f["truncated"][0]), f["action"].astype(np.float32), f["observation"].astype(np.float32))
+
+
+def twist_message(stamp, linear, angular) -> TwistStamped:
+    """A world-frame end-effector twist (linear m/s, angular rad/s) as the servo node takes it."""
+    msg = TwistStamped()
+    msg.header.stamp, msg.header.frame_id = stamp, "world"
+    msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = map(float, linear)
+    msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = map(float, angular)
+    return msg
 
 
 def rows_message(rows: np.ndarray, episode: int) -> Float64MultiArray:

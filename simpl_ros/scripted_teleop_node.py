@@ -25,7 +25,8 @@ from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
-from simpl_ros.messages import LATCHED, STEP_TOPIC, MessageError, read_step, step_layout
+from simpl_ros.messages import (GRIPPER_TOPIC, LATCHED, STEP_TOPIC, TWIST_TOPIC, MessageError, read_step, step_layout,
+                                twist_message)
 from simpl_ros.node_main import StartupError, parameter, run
 
 
@@ -47,8 +48,8 @@ class ScriptedTeleopNode(Node):
         spec = domain("kitchen")
         self.layout = step_layout(spec.state_dim, spec.action_dim)
         self.mirror = KitchenEnv()  # only its MuJoCo model and data: the scene the operator looks at
-        self.twist_pub = self.create_publisher(TwistStamped, "/servo_node/delta_twist_cmds", 10)
-        self.gripper_pub = self.create_publisher(Float64, "/servo_node/gripper_cmd", 10)
+        self.twist_pub = self.create_publisher(TwistStamped, TWIST_TOPIC, 10)
+        self.gripper_pub = self.create_publisher(Float64, GRIPPER_TOPIC, 10)
         self.start_client = self.create_client(Trigger, f"{recorder}/start")
         self.stop_client = self.create_client(Trigger, f"{recorder}/stop")
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
@@ -114,12 +115,8 @@ class ScriptedTeleopNode(Node):
         self.steps += 1
 
     def _publish(self, twist) -> None:
-        msg = TwistStamped()
-        msg.header.stamp, msg.header.frame_id = self.get_clock().now().to_msg(), "world"
-        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = map(float, twist.linear)
-        msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = map(float, twist.angular)
         self.gripper_pub.publish(Float64(data=float(twist.gripper)))
-        self.twist_pub.publish(msg)
+        self.twist_pub.publish(twist_message(self.get_clock().now().to_msg(), twist.linear, twist.angular))
 
     def _on_saved(self, future) -> None:
         answer = future.result()

@@ -16,6 +16,20 @@ def add_parser(commands) -> None:
     env.add_argument("--seed", type=int, default=0)
     env.set_defaults(run=run_env)
 
+    teleop = which.add_parser(
+        "teleop", help="success of the scripted kitchen teleoperator per subtask and per sequence",
+        description="Run the scripted teleoperator in the kitchen: each subtask alone, SiMPL's 33 task sequences, "
+                    "and random orders of 4 subtasks; print success per subtask, per position and per sequence, and "
+                    "write everything to --out as JSON.")
+    teleop.add_argument("--alone", type=int, default=20, help="episodes per subtask alone (default 20; 0 skips)")
+    teleop.add_argument("--spec", type=int, default=5, help="episodes per SiMPL sequence (default 5; 0 skips)")
+    teleop.add_argument("--random", type=int, default=20, help="episodes per random order (default 20; 0 skips)")
+    teleop.add_argument("--orders", type=int, default=10, help="random orders of 4 subtasks (default 10)")
+    teleop.add_argument("--max-steps", type=int, default=500, help="env steps per episode at most (default 500)")
+    teleop.add_argument("--seed", type=int, default=0)
+    teleop.add_argument("--out", default="runs/bench_teleop.json", help="JSON results (default runs/bench_teleop.json)")
+    teleop.set_defaults(run=run_teleop)
+
     inference = which.add_parser(
         "inference", help="single-sample latency of the skill graphs: torch eager vs onnxruntime",
         description="p50/p99/max latency of one decoder and one prior call, onnxruntime on the bundle and (with "
@@ -80,6 +94,21 @@ def run_env(args) -> int:
     from simpl_core.bench import env_speed
     sizes = tuple(int(s) for s in args.batch_sizes.split(","))
     print(env_speed.format_results(env_speed.run(args.domain, args.steps, sizes, args.seed)))
+    return 0
+
+
+def run_teleop(args) -> int:
+    import json
+    from pathlib import Path
+
+    from simpl_core.bench import teleop
+    episodes = {"alone": args.alone, "spec_sequences": args.spec, "random_orders": args.random}
+    results = teleop.run(episodes, args.orders, args.seed, args.max_steps)
+    print(teleop.format_results(results))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"command_line": args.command_line, **results}, indent=1))
+    print(f"results in {out}")
     return 0
 
 

@@ -6,7 +6,7 @@ Each subtask is a script of phases (approach, grasp, pull / push / turn / carry,
 is a target pose recomputed from the scene every step and followed by a P-controller; it ends when its goal is met or
 after a step cap. The recipes and numbers come from the measurements in KITCHEN_NOTES.md.
 Noise (Gaussian twist noise every step, random waypoint offsets every episode) makes demonstrations vary like human
-play data; `measure_success` runs the scripts in the real env and counts completed subtasks.
+play data; `simpl bench teleop` (simpl_core/bench/teleop.py) measures how often the scripts succeed.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Callable, NamedTuple, Sequence
 import mujoco
 import numpy as np
 
-from simpl_core.teleop.cartesian import (CartesianController, Twist, ee_pose, name_to_id, rotation_error)
+from simpl_core.envs.kitchen.task import SUBTASKS
+from simpl_core.teleop.cartesian import Twist, ee_pose, name_to_id, rotation_error
 
-SUBTASKS = ("bottom burner", "top burner", "light switch", "slide cabinet", "hinge cabinet", "microwave", "kettle")
 OPEN, CLOSE = 1.0, -1.0
 
 X_AXIS, Y_AXIS, Z_AXIS = np.eye(3)
@@ -44,10 +44,10 @@ class TeleopConfig:
 
 @dataclass(frozen=True)
 class TeleopNoise:
-    scale: float = 1.0          # multiplies every term below; 0 gives the deterministic script
-    linear_std: float = 0.05    # m/s; Gaussian noise on the commanded linear velocity, every step
-    angular_std: float = 0.1    # rad/s; same for the angular velocity
-    waypoint_std: float = 0.005 # m; offset of every waypoint, drawn once per episode (clipped at 2 std)
+    scale: float = 1.0           # multiplies every term below; 0 gives the deterministic script
+    linear_std: float = 0.05     # m/s; Gaussian noise on the commanded linear velocity, every step
+    angular_std: float = 0.1     # rad/s; same for the angular velocity
+    waypoint_std: float = 0.005  # m; offset of every waypoint, drawn once per episode (clipped at 2 std)
 
 
 class Pose(NamedTuple):
@@ -356,46 +356,3 @@ class ScriptedTeleoperator:
 
     def _start_phase(self) -> None:
         self._phase_steps, self._start = 0, None
-
-
-def measure_success(subtask_sequences: Sequence[Sequence[str]], episodes_per_sequence: int, seed: int = 0,
-                    noise: TeleopNoise = TeleopNoise(), max_steps: int = 500) -> dict:
-    """Runs the scripted teleoperator in FrankaKitchen-v1 and reports how often it gets the subtasks done.
-
-    An episode ends when all its subtasks are done, when the script has finished, or after `max_steps` env steps.
-    Returns the success rate per subtask name and per position in the sequences; per sequence, the rate of
-    episodes with every subtask done and the mean episode length; and how often the script gave up on each subtask.
-    """
-    import gymnasium
-    import gymnasium_robotics
-
-    gymnasium.register_envs(gymnasium_robotics)
-    done_by_name: dict[str, list[bool]] = {}
-    done_by_position: list[list[bool]] = [[] for _ in range(max(map(len, subtask_sequences)))]
-    sequences, abandoned = {}, {}
-    for sequence_index, sequence in enumerate(subtask_sequences):
-        env = gymnasium.make("FrankaKitchen-v1", tasks_to_complete=list(sequence), max_episode_steps=max_steps)
-        model, data = env.unwrapped.model, env.unwrapped.data
-        controller = CartesianController(model, data)
-        all_done, lengths = [], []
-        for episode in range(episodes_per_sequence):
-            rng = np.random.default_rng([seed, sequence_index, episode])
-            env.reset(seed=int(rng.integers(2 ** 31)))
-            teleop = ScriptedTeleoperator(model, data, sequence, rng, noise)
-            completed, steps, finished = [], 0, False
-            while not (finished or teleop.done):
-                _, _, terminated, truncated, info = env.step(controller.action(teleop.twist()))
-                completed, steps, finished = list(info["episode_task_completions"]), steps + 1, terminated or truncated
-            for position, name in enumerate(sequence):
-                done_by_name.setdefault(name, []).append(name in completed)
-                done_by_position[position].append(name in completed)
-            for name in teleop.abandoned:
-                abandoned[name] = abandoned.get(name, 0) + 1
-            all_done.append(all(name in completed for name in sequence))
-            lengths.append(steps)
-        sequences[", ".join(sequence)] = {"success": float(np.mean(all_done)), "mean_steps": float(np.mean(lengths))}
-        env.close()
-    return {"subtask_success": {name: float(np.mean(done)) for name, done in done_by_name.items()},
-            "position_success": [float(np.mean(done)) for done in done_by_position],
-            "sequences": sequences,
-            "abandoned": abandoned}

@@ -1,0 +1,59 @@
+"""`simpl data kitchen` and `simpl data inspect` on kitchen data, end to end on a small scripted-teleop dataset."""
+
+import json
+
+import minari
+import numpy as np
+import pytest
+
+from simpl_core.cli import main
+from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order
+from simpl_core.data.minari_io import OfflineDataset, load_dataset
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("datasets") / "kitchen-test-v0"
+    assert main(["data", "kitchen", "--episodes", "3", "--subtasks", "1", "--workers", "1", "--seed", "2",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_teleop_episodes_are_task_agnostic_and_each_completes_its_subtask(small_dataset):
+    dataset = load_dataset(small_dataset)
+    assert dataset.num_episodes == 3 and dataset.observation_dim == 59 and dataset.action_dim == 9
+    for episode in dataset.episodes:
+        assert len(episode.observations) == episode.length + 1
+        assert np.all(episode.rewards == 0) and episode.truncations[-1]  # no task information; no terminal state
+        assert np.all(np.abs(episode.actions) <= 1)
+        assert len(subtask_order(episode.observations)) >= 1  # the scripted operator got its subtask done
+    assert json.loads(dataset.metadata["env_spec"])["id"] == "simpl/Kitchen-v0"
+    assert set(dataset.metadata["teleop_subtask_success"].values()) == {1.0}
+
+
+def test_minari_loads_the_kitchen_dataset(small_dataset, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(small_dataset.parent))
+    loaded = minari.load_dataset(small_dataset.name)
+    assert loaded.total_episodes == 3
+    assert next(iter(loaded.iterate_episodes())).observations.shape[1] == 59
+
+
+def test_inspect_draws_the_subtask_coverage(small_dataset, capsys):
+    png = small_dataset.parent / "coverage.png"
+    assert main(["data", "inspect", str(small_dataset), "--png", str(png)]) == 0
+    printed = capsys.readouterr().out
+    assert "subtasks     episodes completing each:" in printed and "kettle_qw" in printed
+    assert png.stat().st_size > 10_000
+    assert sum(kitchen_coverage(load_dataset(small_dataset)).values()) >= 3
+
+
+def test_kitchen_datasets_of_other_tools_are_recognised():
+    """D4RL's kitchen data in Minari records FrankaKitchen-v1 (namespaced ids too)."""
+    for env_id in ("FrankaKitchen-v1", "D4RL/kitchen/FrankaKitchen-v1"):
+        dataset = OfflineDataset(episodes=[], metadata={"env_spec": json.dumps({"id": env_id})}, path=None)
+        assert dataset_domain(dataset) == "kitchen"
+
+
+def test_an_existing_dataset_is_kept_unless_asked(small_dataset, capsys):
+    assert main(["data", "kitchen", "--episodes", "1", "--out", str(small_dataset)]) == 2
+    assert "already holds a dataset" in capsys.readouterr().err

@@ -103,37 +103,62 @@ def evaluate(value, arguments: dict) -> str:
     return "".join(one(s) for s in value)
 
 
+def launch_file_graph(name: str) -> list:
+    """The actions of launch/<name>.launch.py, built with the stand-in launch classes."""
+    return runpy.run_path(str(ROOT / "launch" / f"{name}.launch.py"))["generate_launch_description"]().args[0]
+
+
+def both_ways(actions: list, graph, argv: list[str]) -> tuple[dict, dict]:
+    """Node -> (executable, params file, parameter overrides, ends the graph) as launch_ros and the runner see it."""
+    arguments = parse_arguments(graph, argv)
+    launched = {}
+    for node in (a for a in actions if type(a).__name__ == "Node"):
+        condition = node.kwargs["condition"]
+        if condition is not None and evaluate(condition.args[0], arguments) != "true":
+            continue
+        params_file, overrides = node.kwargs["parameters"]
+        launched[node.kwargs["name"]] = (node.kwargs["executable"], params_file,
+                                         {k: evaluate(v, arguments) for k, v in overrides.items()},
+                                         node.kwargs["on_exit"] is not None)
+    run = {}
+    for command in node_commands(graph, arguments):
+        argv = command.argv
+        params = dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
+        executable = next(name for name, module in NODES.items() if module == argv[2])
+        run[argv[argv.index("-r") + 1].removeprefix("__node:=")] = (
+            executable, argv[argv.index("--params-file") + 1], params, command.shutdown_on_exit)
+    return launched, run
+
+
+@pytest.mark.parametrize("name", ["maze_sim", "record_demos"])
+def test_launch_file_declares_the_graphs_arguments(monkeypatch, name):
+    fake_launch_modules(monkeypatch)
+    declared = {a.args[0]: a.kwargs["default_value"] for a in launch_file_graph(name)
+                if type(a).__name__ == "DeclareLaunchArgument"}
+    assert declared == {arg: str(spec["default"]) for arg, spec in load_graph(name).arguments.items()}
+
+
 def test_launch_file_and_runner_start_the_same_graph(monkeypatch):
     fake_launch_modules(monkeypatch)
-    description = runpy.run_path(str(ROOT / "launch" / "maze_sim.launch.py"))["generate_launch_description"]()
-    actions = description.args[0]
-    declared = {a.args[0]: a.kwargs["default_value"] for a in actions if type(a).__name__ == "DeclareLaunchArgument"}
-    graph = load_graph("maze_sim")
-    assert declared == {name: str(spec["default"]) for name, spec in graph.arguments.items()}
+    actions, graph = launch_file_graph("maze_sim"), load_graph("maze_sim")
     for argv in (["task:=[3, 12]", "rtf:=4"], ["adapt:=true"]):
-        arguments = parse_arguments(graph, argv)
-        launched = {}
-        for node in (a for a in actions if type(a).__name__ == "Node"):
-            condition = node.kwargs["condition"]
-            if condition is not None and evaluate(condition.args[0], arguments) != "true":
-                continue
-            params_file, overrides = node.kwargs["parameters"]
-            launched[node.kwargs["name"]] = (node.kwargs["executable"], params_file,
-                                             {k: evaluate(v, arguments) for k, v in overrides.items()},
-                                             node.kwargs["on_exit"] is not None)
-        run = {}
-        for command in node_commands(graph, arguments):
-            argv = command.argv
-            params = dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
-            executable = next(name for name, module in NODES.items() if module == argv[2])
-            run[argv[argv.index("-r") + 1].removeprefix("__node:=")] = (
-                executable, argv[argv.index("--params-file") + 1], params, command.shutdown_on_exit)
+        launched, run = both_ways(actions, graph, argv)
         assert launched == run
     assert set(run) == {"sim", "skill_decoder", "skill_selector", "task_encoder", "adaptation"}
     assert run["sim"][2]["auto_reset"] == "false" and run["adaptation"][3]  # adaptation drives, and ends, the run
     arguments = parse_arguments(graph, ["task:=[3, 12]", "rtf:=4"])
     first = {c.name: c.argv for c in node_commands(graph, arguments)}
     assert "adaptation" not in first and "task:=[3, 12]" in first["sim"] and "auto_reset:=true" in first["sim"]
+
+
+def test_record_demos_launch_file_and_runner_agree(monkeypatch):
+    fake_launch_modules(monkeypatch)
+    actions, graph = launch_file_graph("record_demos"), load_graph("record_demos")
+    launched, run = both_ways(actions, graph, ["episodes:=3", "bag:=runs/bag"])
+    assert launched == run and run["scripted_teleop"][3]  # the scripted operator's end is the graph's end
+    assert run["demo_recorder"][2]["bag"] == "runs/bag" and run["scripted_teleop"][2]["episodes"] == "3"
+    launched, run = both_ways(actions, graph, ["scripted:=false"])
+    assert launched == run and set(run) == {"sim", "servo_node", "demo_recorder"}  # you drive: keyboard_teleop
 
 
 def test_launch_refuses_unknown_arguments_and_graphs(capsys):

@@ -35,7 +35,7 @@ def test_every_goal_and_the_start_are_reachable():
     layout = MazeLayout.load()
     distances = layout.distances_to((10, 10))
     for task_set in builtin_task_sets().values():
-        for task in task_set.tasks:
+        for task in task_set.tasks if task_set.domain == "maze" else ():
             assert distances[task.goal] > 0, task
 
 

@@ -5,10 +5,13 @@ import json
 import minari
 import numpy as np
 import pytest
+import yaml
 
 from simpl_core.cli import main
 from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order
 from simpl_core.data.minari_io import OfflineDataset, load_dataset
+from simpl_core.envs.kitchen.task import SUBTASKS
+from simpl_core.paths import resource
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +60,16 @@ def test_kitchen_datasets_of_other_tools_are_recognised():
 def test_an_existing_dataset_is_kept_unless_asked(small_dataset, capsys):
     assert main(["data", "kitchen", "--episodes", "1", "--out", str(small_dataset)]) == 2
     assert "already holds a dataset" in capsys.readouterr().err
+
+
+def test_kitchen_skills_train_export_and_report_what_the_prior_completes(small_dataset, tmp_path):
+    smoke = yaml.safe_load(resource("config", "skills_smoke.yaml").read_text())
+    config = tmp_path / "skills_kitchen_smoke.yaml"
+    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen"}))
+    run, bundle = tmp_path / "skills", tmp_path / "bundle"
+    assert main(["train-skills", "--config", str(config), "--dataset", str(small_dataset), "--out", str(run)]) == 0
+    assert main(["export", "--skills", str(run), "--out", str(bundle)]) == 0
+    assert main(["eval-prior", "--bundle", str(bundle), "--episodes", "3", "--steps", "20"]) == 0
+    report = json.loads((bundle / "prior_report.json").read_text())
+    assert report["episodes"] == 3 and report["steps_per_episode"] == 20
+    assert set(report["subtask_rate"]) == set(SUBTASKS) and sum(report["common_orders"].values()) == 3

@@ -47,11 +47,13 @@ def add_export_parser(commands) -> None:
     evaluate = commands.add_parser(
         "eval-prior", help="roll out the skill prior alone and report where it goes",
         description="Run the frozen skill prior as the high-level policy (z ~ p(z|s) every K steps, decoded "
-                    "closed-loop) in the maze from the task start; report coverage and how often the goals of each "
-                    "task set are reached, and draw the trajectories to a PNG.")
+                    "closed-loop) from the task start, task-agnostic. Maze: report coverage and how often the goals "
+                    "of each task set are reached, and draw the trajectories to a PNG. Kitchen: report how often "
+                    "each subtask gets done and the commonest completion orders.")
     evaluate.add_argument("--bundle", required=True, help="policy bundle directory, e.g. models/maze")
     evaluate.add_argument("--episodes", type=int, default=100, help="episodes, all stepped together (default 100)")
-    evaluate.add_argument("--steps", type=int, default=2000, help="env steps per episode (default 2000)")
+    evaluate.add_argument("--steps", type=int, help="env steps per episode (default: the domain's horizon, "
+                                                    "maze 2000, kitchen 280)")
     evaluate.add_argument("--out", help="write report.json and prior_rollouts.png here (default: the bundle)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(run=run_eval_prior)
@@ -73,23 +75,30 @@ def run_eval_prior(args) -> int:
     from pathlib import Path
 
     from simpl_core.data.inspect import plot_maze_trajectories
+    from simpl_core.envs.domains import domain
     from simpl_core.envs.maze.layout import MazeLayout
     from simpl_core.runtime.bundle import PolicyBundle
-    from simpl_core.skills.eval_prior import maze_prior_report, rollout_prior
+    from simpl_core.skills.eval_prior import kitchen_prior_report, maze_prior_report, rollout_prior
     from simpl_core.tasks import resolve_tasks
 
     bundle = PolicyBundle.load(args.bundle)
-    if bundle.manifest["domain"] != "maze":
-        raise ValueError(f"eval-prior supports the maze domain; this bundle is {bundle.manifest['domain']!r}")
-    rollouts = rollout_prior(bundle, args.episodes, args.steps, args.seed)
-    report = maze_prior_report(rollouts, MazeLayout.load())
+    spec = domain(bundle.manifest["domain"])
+    steps = args.steps or spec.horizon
+    rollouts = rollout_prior(bundle, args.episodes, steps, args.seed)
     out = Path(args.out or args.bundle)
     out.mkdir(parents=True, exist_ok=True)
+    if spec.name == "kitchen":
+        report = kitchen_prior_report(rollouts)
+        (out / "prior_report.json").write_text(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2))
+        print(f"report: {out / 'prior_report.json'}")
+        return 0
+    report = maze_prior_report(rollouts, MazeLayout.load())
     (out / "prior_report.json").write_text(json.dumps(report, indent=2))
     goals = {name: [t.goal for t in resolve_tasks(name).tasks] for name in ("maze-train-40", "maze-target-10")}
     png = plot_maze_trajectories(list(rollouts.trajectories[:60]), out / "prior_rollouts.png",
                                  f"skill prior alone: {min(60, args.episodes)} of {args.episodes} episodes, "
-                                 f"{args.steps} steps", goals=goals)
+                                 f"{steps} steps", goals=goals)
     print(json.dumps(report, indent=2))
     print(f"report: {out / 'prior_report.json'}   trajectories: {png}")
     return 0

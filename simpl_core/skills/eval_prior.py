@@ -1,17 +1,22 @@
 """`simpl eval-prior`: is the skill prior any good? Roll out the frozen prior as the high-level policy (a new
 z ~ p(z | s) every K steps, decoded closed-loop) from the task start and measure where it goes (SPiRL's "prior
-rollouts" check). Runs on the exported bundle, i.e. on exactly what the robot would run."""
+rollouts" check). Runs on the exported bundle, i.e. on exactly what the robot would run. Maze: coverage and goals
+reached; kitchen: which subtasks the prior alone completes (read from the object joints of the observations)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections import Counter
+
 import numpy as np
 
+from simpl_core.data.inspect import subtask_order
+from simpl_core.envs import make_vector_env
+from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.envs.maze.env import DEFAULT_START
 from simpl_core.envs.maze.layout import MazeLayout
 from simpl_core.envs.maze.task import SUCCESS_RADIUS
-from simpl_core.envs.maze.vector import MazeVectorEnv
 from simpl_core.runtime.bundle import PolicyBundle
 from simpl_core.tasks import builtin_task_sets
 
@@ -23,9 +28,9 @@ class PriorRollouts:
 
 
 def rollout_prior(bundle: PolicyBundle, episodes: int, steps: int, seed: int = 0) -> PriorRollouts:
-    """Task-agnostic maze episodes driven by the prior; all episodes stepped together."""
+    """Task-agnostic episodes of the bundle's domain driven by the prior; all episodes stepped together."""
     rng = np.random.default_rng(seed)
-    env = MazeVectorEnv(episodes, max_episode_steps=steps + 1)
+    env = make_vector_env(bundle.manifest["domain"], episodes, max_episode_steps=steps + 1)
     obs, _ = env.reset(seed=seed)
     trajectory = [obs]
     z = None
@@ -65,3 +70,18 @@ def maze_prior_report(rollouts: PriorRollouts, layout: MazeLayout) -> dict:
         report["goal_sets"][name] = {"reach_rate": float(reached.mean()),
                                      "goals_reached_at_least_once": f"{int(reached.any(0).sum())}/{len(goals)}"}
     return report
+
+
+def kitchen_prior_report(rollouts: PriorRollouts) -> dict:
+    """How often each subtask gets done at some point of an episode, subtasks per episode, and the commonest
+    completion orders."""
+    orders = [subtask_order(trajectory) for trajectory in rollouts.trajectories]
+    return {
+        "episodes": len(orders),
+        "steps_per_episode": rollouts.trajectories.shape[1] - 1,
+        "subtask_rate": {name: float(np.mean([name in order for order in orders])) for name in SUBTASKS},
+        "subtasks_per_episode_mean": float(np.mean([len(order) for order in orders])),
+        "common_orders": {",".join(order) or "(none)": count
+                          for order, count in Counter(tuple(order) for order in orders).most_common(5)},
+    }
+

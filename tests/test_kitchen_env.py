@@ -9,6 +9,7 @@ from simpl_core.envs import KITCHEN_ENV_ID, make_vector_env
 from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KITCHEN_HORIZON, OBSERVATION_NAMES, KitchenEnv
 from simpl_core.envs.kitchen.task import SUBTASKS, completed_subtasks, parse_kitchen_task
+from simpl_core.envs.kitchen.vector import KitchenVectorEnv
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.rl.rollout import rollout_wave
 from simpl_core.tasks import TaskError, resolve_task, resolve_tasks
@@ -120,4 +121,32 @@ def test_batched_rollout_runs_one_task_per_env():
                             skill_horizon=10, seed=0)
     assert [episode.env_steps for episode in episodes] == [20] * 3
     assert all(len(episode.rows) == 2 and not episode.success for episode in episodes)
-    assert [e.unwrapped.task for e in env.envs] == tasks
+    assert env._tasks == tasks
+
+
+def test_batched_env_steps_the_same_physics_as_the_single_env():
+    single, batched = KitchenEnv(), KitchenVectorEnv(2)
+    single.base.robot_env.robot_noise_ratio = single.base.object_noise_ratio = 0.0  # compare noise-free
+    batched._noise[:] = 0.0
+    actions = np.random.default_rng(0).uniform(-1, 1, (25, 9))
+    first, _ = single.reset(seed=0)
+    observations, _ = batched.reset(seed=0)
+    assert np.array_equal(first, observations[0])
+    for action in actions:
+        expected = single.step(action)[0]
+        observations = batched.step(np.stack([action, np.zeros(9)]))[0]
+        assert np.allclose(observations[0], expected, atol=1e-6)
+
+
+def test_batched_env_credits_each_env_its_own_task_and_autoresets():
+    env = KitchenVectorEnv(2, tasks=[SEQUENCE, ["light switch", "microwave", "kettle", "slide cabinet"]])
+    env.reset(seed=0)
+    for subtask in ("microwave", "light switch"):
+        for index, value in AT_GOAL[subtask].items():
+            env._state[:, 1 + index] = value  # both envs: microwave and light switch done
+    _, rewards, terminated, _, infos = env.step(np.zeros((2, 9)))
+    assert rewards.tolist() == [2.0, 2.0] and infos["credited"].tolist() == [2, 2] and not terminated.any()
+    env = KitchenVectorEnv(2, max_episode_steps=3)
+    env.reset(seed=0)
+    truncated = [env.step(np.zeros((2, 9)))[3].all() for _ in range(4)]
+    assert truncated == [False, False, True, False]  # the 4th step is the first of the next episode

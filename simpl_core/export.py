@@ -96,7 +96,7 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
         "provenance": {
             "command": command,
             "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "git": git_state(Path(__file__).resolve().parents[2]),
+            "git": git_state(Path(__file__).resolve().parents[1]),
             "skills": {
                 "run_dir": str(run_dir),
                 "dataset": checkpoint["dataset"],
@@ -178,7 +178,7 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
     manifest["graphs"] = {name: graph_entry(name, dims) for name in
                           ("skill_decoder", "skill_prior", "high_level_policy", "task_encoder")}
     manifest["provenance"]["meta"] = {"command": command, "run_dir": str(run_dir), "tasks": run_info["tasks"],
-                                      "config": checkpoint["config"], "git": git_state(Path(__file__).parents[1]),
+                                      "config": checkpoint["config"], "git": git_state(Path(__file__).resolve().parents[1]),
                                       "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                                           timespec="seconds"),
                                       "metrics": meta_summary(rows)}

@@ -12,6 +12,7 @@ from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_or
 from simpl_core.data.minari_io import OfflineDataset, load_dataset
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.paths import resource
+from simpl_core.runtime.bundle import PolicyBundle
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,13 @@ def test_kitchen_skills_train_export_and_report_what_the_prior_completes(small_d
     report = json.loads((bundle / "prior_report.json").read_text())
     assert report["episodes"] == 3 and report["steps_per_episode"] == 20
     assert set(report["subtask_rate"]) == set(SUBTASKS) and sum(report["common_orders"].values()) == 3
+
+
+def test_shipped_kitchen_skills_bundle_verifies_and_runs():
+    bundle = PolicyBundle.load(resource("models", "kitchen"))
+    assert bundle.manifest["domain"] == "kitchen" and bundle.manifest["provenance"]["git"]["commit"]
+    assert bundle.manifest["provenance"]["skills"]["dataset"] == "datasets/kitchen-teleop-v0"
+    z = np.zeros((1, bundle.latent_dim), np.float32)
+    assert bundle.decode(np.zeros(59, np.float32), z).shape == (1, 9)
+    report = json.loads(resource("models", "kitchen", "prior_report.json").read_text())
+    assert report["episodes"] == 100 and set(report["subtask_rate"]) == set(SUBTASKS)

@@ -9,7 +9,7 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run skills meta baselines compare studies ros kitchen-data demos test bench clean
+.PHONY: help run skills meta baselines compare studies ros kitchen-data kitchen-skills demos test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -59,9 +59,15 @@ ros: $(BIN)/.installed  ## the maze_sim ROS 2 graph adapting on-robot to a targe
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch maze_sim task:=$(TASK) adapt:=true
 
 KITCHEN_DATASET := datasets/kitchen-teleop-v0
-kitchen-data: $(BIN)/.installed  ## 600 scripted-teleop kitchen episodes (random subtask orders; ~8 min on 2 cores) + coverage PNG
+kitchen-data: $(BIN)/.installed  ## 600 scripted-teleop kitchen episodes (random subtask orders; ~5 min on 2 cores) + coverage PNG
 	$(BIN)/simpl data kitchen --episodes 600 --out $(KITCHEN_DATASET) --overwrite
 	$(BIN)/simpl data inspect $(KITCHEN_DATASET) --png $(KITCHEN_DATASET).png
+
+kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 cores), export them to models/kitchen, eval the prior
+	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --episodes 600 --out $(KITCHEN_DATASET)
+	$(BIN)/simpl train-skills --config config/skills_kitchen.yaml --dataset $(KITCHEN_DATASET) --out runs/skills_kitchen --resume
+	$(BIN)/simpl export --skills runs/skills_kitchen --out models/kitchen
+	$(BIN)/simpl eval-prior --bundle models/kitchen --episodes 100
 
 demos: $(BIN)/.installed  ## record kitchen demos over ROS 2 (scripted operator, 10 episodes) into a dataset and an MCAP bag
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch record_demos episodes:=10 bag:=runs/demos_bag_$$(date +%Y%m%d_%H%M%S)
@@ -71,7 +77,7 @@ test: $(BIN)/.installed-test  ## install everything and run the test suite
 
 bench: $(BIN)/.installed  ## env throughput (raw mj_step vs single vs batched) and skill-graph latency
 	$(BIN)/simpl bench env --domain maze
-	$(BIN)/simpl bench env --domain kitchen --steps 5000 --batch-sizes 4,16
+	$(BIN)/simpl bench env --domain kitchen --steps 5000 --batch-sizes 4,16,64
 	$(BIN)/simpl bench inference --bundle models/maze $$(test -d runs/skills_maze && echo --skills runs/skills_maze)
 
 clean:  ## remove the venv and generated data

@@ -63,17 +63,37 @@ def test_an_existing_dataset_is_kept_unless_asked(small_dataset, capsys):
     assert "already holds a dataset" in capsys.readouterr().err
 
 
-def test_kitchen_skills_train_export_and_report_what_the_prior_completes(small_dataset, tmp_path):
+@pytest.fixture(scope="module")
+def smoke_bundle(small_dataset, tmp_path_factory):
+    """Kitchen skills on the smoke configuration, exported: a bundle in seconds."""
+    root = tmp_path_factory.mktemp("kitchen_skills")
     smoke = yaml.safe_load(resource("config", "skills_smoke.yaml").read_text())
-    config = tmp_path / "skills_kitchen_smoke.yaml"
+    config = root / "skills_kitchen_smoke.yaml"
     config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen"}))
-    run, bundle = tmp_path / "skills", tmp_path / "bundle"
+    run, bundle = root / "skills", root / "bundle"
     assert main(["train-skills", "--config", str(config), "--dataset", str(small_dataset), "--out", str(run)]) == 0
     assert main(["export", "--skills", str(run), "--out", str(bundle)]) == 0
-    assert main(["eval-prior", "--bundle", str(bundle), "--episodes", "3", "--steps", "20"]) == 0
-    report = json.loads((bundle / "prior_report.json").read_text())
+    return bundle
+
+
+def test_eval_prior_reports_what_the_kitchen_prior_completes(smoke_bundle):
+    assert main(["eval-prior", "--bundle", str(smoke_bundle), "--episodes", "3", "--steps", "20"]) == 0
+    report = json.loads((smoke_bundle / "prior_report.json").read_text())
     assert report["episodes"] == 3 and report["steps_per_episode"] == 20
     assert set(report["subtask_rate"]) == set(SUBTASKS) and sum(report["common_orders"].values()) == 3
+
+
+def test_simpl_meta_trains_on_kitchen_sequences(smoke_bundle, tmp_path):
+    smoke = yaml.safe_load(resource("config", "simpl_smoke.yaml").read_text())
+    config, tasks, run = tmp_path / "simpl_kitchen_smoke.yaml", tmp_path / "tasks.yaml", tmp_path / "meta"
+    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "horizon": 20}))
+    tasks.write_text('domain: kitchen\ntask_sets:\n  two: ["microwave,kettle,light switch,slide cabinet", '
+                     '"kettle,microwave,top burner,hinge cabinet"]\n')
+    assert main(["meta-train", "--config", str(config), "--bundle", str(smoke_bundle), "--tasks", str(tasks),
+                 "--out", str(run)]) == 0
+    assert main(["export", "--meta", str(run), "--out", str(smoke_bundle)]) == 0
+    bundle = PolicyBundle.load(smoke_bundle)
+    assert {"high_level_policy", "task_encoder"} <= set(bundle.sessions) and bundle.manifest["dims"]["state"] == 59
 
 
 def test_shipped_kitchen_skills_bundle_verifies_and_runs():

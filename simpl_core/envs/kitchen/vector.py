@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from mujoco import rollout
 
+from simpl_core.envs.batching import per_env, pop_reset_mask
 from simpl_core.envs.kitchen.env import KITCHEN_HORIZON, KitchenEnv, action_space, as_task, observation_space
 from simpl_core.envs.kitchen.task import completed_subtasks
 
@@ -70,11 +71,7 @@ class KitchenVectorEnv(VectorEnv):
 
     def set_tasks(self, tasks, mask: np.ndarray | None = None) -> None:
         """Give each env (or each env where mask is True) its task: a KitchenTask, 4 subtask names or None."""
-        indices = np.flatnonzero(np.ones(self.num_envs, dtype=bool) if mask is None else mask)
-        tasks = list(tasks)
-        if len(tasks) != len(indices):
-            raise ValueError(f"expected {len(indices)} tasks (one per env being set), got {len(tasks)}")
-        for i, task in zip(indices, tasks):
+        for i, task in per_env(tasks, mask, self.num_envs):
             self._tasks[i], self._credited[i] = as_task(task), 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -82,11 +79,7 @@ class KitchenVectorEnv(VectorEnv):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (self.num_envs,)):
-            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},)")
+        mask = pop_reset_mask(options, self.num_envs)
         if "tasks" in options:
             self.set_tasks(options["tasks"], mask)
         self._reset_envs(mask)

@@ -16,6 +16,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from mujoco import rollout
 
+from simpl_core.envs.batching import per_env, pop_reset_mask
 from simpl_core.envs.maze.env import (DEFAULT_START, MAZE_HORIZON, action_space, as_task, observation_space,
                                       reset_state)
 from simpl_core.envs.maze.layout import DEFAULT_LAYOUT, MazeLayout
@@ -60,22 +61,14 @@ class MazeVectorEnv(VectorEnv):
             self.set_tasks(tasks)
 
     # --- per-env configuration -------------------------------------------------------------------------------
-    def _per_env(self, values, mask: np.ndarray) -> list:
-        values = list(values)
-        if len(values) != int(mask.sum()):
-            raise ValueError(f"expected {int(mask.sum())} values (one per env being set), got {len(values)}")
-        return values
-
     def set_tasks(self, tasks, mask: np.ndarray | None = None) -> None:
         """Give each env (or each env where mask is True) its task: a MazeTask, [x, y] or None."""
-        mask = np.ones(self.num_envs, dtype=bool) if mask is None else mask
-        for i, task in zip(np.flatnonzero(mask), self._per_env(tasks, mask)):
+        for i, task in per_env(tasks, mask, self.num_envs):
             task = as_task(task, self.layout)
             self._goals[i] = np.nan if task is None else task.goal
 
     def set_start_cells(self, cells, mask: np.ndarray | None = None) -> None:
-        mask = np.ones(self.num_envs, dtype=bool) if mask is None else mask
-        for i, cell in zip(np.flatnonzero(mask), self._per_env(cells, mask)):
+        for i, cell in per_env(cells, mask, self.num_envs):
             if not self.layout.is_free(cell):
                 raise ValueError(f"start cell {tuple(cell)} is a wall or outside the maze")
             self._start_cells[i] = cell
@@ -87,11 +80,7 @@ class MazeVectorEnv(VectorEnv):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (self.num_envs,)):
-            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},)")
+        mask = pop_reset_mask(options, self.num_envs)
         if "tasks" in options:
             self.set_tasks(options["tasks"], mask)
         if "start_cells" in options:

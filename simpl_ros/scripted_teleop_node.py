@@ -56,7 +56,8 @@ class ScriptedTeleopNode(Node):
         self.create_subscription(String, f"{recorder}/status", self._on_status, LATCHED)
         self.saved: int | None = None  # episodes the recorder saved in this session, from its status
         self.expected_saved = 0         # ... once it has taken in how the last episode ended
-        self.operator, self.waiting, self.started = None, False, False
+        self.operator, self.waiting = None, False
+        self.sim_episode = self.episode_before = -1  # the newest sim episode seen; the one before our start
         self.steps, self.pause = 0, self.pause_steps
         self.create_timer(0.2, self._next_episode)
 
@@ -72,6 +73,7 @@ class ScriptedTeleopNode(Node):
             self.get_logger().info(f"the recorder saved {self.saved} episodes: done")
             raise SystemExit(0)
         if self.start_client.service_is_ready():
+            self.episode_before = self.sim_episode
             self._call(self.start_client, self._on_started)
 
     def _call(self, client, then) -> None:
@@ -87,20 +89,19 @@ class ScriptedTeleopNode(Node):
         subtasks = self.subtasks or [str(name) for name in
                                      self.rng.choice(SUBTASKS, self.subtasks_per_episode, replace=False)]
         self.operator = ScriptedTeleoperator(self.mirror.model, self.mirror.data, subtasks, self.rng, self.noise)
-        self.steps, self.pause, self.started = 0, self.pause_steps, False
+        self.steps, self.pause = 0, self.pause_steps
         self.saved_before = self.saved
         self.get_logger().info(f"episode {self.saved + 1}/{self.episodes}: {', '.join(subtasks)}")
 
     def _on_step(self, msg: Float64MultiArray) -> None:
-        if self.operator is None or self.waiting:
-            return
         try:
             step = read_step(self.layout, msg)
         except MessageError as err:
             self.get_logger().warning(f"ignoring a step message: {err}", throttle_duration_sec=2.0)
             return
-        self.started |= step.step == 0  # the recording begins at the new episode's first step
-        if not self.started:
+        self.sim_episode = max(self.sim_episode, step.episode)
+        # act on the episode our start began (its first steps may come before the recorder's answer does)
+        if self.operator is None or self.waiting or step.episode <= self.episode_before:
             return
         if step.ended:  # the sim's horizon: the recorder saves the episode by itself
             self.operator, self.expected_saved = None, self.saved_before + 1

@@ -113,6 +113,15 @@ def twist_message(stamp, linear, angular) -> TwistStamped:
     return msg
 
 
+def read_step_or_warn(node, layout: Layout, msg: Float64MultiArray, consequence: str) -> Step | None:
+    """The step in msg, or None after a throttled warning that says what was wrong and what the node does about it."""
+    try:
+        return read_step(layout, msg)
+    except MessageError as err:
+        node.get_logger().warning(f"bad step message, {consequence}: {err}", throttle_duration_sec=2.0)
+        return None
+
+
 def rows_message(rows: np.ndarray, episode: int) -> Float64MultiArray:
     """A 2-D block of high-level transitions of one episode (dims: episode-<n> rows, transition columns)."""
     msg = Float64MultiArray()

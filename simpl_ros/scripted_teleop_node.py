@@ -25,7 +25,7 @@ from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
-from simpl_ros.messages import (GRIPPER_TOPIC, LATCHED, STEP_TOPIC, TWIST_TOPIC, MessageError, read_step, step_layout,
+from simpl_ros.messages import (GRIPPER_TOPIC, LATCHED, STEP_TOPIC, TWIST_TOPIC, read_step_or_warn, step_layout,
                                 twist_message)
 from simpl_ros.node_main import StartupError, parameter, run
 
@@ -94,10 +94,8 @@ class ScriptedTeleopNode(Node):
         self.get_logger().info(f"episode {self.saved + 1}/{self.episodes}: {', '.join(subtasks)}")
 
     def _on_step(self, msg: Float64MultiArray) -> None:
-        try:
-            step = read_step(self.layout, msg)
-        except MessageError as err:
-            self.get_logger().warning(f"ignoring a step message: {err}", throttle_duration_sec=2.0)
+        step = read_step_or_warn(self, self.layout, msg, "no twist for it")
+        if step is None:
             return
         self.sim_episode = max(self.sim_episode, step.episode)
         # act on the episode our start began (its first steps may come before the recorder's answer does)

@@ -23,7 +23,7 @@ from std_msgs.msg import Float64, Float64MultiArray
 from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.teleop.cartesian import CartesianController, Twist
-from simpl_ros.messages import STEP_TOPIC, MessageError, read_step, step_layout
+from simpl_ros.messages import STEP_TOPIC, read_step_or_warn, step_layout
 from simpl_ros.node_main import parameter, run
 
 WORLD_FRAMES = ("", "world")
@@ -70,10 +70,8 @@ class ServoNode(Node):
         self.gripper = float(np.clip(msg.data, -1.0, 1.0))
 
     def _on_step(self, msg: Float64MultiArray) -> None:
-        try:
-            step = read_step(self.layout, msg)
-        except MessageError as err:
-            self.get_logger().warning(f"ignoring a step message: {err}", throttle_duration_sec=2.0)
+        step = read_step_or_warn(self, self.layout, msg, "no command for it")
+        if step is None:
             return
         self.mirrored = not step.ended
         if self.mirrored:

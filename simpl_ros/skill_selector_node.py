@@ -16,7 +16,7 @@ from std_msgs.msg import Float64MultiArray
 
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
 from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, MessageError,
-                                embedding_layout, read_step, skill_layout, step_layout)
+                                embedding_layout, read_step_or_warn, skill_layout, step_layout)
 from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 
 GRAPHS = ("high_level_policy", "skill_prior")
@@ -69,12 +69,8 @@ class SkillSelectorNode(Node):
 
     def _on_step(self, msg: Float64MultiArray) -> None:
         bundle = self.bundle
-        try:
-            step = read_step(step_layout(bundle.state_dim, bundle.action_dim), msg)
-        except MessageError as err:
-            self.get_logger().warning(f"bad observation, no skill chosen: {err}", throttle_duration_sec=2.0)
-            return
-        if step.ended or (step.episode, step.step) < self.next_choice:
+        step = read_step_or_warn(self, step_layout(bundle.state_dim, bundle.action_dim), msg, "no skill chosen")
+        if step is None or step.ended or (step.episode, step.step) < self.next_choice:
             return
         # every K steps; a step message lost under load moves the choice to the next step that comes
         self.next_choice = (step.episode, step.step - step.step % bundle.skill_horizon + bundle.skill_horizon)

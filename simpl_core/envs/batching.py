@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+import mujoco
 import numpy as np
+from mujoco import rollout
 
 
 def pop_reset_mask(options: dict, num_envs: int) -> np.ndarray:
@@ -13,6 +17,13 @@ def pop_reset_mask(options: dict, num_envs: int) -> np.ndarray:
     if not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (num_envs,)):
         raise ValueError(f"options['reset_mask'] must be a bool array of shape ({num_envs},)")
     return mask
+
+
+def rollout_pool(model: mujoco.MjModel, num_threads: int | None) -> tuple[list[mujoco.MjData], rollout.Rollout]:
+    """Scratch data per thread and a persistent `mujoco.rollout` thread pool (2 threads by default, as this
+    machine's cores)."""
+    threads = num_threads or min(2, os.cpu_count() or 1)
+    return [mujoco.MjData(model) for _ in range(threads)], rollout.Rollout(nthread=threads)
 
 
 def per_env(values, mask: np.ndarray | None, num_envs: int) -> list[tuple[int, object]]:

@@ -8,15 +8,12 @@ the caller, who resets finished envs with `reset(options={"reset_mask": mask, ..
 
 from __future__ import annotations
 
-import os
-
 import mujoco
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
-from mujoco import rollout
 
-from simpl_core.envs.batching import per_env, pop_reset_mask
+from simpl_core.envs.batching import per_env, pop_reset_mask, rollout_pool
 from simpl_core.envs.maze.env import (DEFAULT_START, MAZE_HORIZON, action_space, as_task, observation_space,
                                       reset_state)
 from simpl_core.envs.maze.layout import DEFAULT_LAYOUT, MazeLayout
@@ -53,9 +50,7 @@ class MazeVectorEnv(VectorEnv):
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(num_envs, dtype=bool)
         self._rng = np.random.default_rng()
-        threads = num_threads or min(2, os.cpu_count() or 1)
-        self._datas = [mujoco.MjData(self.model) for _ in range(threads)]
-        self._rollout = rollout.Rollout(nthread=threads)
+        self._datas, self._rollout = rollout_pool(self.model, num_threads)
         self._models = [self.model] * num_envs
         if tasks is not None:
             self.set_tasks(tasks)

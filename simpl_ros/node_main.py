@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy._rclpy_pybind11 import RCLError
@@ -38,7 +39,17 @@ def open_bundle(value: str, *graphs: str) -> PolicyBundle:
     missing = [graph for graph in graphs if graph not in bundle.sessions]
     if missing:
         raise BundleError(f"{bundle.directory} has no {', '.join(missing)} graph (a skills-only bundle?)")
+    warm_up(bundle)
     return bundle
+
+
+def warm_up(bundle: PolicyBundle) -> None:
+    """One inference per graph with zeros at start-up: onnxruntime's first run of a graph is slow (allocations),
+    and the robot's first control steps must not pay for it."""
+    for session in bundle.sessions.values():
+        session.run(None, {graph_input.name: np.zeros([d if isinstance(d, int) else 1 for d in graph_input.shape],
+                                                      np.float32)
+                           for graph_input in session.get_inputs()})
 
 
 def parameter(node, name: str, default):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from simpl_core.cli import main
-from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order
+from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order, subtask_orders
 from simpl_core.data.minari_io import OfflineDataset, load_dataset
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.paths import resource
@@ -48,7 +48,7 @@ def test_inspect_draws_the_subtask_coverage(small_dataset, capsys):
     printed = capsys.readouterr().out
     assert "subtasks     episodes completing each:" in printed and "kettle_qw" in printed
     assert png.stat().st_size > 10_000
-    assert sum(kitchen_coverage(load_dataset(small_dataset)).values()) >= 3
+    assert sum(kitchen_coverage(subtask_orders(load_dataset(small_dataset))).values()) >= 3
 
 
 def test_kitchen_datasets_of_other_tools_are_recognised():

@@ -120,7 +120,8 @@ def run_kitchen(args) -> int:
 
 
 def run_inspect(args) -> int:
-    from simpl_core.data.inspect import dataset_domain, plot_kitchen_coverage, plot_maze_trajectories, summarize
+    from simpl_core.data.inspect import (dataset_domain, kitchen_coverage, plot_kitchen_coverage, plot_maze_trajectories,
+                                         subtask_orders, summarize)
     from simpl_core.data.minari_io import load_dataset
 
     dataset = load_dataset(args.path)
@@ -132,6 +133,9 @@ def run_inspect(args) -> int:
         title = f"{len(shown)} of {dataset.num_episodes} episodes, {dataset.num_transitions} transitions"
         print(f"trajectories drawn to {plot_maze_trajectories(shown, png, title)}")
     if domain == "kitchen":
+        orders = subtask_orders(dataset)
+        print("subtasks     episodes completing each: " +
+              ", ".join(f"{name} {count}" for name, count in kitchen_coverage(orders).items()))
         png = Path(args.png) if args.png else dataset.path / "subtasks.png"
-        print(f"subtask coverage drawn to {plot_kitchen_coverage(dataset, png)}")
+        print(f"subtask coverage drawn to {plot_kitchen_coverage(dataset, orders, png)}")
     return 0

@@ -61,13 +61,14 @@ def subtask_order(observations: np.ndarray) -> list[str]:
     return order
 
 
-def kitchen_coverage(dataset: OfflineDataset) -> dict[str, int]:
+def subtask_orders(dataset: OfflineDataset) -> list[list[str]]:
+    """Every episode's subtask_order (seconds for a few hundred episodes: compute once, pass around)."""
+    return [subtask_order(episode.observations) for episode in dataset.episodes]
+
+
+def kitchen_coverage(orders: list[list[str]]) -> dict[str, int]:
     """Episodes that complete each subtask."""
-    counts = dict.fromkeys(SUBTASKS, 0)
-    for episode in dataset.episodes:
-        for name in subtask_order(episode.observations):
-            counts[name] += 1
-    return counts
+    return {name: sum(name in order for order in orders) for name in SUBTASKS}
 
 
 def summarize(dataset: OfflineDataset) -> str:
@@ -89,9 +90,6 @@ def summarize(dataset: OfflineDataset) -> str:
     ]
     if domain == "maze":
         lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable cells visited")
-    if domain == "kitchen":
-        lines.append("subtasks     episodes completing each: " + ", ".join(
-            f"{name} {count}" for name, count in kitchen_coverage(dataset).items()))
     return "\n".join(lines)
 
 
@@ -131,14 +129,13 @@ def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, 
     return out_png
 
 
-def plot_kitchen_coverage(dataset: OfflineDataset, out_png: str | Path) -> Path:
+def plot_kitchen_coverage(dataset: OfflineDataset, orders: list[list[str]], out_png: str | Path) -> Path:
     """Three panels: episodes completing each subtask, subtasks completed per episode, episode lengths."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    orders = [subtask_order(episode.observations) for episode in dataset.episodes]
-    counts = {name: sum(name in order for order in orders) for name in SUBTASKS}
+    counts = kitchen_coverage(orders)
     fig, (by_subtask, per_episode, lengths) = plt.subplots(1, 3, figsize=(15, 4))
     by_subtask.barh(list(counts), list(counts.values()), color="tab:blue")
     by_subtask.invert_yaxis()

@@ -30,7 +30,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from simpl_core.runtime.bundle import PolicyBundle
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, STEP_TOPIC, TRANSITIONS_TOPIC,
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, TRANSITIONS_TOPIC,
                                 MessageError, embedding_layout, read_rows)
 from simpl_ros.node_main import bundle_path, parameter, run
 
@@ -148,10 +148,10 @@ class AdaptationNode(Node):
         self.pending, self.asked = call(), (call, time.monotonic())
 
     def _connect(self) -> None:
-        """Start once the sim's services and the selector's parameters answer and the decoder, selector and encoder
-        all hear the step topic (steps sent before that would be lost to them)."""
+        """Start once the sim's services and the selector's parameters answer (the sim refuses to reset until the
+        policy's nodes hear its steps: see _started)."""
         if self.reset_client.service_is_ready() and self.sim_params.services_are_ready() \
-                and self.selector_params.services_are_ready() and self.count_subscribers(STEP_TOPIC) >= 3:
+                and self.selector_params.services_are_ready():
             self._ask(lambda: self.sim_params.set_parameters([Parameter("auto_reset", value=False)]))
             self.state = "next"
 
@@ -175,8 +175,13 @@ class AdaptationNode(Node):
         self.state = "started"
 
     def _started(self) -> None:
-        self.episode = json.loads(self.pending.result().message)["episode"]
-        self.pending, self.state = None, "running"
+        answer = self.pending.result()
+        self.pending = None
+        if not answer.success:  # the sim waits until the policy's nodes hear it
+            self.get_logger().info(f"sim not ready: {answer.message}", throttle_duration_sec=5.0)
+            self.state = "reset"
+            return
+        self.episode, self.state = json.loads(answer.message)["episode"], "running"
 
     def _running(self) -> None:
         if self.episode in self.summaries and self.episode not in self.rows:

@@ -5,7 +5,8 @@ Takes commands the way a ros2_control forward-command controller does (std_msgs/
 such a controller with a safety timer does), publishes /joint_states, the step
 message (observation, reward, episode flags) and a JSON summary when an episode ends (with every step's
 observation -> command latency, and the steps that had no new command: missed deadlines). Services: ~/reset
-(std_srvs/Trigger) starts an episode; the task is the `task` parameter (validated; a bad one is refused with the
+(std_srvs/Trigger) starts an episode (refused, with the reason, until `wait_for_subscribers` nodes hear the
+steps); the task is the `task` parameter (validated; a bad one is refused with the
 reason), e.g. `task:="[12, 7]"`, `task:=maze-target-10:3` or `task:="microwave,kettle,light switch,slide cabinet"`;
 empty means task-agnostic (no reward, episodes end at the horizon: demonstration recording). With auto_reset,
 episodes follow each other.
@@ -71,7 +72,7 @@ class SimNode(Node):
         self.step_pub = self.create_publisher(Float64MultiArray, STEP_TOPIC, 10)
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
         self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
-        self.create_subscription(Float64MultiArray, f"{controller}/commands", self._on_command, 10)
+        self.command_sub = self.create_subscription(Float64MultiArray, f"{controller}/commands", self._on_command, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.episode = 0
         self.running = False
@@ -79,8 +80,8 @@ class SimNode(Node):
         self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
         self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
                                f"task {task_name(self.task)}, commands on /{controller}/commands")
-        # auto_reset starts the first episode once this many nodes listen to the step topic (and 0.5 s more for
-        # their own publishers to be discovered): steps sent before the policy hears them would be lost
+        # episodes (auto_reset's first, and ~/reset's) wait until this many nodes hear the step topic: steps sent
+        # before the policy hears them would be lost (see _policy_heard)
         self.wait_for_subscribers = parameter(self, "wait_for_subscribers", 0)
         self.ready_since: float | None = None
 
@@ -112,6 +113,12 @@ class SimNode(Node):
             self.observed_at = None
 
     def _on_reset(self, _request, response):
+        if not self._policy_heard():
+            response.success = False
+            response.message = (f"waiting for the policy: {self.step_pub.get_subscription_count()} of "
+                                 f"{self.wait_for_subscribers} nodes hear the steps, "
+                                 f"{self.command_sub.get_publisher_count()} command publishers; ask again")
+            return response
         self.start_episode()
         response.success, response.message = True, json.dumps({"episode": self.episode, "task": task_name(self.task)})
         return response
@@ -128,8 +135,8 @@ class SimNode(Node):
 
     def _tick(self) -> None:
         if not self.running:
-            if self.auto_reset and self.episode == 0:
-                self._start_when_heard()
+            if self._policy_heard() and self.auto_reset and self.episode == 0:
+                self.start_episode()
             return
         self.missed += not self.fresh_command
         self.stale_steps = 0 if self.fresh_command else self.stale_steps + 1
@@ -152,14 +159,20 @@ class SimNode(Node):
             if self.auto_reset:
                 self.start_episode()
 
-    def _start_when_heard(self) -> None:
+    def _policy_heard(self) -> bool:
+        """Whether the sim may start an episode: `wait_for_subscribers` nodes hear the step topic, someone publishes
+        commands, and has for 0.5 s (time for the policy's own topics to be discovered). Checked on every tick
+        between episodes. Each process discovers the others on its own: only the sim can tell that its steps
+        will be heard."""
+        if not self.wait_for_subscribers:
+            return True
         now = time.monotonic()
-        if self.step_pub.get_subscription_count() < self.wait_for_subscribers:
+        if self.step_pub.get_subscription_count() < self.wait_for_subscribers \
+                or not self.command_sub.get_publisher_count():
             self.ready_since = None
         elif self.ready_since is None:
             self.ready_since = now
-        elif now - self.ready_since >= (0.5 if self.wait_for_subscribers else 0.0):
-            self.start_episode()
+        return self.ready_since is not None and now - self.ready_since >= 0.5
 
     def _publish(self, observation, reward, terminated, truncated) -> None:
         self.observed_at = None if terminated or truncated else time.perf_counter()

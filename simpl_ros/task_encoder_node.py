@@ -111,6 +111,8 @@ class TaskEncoderNode(Node):
     def _exploit(self) -> bool:
         context = np.concatenate(self.gathered) if self.gathered else np.zeros((0, 0))
         if len(context) == 0:
+            self.get_logger().warning(f"no transitions in {len(self.gathered)} exploration episodes: cannot encode e* "
+                                      "(were skills published? ~/clear and explore again)")
             return False
         e_star = self.bundle.encode_task(context)[0][0]
         self.mode = EXPLOIT

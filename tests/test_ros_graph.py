@@ -55,11 +55,12 @@ def collect(node, topic, msg_type=Float64MultiArray, qos=10) -> list:
     return received
 
 
-def wait_for(condition, timeout_s: float, what: str) -> None:
+def wait_for(condition, timeout_s: float, what, log: list[str] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            tail = "".join(log[-30:]) if log is not None else ""  # read at failure, not when the wait began
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{tail}")
         time.sleep(0.05)
 
 
@@ -69,7 +70,7 @@ def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None, start
     commands = [c for c in node_commands(graph, parse_arguments(graph, arguments)) if only is None or c.name in only]
     lines: list[str] = []
     out = types.SimpleNamespace(write=lines.append, flush=lambda: None)
-    stack = Stack(commands, env=dict(os.environ), out=out)
+    stack = Stack(commands, env={**os.environ, "PYTHONUNBUFFERED": "1"}, out=out)
     return (stack.start() if start else stack), lines
 
 
@@ -178,7 +179,7 @@ def test_maze_graph_runs_episodes_and_encodes_e_star(probe):
     commands = collect(probe, COMMANDS)
     stack, lines = graph_stack(["rtf:=2", "horizon:=300", "exploration_episodes:=2", "task:=maze-target-10:0"])
     try:
-        wait_for(lambda: len(episodes) >= 3 and len(transitions) >= 3, 90, f"3 episodes; log: {lines[-20:]}")
+        wait_for(lambda: len(episodes) >= 3 and len(transitions) >= 3, 90, "3 episodes", lines)
     finally:
         stack.stop()
     assert all(p.returncode == 0 for p in stack.processes.values()), lines[-30:]  # Ctrl-C: clean exits
@@ -310,7 +311,7 @@ def test_on_robot_adaptation_runs_the_protocol_and_resumes_after_a_crash(tmp_pat
     stack, lines = adaptation_stack(tmp_path, eval_episodes=1)
     log = tmp_path / "episodes.jsonl"
     try:
-        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 3, 120, f"3 episodes; {lines[-20:]}")
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 3, 120, "3 episodes", lines)
         stack.processes["adaptation"].send_signal(signal.SIGKILL)  # a crash in the middle of fine-tuning
         assert stack.wait() != 0
     finally:

@@ -246,6 +246,6 @@ def record_target_learning(bundle_dir: str | Path, results_dir: str | Path) -> P
     manifest["provenance"]["meta"]["target_learning"] = {
         "command": info["command"], "tasks": info["tasks"], "seeds": info["seeds"],
         "first_seed": info.get("first_seed", 0), "episodes": info["episodes"], "target_config": info["target_config"],
-        "success_at_checkpoints": checkpoint_table(rows)["simpl"],
+        "success_at_checkpoints": checkpoint_table(rows, manifest["domain"])["simpl"],
         "mean_success": phase_table(rows, exploration)["simpl"]}
     return seal(bundle_dir, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))

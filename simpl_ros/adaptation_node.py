@@ -8,7 +8,7 @@
 3. evaluate: `eval_episodes` episodes with the mean skill of the final policy.
 Every episode's high-level transitions go to `out_dir` as the episode ends (explore/, finetune/, evaluate/ and a line
 in episodes.jsonl), so Ctrl-C or a crash loses nothing: a restart with the same out_dir resumes (the encoder reloads
-the exploration episodes; the fine-tuner replays its episodes). The result, success before (exploration episodes)
+the exploration episodes; the fine-tuner replays its episodes). The result, success and return before (exploration episodes)
 and after (evaluation episodes), goes to results.json and the log.
 """
 
@@ -59,8 +59,9 @@ class EpisodeLog:
     def rows(self, phase: str) -> list[np.ndarray]:
         return [np.load(self.out_dir / entry["rows"]) for entry in self.entries if entry["phase"] == phase]
 
-    def success(self, phase: str) -> float | None:
-        values = [entry["success"] for entry in self.entries if entry["phase"] == phase]
+    def mean(self, phase: str, key: str) -> float | None:
+        """The mean of one summary value (success, return) over a phase's episodes."""
+        values = [entry[key] for entry in self.entries if entry["phase"] == phase]
         return float(np.mean(values)) if values else None
 
     def add(self, phase: str, summary: dict, rows: np.ndarray) -> dict:
@@ -78,7 +79,8 @@ class AdaptationNode(Node):
     def __init__(self):
         super().__init__("adaptation")
         self.bundle_dir = bundle_path(parameter(self, "bundle", "models/maze"))
-        dims = PolicyBundle.read_manifest(self.bundle_dir)["dims"]
+        manifest = PolicyBundle.read_manifest(self.bundle_dir)
+        dims, self.domain = manifest["dims"], manifest["domain"]
         self.task_dim, self.width = dims["task"], 2 * dims["state"] + dims["latent"] + 2
         self.targets = {"explore": parameter(self, "exploration_episodes", 20),
                         "finetune": parameter(self, "finetune_episodes", 20),
@@ -207,7 +209,7 @@ class AdaptationNode(Node):
             return
         from simpl_core.meta.adapt import RobotFineTuner, TargetConfig  # torch only on this path
 
-        cfg = TargetConfig()
+        cfg = TargetConfig.for_domain(self.domain)
         for key, value in self.sac_overrides.items():
             setattr(cfg.simpl_sac, key, value)
         self.learner = RobotFineTuner(self.bundle_dir, self.e_star, cfg, self.seed)
@@ -245,16 +247,19 @@ class AdaptationNode(Node):
         self.get_logger().info(f"selector now runs the policy fine-tuned on {exported} episodes")
 
     def _finish(self) -> None:
-        before, after = self.log.success("explore"), self.log.success("evaluate")
         spent = sum(self.log.count(p) for p in ("explore", "finetune"))
-        results = {"success_before": before, "success_after": after, "episodes_used": spent,
-                   "episodes": {p: self.log.count(p) for p in PHASES},
-                   "wall_clock_s": round(time.time() - self.log.started, 1)}  # from the first start, resumes included
+        results = {f"{key}_{when}": self.log.mean(phase, key) for key in ("success", "return")
+                   for when, phase in (("before", "explore"), ("after", "evaluate"))}
+        results |= {"episodes_used": spent, "episodes": {p: self.log.count(p) for p in PHASES},
+                    "wall_clock_s": round(time.time() - self.log.started, 1)}  # from the first start, resumes included
         (self.log.out_dir / "results.json").write_text(json.dumps(results, indent=2))
+        # the maze counts goals reached; the kitchen's return counts the subtasks completed in order
+        key, what = ("return", "completed subtasks") if self.domain == "kitchen" else ("success", "success")
         fmt = (lambda v: "n/a" if v is None else f"{v:.2f}")
-        self.get_logger().info(f"adaptation done: success before {fmt(before)} ({self.log.count('explore')} "
-                               f"exploration episodes), after {fmt(after)} ({self.log.count('evaluate')} evaluation "
-                               f"episodes); {spent} episodes used, {results['wall_clock_s']} s")
+        self.get_logger().info(f"adaptation done: {what} before {fmt(results[f'{key}_before'])} "
+                               f"({self.log.count('explore')} exploration episodes), after "
+                               f"{fmt(results[f'{key}_after'])} ({self.log.count('evaluate')} evaluation episodes); "
+                               f"{spent} episodes used, {results['wall_clock_s']} s")
         raise SystemExit(0)
 
 

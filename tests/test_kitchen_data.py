@@ -11,6 +11,7 @@ from simpl_core.cli import main
 from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order, subtask_orders
 from simpl_core.data.minari_io import OfflineDataset, load_dataset
 from simpl_core.envs.kitchen.task import SUBTASKS
+from simpl_core.meta.benchmark import read_csv
 from simpl_core.paths import resource
 from simpl_core.runtime.bundle import PolicyBundle
 
@@ -83,17 +84,43 @@ def test_eval_prior_reports_what_the_kitchen_prior_completes(smoke_bundle):
     assert set(report["subtask_rate"]) == set(SUBTASKS) and sum(report["common_orders"].values()) == 3
 
 
-def test_simpl_meta_trains_on_kitchen_sequences(smoke_bundle, tmp_path):
-    smoke = yaml.safe_load(resource("config", "simpl_smoke.yaml").read_text())
-    config, tasks, run = tmp_path / "simpl_kitchen_smoke.yaml", tmp_path / "tasks.yaml", tmp_path / "meta"
-    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "horizon": 20}))
+@pytest.fixture(scope="module")
+def kitchen_tasks(tmp_path_factory):
+    tasks = tmp_path_factory.mktemp("kitchen_tasks") / "tasks.yaml"
     tasks.write_text('domain: kitchen\ntask_sets:\n  two: ["microwave,kettle,light switch,slide cabinet", '
                      '"kettle,microwave,top burner,hinge cabinet"]\n')
-    assert main(["meta-train", "--config", str(config), "--bundle", str(smoke_bundle), "--tasks", str(tasks),
-                 "--out", str(run)]) == 0
+    return tasks
+
+
+@pytest.fixture(scope="module")
+def meta_bundle(smoke_bundle, kitchen_tasks, tmp_path_factory):
+    """The smoke skills bundle with SiMPL meta-trained on two kitchen sequences (smoke configuration) added."""
+    root = tmp_path_factory.mktemp("kitchen_meta")
+    smoke = yaml.safe_load(resource("config", "simpl_smoke.yaml").read_text())
+    config, run = root / "simpl_kitchen_smoke.yaml", root / "meta"
+    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "horizon": 20}))
+    assert main(["meta-train", "--config", str(config), "--bundle", str(smoke_bundle), "--tasks",
+                 str(kitchen_tasks), "--out", str(run)]) == 0
     assert main(["export", "--meta", str(run), "--out", str(smoke_bundle)]) == 0
-    bundle = PolicyBundle.load(smoke_bundle)
+    return smoke_bundle
+
+
+def test_simpl_meta_trains_on_kitchen_sequences(meta_bundle):
+    bundle = PolicyBundle.load(meta_bundle)
     assert {"high_level_policy", "task_encoder"} <= set(bundle.sessions) and bundle.manifest["dims"]["state"] == 59
+
+
+def test_kitchen_target_learning_runs_the_kitchen_protocol(meta_bundle, kitchen_tasks, tmp_path):
+    out = tmp_path / "bench"
+    assert main(["bench", "sample-efficiency", "--domain", "kitchen", "--bundle", str(meta_bundle), "--tasks",
+                 f"{kitchen_tasks}:two", "--methods", "simpl,spirl", "--episodes", "2", "--seeds", "1",
+                 "--workers", "1", "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["domain"] == "kitchen" and run["target_config"]["horizon"] == 280  # the paper's kitchen values
+    assert run["target_config"]["simpl_sac"]["target_kl"] == 5.0 and run["target_config"]["scratch_layers"] == 5
+    rows = read_csv(out / "returns.csv")
+    assert len(rows) == 2 * 2 * 2  # methods x tasks x episodes
+    assert all(0 <= float(r["return"]) <= 4 for r in rows)  # completed subtasks
 
 
 def test_shipped_kitchen_skills_bundle_verifies_and_runs():

@@ -262,7 +262,7 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert all(r["return"] in ("0.0", "1.0") for r in rows)
     assert {r["env_steps"] for r in rows if r["return"] == "0.0"} == {"100"}
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
-    assert checkpoint_table(rows) == {m: {} for m in methods}  # 4 episodes: no paper checkpoint reached yet
+    assert checkpoint_table(rows, "maze") == {m: {} for m in methods}  # 4 episodes: no paper checkpoint reached yet
     phases = {m: [r["phase"] for r in rows if r["method"] == m and r["task"] == rows[0]["task"] and r["seed"] == "0"]
               for m in methods}
     assert phases["simpl"] == phases["pearl"] == phases["pearl-ft"] == ["explore", "explore", "learn", "learn"]
@@ -307,7 +307,7 @@ def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tm
     report = reproduce(bundle, tmp_path / "again", first_seed=100, workers=2, progress=False)
     rows = list(csv.DictReader(open(tmp_path / "again" / "returns.csv")))
     assert {r["seed"] for r in rows} == {"100"} and len(rows) == 10 * 21
-    assert report["checkpoints"][20]["measured"] == checkpoint_table(rows)["simpl"][20]
+    assert report["checkpoints"][20]["measured"] == checkpoint_table(rows, "maze")["simpl"][20]
     assert report["reproduced"] == (abs(report["checkpoints"][20]["measured"] - report["checkpoints"][20]["recorded"])
                                     <= report["checkpoints"][20]["tolerance"] + 1e-9)
 
@@ -348,7 +348,7 @@ def test_checkpoints_average_a_centred_window_and_skip_exploration():
              "phase": "explore" if m == "simpl" and e <= 20 else "learn",
              "return": float(e >= 21 if m == "simpl" else e % 2)} for m in ("simpl", "spirl") for t in "ab"
             for e in range(1, 66)]
-    table = checkpoint_table(rows)
+    table = checkpoint_table(rows, "maze")
     assert table["simpl"] == {20: 1.0, 60: 1.0}   # only episodes 21-22 count at 20; exploration (0.0) is left out
     assert table["spirl"] == {20: 0.4, 60: 0.4}   # episodes 18-22 and 58-62 of an alternating 0/1 return
 
@@ -380,7 +380,7 @@ def test_shipped_bundle_records_the_committed_target_results():
     assert info["meta_weights_sha256"] == bundle.manifest["files"]["simpl_model.pt"] and "simpl" not in info["runs"]
     rows = [r for r in read_csv(results / "returns.csv") if r["method"] == "simpl"]
     assert len(rows) == info["seeds"] * 10 * info["episodes"]
-    assert recorded["success_at_checkpoints"] == checkpoint_table(rows)["simpl"]
+    assert recorded["success_at_checkpoints"] == checkpoint_table(rows, "maze")["simpl"]
     assert recorded["command"] == info["command"] and info["command"].startswith("simpl bench sample-efficiency")
 
 

@@ -44,9 +44,11 @@ def add_parser(commands) -> None:
         description="Run each method on every target task with several seeds, in the same harness and budget; "
                     "write returns.csv (every episode's return) and learning_curves.png (mean +- std over tasks "
                     "and seeds, dotted line at the end of SiMPL's exploration), and print the checkpoints.")
-    efficiency.add_argument("--domain", choices=["maze"], default="maze")
-    efficiency.add_argument("--bundle", default="models/maze", help="meta-trained bundle (default models/maze)")
-    efficiency.add_argument("--tasks", default="maze-target-10", help="target task set (default maze-target-10)")
+    efficiency.add_argument("--domain", choices=["maze", "kitchen"], default="maze",
+                            help="picks the defaults of --bundle, --tasks, --out and the baselines' runs; the "
+                                 "protocol's values (horizon, SAC targets) follow the bundle's domain")
+    efficiency.add_argument("--bundle", help="meta-trained bundle (default models/DOMAIN)")
+    efficiency.add_argument("--tasks", help="target task set (default DOMAIN-target-10)")
     efficiency.add_argument("--methods", default="simpl,spirl",
                             help="comma-separated, from: simpl, spirl (skills, no meta-training), mtrl (skills, "
                                  "multi-task policy told the task id; needs --mtrl-run), sac (flat, primitive "
@@ -54,13 +56,13 @@ def add_parser(commands) -> None:
                                  "fine-tuning; need --pearl-run). Default simpl,spirl")
     efficiency.add_argument("--simpl-run", help="SiMPL meta-training run to adapt from instead of the bundle's (e.g. "
                                                 "one meta-trained on fewer tasks)")
-    efficiency.add_argument("--pearl-run", default="runs/pearl_maze",
-                            help="PEARL meta-training run (default runs/pearl_maze, made by `make baselines`)")
-    efficiency.add_argument("--mtrl-run", default="runs/mtrl_maze",
-                            help="MTRL multi-task training run (default runs/mtrl_maze, made by `make baselines`)")
+    efficiency.add_argument("--pearl-run",
+                            help="PEARL meta-training run (default runs/pearl_DOMAIN, made by `make baselines`)")
+    efficiency.add_argument("--mtrl-run",
+                            help="MTRL multi-task training run (default runs/mtrl_DOMAIN, made by `make baselines`)")
     efficiency.add_argument("--episodes", type=int, default=100, help="episodes per task and seed")
     efficiency.add_argument("--seeds", type=int, default=3)
-    efficiency.add_argument("--out", default="runs/bench_maze", help="output directory")
+    efficiency.add_argument("--out", help="output directory (default runs/bench_DOMAIN)")
     efficiency.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
     efficiency.set_defaults(run=run_sample_efficiency)
 
@@ -120,6 +122,12 @@ def run_inference(args) -> int:
 
 def run_sample_efficiency(args) -> int:
     from simpl_core.cli.meta import run_adapt
+    defaults = {"bundle": f"models/{args.domain}", "tasks": f"{args.domain}-target-10",
+                "out": f"runs/bench_{args.domain}", "pearl_run": f"runs/pearl_{args.domain}",
+                "mtrl_run": f"runs/mtrl_{args.domain}"}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     return run_adapt(args)
 
 
@@ -131,10 +139,10 @@ def run_curves(args) -> int:
     from simpl_core.meta.benchmark import checkpoint_table, phase_table, plot_curves, read_csv, return_label
 
     rows = read_csv(args.csv)
-    print_tables(checkpoint_table(rows), phase_table(rows, args.exploration_episodes))
-    png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
     run_info = Path(args.csv).with_name("run.json")
     domain = json.loads(run_info.read_text()).get("domain", "maze") if run_info.exists() else "maze"
+    print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes))
+    png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:
         from simpl_core.export import record_target_learning

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_parser(commands) -> None:
     train = commands.add_parser(
@@ -54,8 +56,11 @@ def run_adapt(args) -> int:
     from simpl_core.meta.benchmark import sample_efficiency
     from simpl_core.tasks import resolve_tasks
 
+    from simpl_core.runtime.bundle import PolicyBundle
+
+    domain = PolicyBundle.read_manifest(Path(args.bundle))["domain"]  # the protocol's values follow the bundle
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
-                               TargetConfig(episodes=args.episodes), args.seeds, args.out, workers=args.workers,
+                               TargetConfig.for_domain(domain, episodes=args.episodes), args.seeds, args.out, workers=args.workers,
                                runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")},
                                command=args.command_line)
     print(f"returns: {result['csv']}   curves: {result['png']}")

@@ -52,6 +52,18 @@ class TargetConfig:
     primitive_updates_per_transition: float = 0.1
 
     @classmethod
+    def for_domain(cls, domain: str, **overrides) -> "TargetConfig":
+        """The paper's target-learning values of a domain (REFERENCE_NOTES §3; the defaults above are maze's)."""
+        if domain == "kitchen":
+            overrides = {"horizon": 280, "scratch_hidden": 128, "scratch_layers": 5,
+                         "simpl_sac": SacConfig(target_kl=5.0, kl_clip=20.0, increasing_alpha=True),
+                         "spirl_sac": SacConfig(init_alpha=1.0, target_kl=5.0, kl_clip=10.0, alpha_lr=3e-3,
+                                                increasing_alpha=False), **overrides}
+        elif domain != "maze":
+            raise ValueError(f"no target-learning values for domain {domain!r} (maze, kitchen)")
+        return cls(**overrides)
+
+    @classmethod
     def from_dict(cls, values: dict) -> "TargetConfig":
         """The inverse of dataclasses.asdict (as written into run.json and bundle manifests)."""
         sac = {name: SacConfig(**values[name]) for name in ("simpl_sac", "spirl_sac", "sac_sac") if name in values}

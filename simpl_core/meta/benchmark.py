@@ -28,7 +28,8 @@ METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "mtrl": "skills", "sac": 
 # method -> the kind of meta-training run it reads; SiMPL's is optional (default: the bundle's meta-training)
 META_RUNS = {"simpl": "simpl", "pearl": "pearl", "pearl-ft": "pearl", "mtrl": "mtrl"}
 METHODS = tuple(METHOD_LEVELS)
-CHECKPOINTS = (20, 60, 100, 300)
+# the paper's checkpoint episodes per domain (SPEC §1 Metric; maze Fig. 4, kitchen Fig. 4)
+CHECKPOINTS = {"maze": (20, 60, 100, 300), "kitchen": (20, 50, 100, 200)}
 
 
 def check_methods(methods, runs: dict | None) -> None:
@@ -128,8 +129,8 @@ def run_means(rows: list[dict], method: str, keep) -> np.ndarray:
     return np.array([np.mean(returns) for returns in runs.values()])
 
 
-def checkpoint_runs(rows: list[dict], window: int = 5) -> dict[str, dict[int, np.ndarray]]:
-    """method -> checkpoint -> each run's mean return around the checkpoint (a centred window of `window`
+def checkpoint_runs(rows: list[dict], domain: str, window: int = 5) -> dict[str, dict[int, np.ndarray]]:
+    """method -> checkpoint of the domain -> each run's mean return around it (a centred window of `window`
     episodes, as curves are smoothed). Exploration episodes (before e* is fixed) do not count: the paper's curves
     start after them."""
     rows = [r for r in rows if r.get("phase") != "explore"]
@@ -137,17 +138,17 @@ def checkpoint_runs(rows: list[dict], window: int = 5) -> dict[str, dict[int, np
     for method in dict.fromkeys(r["method"] for r in rows):
         last = max(int(r["episode"]) for r in rows if r["method"] == method)
         table[method] = {}
-        for checkpoint in CHECKPOINTS:
+        for checkpoint in CHECKPOINTS[domain]:
             values = run_means(rows, method, lambda e, c=checkpoint: abs(e - c) <= window // 2)
             if checkpoint <= last and len(values):
                 table[method][checkpoint] = values
     return table
 
 
-def checkpoint_table(rows: list[dict], window: int = 5) -> dict[str, dict[int, float]]:
+def checkpoint_table(rows: list[dict], domain: str, window: int = 5) -> dict[str, dict[int, float]]:
     """Mean return around each checkpoint episode over all runs (see checkpoint_runs)."""
     return {method: {c: round(float(values.mean()), 3) for c, values in points.items()}
-            for method, points in checkpoint_runs(rows, window).items()}
+            for method, points in checkpoint_runs(rows, domain, window).items()}
 
 
 def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[str, float]]:
@@ -237,7 +238,7 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
         "first_seed": first_seed,
         "episodes": cfg.episodes, "target_config": dataclasses.asdict(cfg),
         "wall_clock_s": round(time.perf_counter() - started, 1)}, indent=2))
-    return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows),
+    return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows, manifest["domain"]),
             "phases": phase_table(rows, cfg.exploration_episodes)}
 
 
@@ -256,7 +257,7 @@ def reproduce(bundle_dir, out_dir, first_seed: int = 100, workers: int = 1, prog
     cfg = TargetConfig.from_dict(recorded["target_config"])
     result = sample_efficiency(["simpl"], bundle_dir, task_set or resolve_tasks(recorded["tasks"]), cfg,
                                recorded["seeds"], out_dir, workers, progress, command=command, first_seed=first_seed)
-    measured = checkpoint_runs(read_csv(result["csv"]))["simpl"]
+    measured = checkpoint_runs(read_csv(result["csv"]), manifest["domain"])["simpl"]
     checks = {}
     for checkpoint, old in recorded["success_at_checkpoints"].items():
         values = measured[int(checkpoint)]

@@ -37,10 +37,28 @@ class Graph:
     nodes: list[dict]            # {name, executable, parameters, if?, respawn?, on_exit?: shutdown}
 
 
+def graph_file(name: str) -> Path:
+    return Path(name) if name.endswith(".yaml") else resource("config", "launch", f"{name}.yaml")
+
+
+def read_graph(path: Path) -> dict:
+    """A graph YAML; with `extends: OTHER` it is OTHER's nodes with its own description, params file and argument
+    defaults on top (kitchen_sim is maze_sim's graph with kitchen values: one node list, not two)."""
+    raw = yaml.safe_load(path.read_text())
+    if "extends" not in raw:
+        return raw
+    base = read_graph(graph_file(raw.pop("extends")))
+    arguments = {name: {**spec, **raw.get("arguments", {}).get(name, {})} for name, spec in base["arguments"].items()}
+    unknown = set(raw.get("arguments", {})) - set(arguments)
+    if unknown:
+        raise LaunchError(f"{path}: arguments {sorted(unknown)} are not arguments of the graph it extends")
+    return {**base, **raw, "arguments": arguments, "nodes": base["nodes"]}
+
+
 def load_graph(name: str) -> Graph:
     """A shipped graph by name (maze_sim) or a graph YAML file."""
-    path = Path(name) if name.endswith(".yaml") else resource("config", "launch", f"{name}.yaml")
-    raw = yaml.safe_load(path.read_text())
+    path = graph_file(name)
+    raw = read_graph(path)
     for node in raw["nodes"]:
         if node["executable"] not in NODES:
             raise LaunchError(f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; "

@@ -131,7 +131,7 @@ def both_ways(actions: list, graph, argv: list[str]) -> tuple[dict, dict]:
     return launched, run
 
 
-@pytest.mark.parametrize("name", ["maze_sim", "record_demos"])
+@pytest.mark.parametrize("name", ["maze_sim", "kitchen_sim", "record_demos"])
 def test_launch_file_declares_the_graphs_arguments(monkeypatch, name):
     fake_launch_modules(monkeypatch)
     declared = {a.args[0]: a.kwargs["default_value"] for a in launch_file_graph(name)
@@ -150,6 +150,18 @@ def test_launch_file_and_runner_start_the_same_graph(monkeypatch):
     arguments = parse_arguments(graph, ["task:=[3, 12]", "rtf:=4"])
     first = {c.name: c.argv for c in node_commands(graph, arguments)}
     assert "adaptation" not in first and "task:=[3, 12]" in first["sim"] and "auto_reset:=true" in first["sim"]
+
+
+def test_kitchen_sim_is_the_maze_graph_with_kitchen_values(monkeypatch):
+    fake_launch_modules(monkeypatch)
+    actions, graph = launch_file_graph("kitchen_sim"), load_graph("kitchen_sim")
+    launched, run = both_ways(actions, graph, ["adapt:=true", "task:=kitchen-target-10:3"])
+    assert launched == run and set(run) == set(both_ways(actions, graph, ["adapt:=true"])[1])
+    assert {node["executable"] for node in graph.nodes} == {node["executable"] for node in load_graph("maze_sim").nodes}
+    assert all(params_file.endswith("kitchen_sim.params.yaml") for _, params_file, _, _ in run.values())
+    assert run["sim"][2]["task"] == "kitchen-target-10:3" and run["sim"][2]["horizon"] == "280"
+    assert run["skill_selector"][2]["bundle"] == "models/kitchen"
+    assert "12.5 Hz" in graph.arguments["rtf"]["description"] and graph.arguments["rtf"]["default"] == "1.0"
 
 
 def test_record_demos_launch_file_and_runner_agree(monkeypatch):
@@ -335,6 +347,23 @@ def test_on_robot_adaptation_runs_the_protocol_and_resumes_after_a_crash(tmp_pat
     swapped = sorted((tmp_path / "policies").glob("finetuned_*"))[-1]
     adapted = PolicyBundle.load(swapped).manifest["provenance"]["adaptation"]
     assert adapted["finetune_episodes"] == 2 and adapted["exploration_episodes"] == 2
+
+
+def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
+    stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={tmp_path}", "rtf:=8", "horizon:=60",
+                                "task:=kitchen-target-10:3", "exploration_episodes:=1", "finetune_episodes:=1",
+                                "eval_episodes:=1"], graph_name="kitchen_sim")
+    try:
+        assert stack.wait() == 0, "".join(lines[-30:])
+    finally:
+        stack.stop()
+    text = "".join(lines)
+    assert "kitchen sim at 12.5 Hz x rtf 8" in text and "completed subtasks before" in text, text[-3000:]
+    entries = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert [e["phase"] for e in entries] == ["explore", "finetune", "evaluate"]
+    assert all(e["steps"] == 60 and e["transitions"] == 6 for e in entries)  # 60 control steps = 6 skills
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["return_before"] == entries[0]["return"] and results["return_after"] == entries[-1]["return"]
 
 
 # --- pieces --------------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ DATASET := datasets/maze-planner-v0
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
-.PHONY: help run skills meta baselines compare studies ros kitchen-data kitchen-skills demos test bench clean
+.PHONY: help run maze-data skills meta baselines compare studies ros kitchen-data kitchen-skills kitchen-meta \
+	kitchen-compare demos test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,7 +25,13 @@ $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-run: $(BIN)/.installed  ## main job: maze dataset (0.5 M transitions) + inspect PNG, then roll out the shipped skill prior
+KITCHEN_TASK ?= kitchen-target-10:0
+RTF ?= 8
+run: $(BIN)/.installed  ## main job: the kitchen_sim ROS 2 graph adapts on-robot to an unseen target sequence (~5 min at rtf 8)
+	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch kitchen_sim task:=$(KITCHEN_TASK) adapt:=true rtf:=$(RTF) \
+	  adapt_dir:=runs/kitchen_sim_$$(date +%Y%m%d_%H%M%S)
+
+maze-data: $(BIN)/.installed  ## maze dataset (0.5 M transitions) + inspect PNG, then roll out the shipped skill prior
 	$(BIN)/simpl data maze --transitions 500000 --out $(DATASET) --overwrite
 	$(BIN)/simpl data inspect $(DATASET) --png $(DATASET).png
 	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100 --out runs/eval_prior_maze
@@ -68,6 +75,14 @@ kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 co
 	$(BIN)/simpl train-skills --config config/skills_kitchen.yaml --dataset $(KITCHEN_DATASET) --out runs/skills_kitchen --resume
 	$(BIN)/simpl export --skills runs/skills_kitchen --out models/kitchen
 	$(BIN)/simpl eval-prior --bundle models/kitchen --episodes 100
+
+kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (~85 min on 2 idle cores) and add it to models/kitchen
+	$(BIN)/simpl meta-train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
+	$(BIN)/simpl export --meta runs/simpl_kitchen --out models/kitchen
+
+KITCHEN_EPISODES ?= 100
+kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)
+	$(BIN)/simpl bench sample-efficiency --domain kitchen --methods simpl,spirl --episodes $(KITCHEN_EPISODES) --seeds 3
 
 demos: $(BIN)/.installed  ## record kitchen demos over ROS 2 (scripted operator, 10 episodes) into a dataset and an MCAP bag
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch record_demos episodes:=10 bag:=runs/demos_bag_$$(date +%Y%m%d_%H%M%S)

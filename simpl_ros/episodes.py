@@ -17,8 +17,9 @@ from simpl_ros.messages import Step
 class EpisodeRecorder:
     """Step and skill messages by episode (a skill of the next episode may come before this one's last steps)."""
 
-    def __init__(self, layout: TransitionLayout):
+    def __init__(self, layout: TransitionLayout, skill_horizon: int):
         self.layout = layout
+        self.skill_horizon = skill_horizon  # a skill covers this many steps; a longer segment lost the next skill
         self.steps: dict[int, dict[int, Step]] = {}
         self.skills: dict[int, dict[int, np.ndarray]] = {}
 
@@ -33,14 +34,15 @@ class EpisodeRecorder:
 
     def pop(self, episode: int) -> np.ndarray:
         """The ended episode's high-level transitions (rows x layout.width), forgetting its messages; segments with
-        a missing step message are left out (a lossy link), never invented."""
+        a missing step message, or longer than a skill (the next skill's message was lost, and the decoder held
+        zero meanwhile), are left out (a lossy link), never invented."""
         steps, skills = self.steps.pop(episode, {}), self.skills.pop(episode, {})
         end = max(steps, default=0)
         starts = sorted(t for t in skills if t < end)
         rows = []
         for start, stop in zip(starts, [*starts[1:], end]):
             segment = [steps.get(t) for t in range(start, stop + 1)]
-            if any(s is None for s in segment):
+            if stop - start > self.skill_horizon or any(s is None for s in segment):
                 continue
             reward = sum(s.reward for s in segment[1:])
             rows.append(self.layout.pack(segment[0].observation, skills[start], reward,

@@ -37,7 +37,7 @@ class TaskEncoderNode(Node):
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]
         self.layouts = step_layout(dims["state"], dims["action"]), skill_layout(dims["latent"]), embedding_layout(dims["task"])
-        self.recorder = EpisodeRecorder(TransitionLayout(dims["state"], dims["latent"]))
+        self.recorder = EpisodeRecorder(TransitionLayout(dims["state"], dims["latent"]), self.bundle.skill_horizon)
         self.gathered: list[np.ndarray] = []
         self.mode = EXPLORE
         self.ended_at: dict[int, float] = {}  # episode -> clock time its last step came, until packed

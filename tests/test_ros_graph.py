@@ -369,7 +369,7 @@ def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
 # --- pieces --------------------------------------------------------------------------------------------------
 def test_recorder_packs_the_transitions_training_packs_whatever_the_arrival_order():
     layout = TransitionLayout(state_dim=1, latent_dim=1)
-    recorder = EpisodeRecorder(layout)
+    recorder = EpisodeRecorder(layout, skill_horizon=10)
     for t in (0, 10, 20):  # skills may come before their step messages
         recorder.add_skill(1, t, [float(t)])
     for t in range(26):
@@ -382,12 +382,17 @@ def test_recorder_packs_the_transitions_training_packs_whatever_the_arrival_orde
 
 
 def test_recorder_leaves_out_segments_with_lost_messages():
-    recorder = EpisodeRecorder(TransitionLayout(state_dim=1, latent_dim=1))
+    recorder = EpisodeRecorder(TransitionLayout(state_dim=1, latent_dim=1), skill_horizon=10)
     for t in (0, 10, 20):
         recorder.add_skill(1, t, [float(t)])
     for t in (*range(12), *range(13, 31)):  # step 12 lost; the episode runs out of time at 30
         recorder.add_step(Step(1, t, 0.0, False, t == 30, NO_ACTION, np.array([t], np.float32)))
     assert recorder.pop(1).tolist() == [[0, 0, 0, 0, 10], [20, 20, 0, 0, 30]]
+    for t in (0, 10, 30):  # the skill of step 20 lost: the decoder held zero from step 20 on
+        recorder.add_skill(2, t, [float(t)])
+    for t in range(36):
+        recorder.add_step(Step(2, t, 1.0, t == 35, False, NO_ACTION, np.array([t], np.float32)))
+    assert recorder.pop(2).tolist() == [[0, 0, 10, 0, 10], [30, 30, 5, 1, 35]]  # not 10 -> 30 as one transition
 
 
 def test_serving_nodes_do_not_import_torch():

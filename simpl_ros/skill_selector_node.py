@@ -15,8 +15,8 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
-from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, MessageError,
-                                embedding_layout, read_step_or_warn, skill_layout, step_layout)
+from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, STREAM_DEPTH,
+                                MessageError, embedding_layout, read_step_or_warn, skill_layout, step_layout)
 from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 
 GRAPHS = ("high_level_policy", "skill_prior")
@@ -36,7 +36,7 @@ class SkillSelectorNode(Node):
         self.embedding: tuple[int, np.ndarray] | None = None  # mode, e
         self.next_choice = (0, 0)  # (episode, step) of the next skill choice
         self.add_on_set_parameters_callback(self._on_parameters)
-        self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, 10)
+        self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, STREAM_DEPTH)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
         self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
         self.get_logger().info(f"selecting skills every {self.bundle.skill_horizon} steps with {self.bundle.directory}")

@@ -50,7 +50,8 @@ def run_launch(args) -> int:
     if args.show_args:
         print(f"{graph.name}: {graph.description}")
         for name, spec in graph.arguments.items():
-            print(f"  {name}:={spec['default']}\n      {spec.get('description', '')}")
+            choices = f" (one of {', '.join(spec['choices'])})" if spec.get("choices") else ""
+            print(f"  {name}:={spec['default']}\n      {spec.get('description', '')}{choices}")
         return 0
     return run_graph(args.graph, args.arguments)
 

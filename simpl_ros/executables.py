@@ -11,4 +11,6 @@ NODES = {
     "servo_node": "simpl_ros.servo_node",
     "scripted_teleop": "simpl_ros.scripted_teleop_node",
     "keyboard_teleop": "simpl_ros.keyboard_teleop_node",
+    "hw_bridge": "simpl_ros.hw_bridge_node",
+    "fake_arm": "simpl_ros.hw_fake_arm_node",
 }

@@ -21,7 +21,8 @@ import yaml
 from simpl_core.paths import resource
 from simpl_ros.executables import NODES
 
-VARIABLE = re.compile(r"\$\((var|not) ([A-Za-z_][A-Za-z0-9_]*)\)")  # $(var NAME); $(not NAME) = XML's $(not $(var NAME))
+# $(var NAME); $(not NAME) = XML's $(not $(var NAME)); $(eq NAME VALUE) = XML's $(eq $(var NAME) VALUE)
+VARIABLE = re.compile(r"\$\((var|not|eq) ([A-Za-z_][A-Za-z0-9_]*)(?: ([^()\s]+))?\)")
 
 
 class LaunchError(ValueError):
@@ -33,7 +34,7 @@ class Graph:
     name: str
     description: str
     params_file: Path
-    arguments: dict[str, dict]   # name -> {default, description}
+    arguments: dict[str, dict]   # name -> {default, description, choices?}
     nodes: list[dict]            # {name, executable, parameters, if?, respawn?, on_exit?: shutdown}
 
 
@@ -64,23 +65,24 @@ def load_graph(name: str) -> Graph:
             raise LaunchError(f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; "
                               f"known: {', '.join(NODES)}")
         for value in [*node.get("parameters", {}).values(), node.get("if", "")]:
-            for _, variable in VARIABLE.findall(str(value)):
+            for _, variable, _ in VARIABLE.findall(str(value)):
                 if variable not in raw["arguments"]:
                     raise LaunchError(f"{path}: node {node['name']} uses $(var {variable}), not an argument")
     return Graph(path.stem, raw.get("description", ""), resource(*Path(raw["params_file"]).parts),
                  raw["arguments"], raw["nodes"])
 
 
-def parts(value) -> list[tuple[str, str]]:
-    """A parameter value as ("text", s), ("var", name) and ("not", name) pieces, in order."""
+def parts(value) -> list[tuple[str, str, str]]:
+    """A parameter value as ("text", s, ""), ("var", name, ""), ("not", name, "") and ("eq", name, value) pieces,
+    in order."""
     text, pieces, last = str(value), [], 0
     for match in VARIABLE.finditer(text):
         if match.start() > last:
-            pieces.append(("text", text[last:match.start()]))
-        pieces.append((match.group(1), match.group(2)))
+            pieces.append(("text", text[last:match.start()], ""))
+        pieces.append((match.group(1), match.group(2), match.group(3) or ""))
         last = match.end()
     if last < len(text):
-        pieces.append(("text", text[last:]))
+        pieces.append(("text", text[last:], ""))
     return pieces
 
 
@@ -91,14 +93,18 @@ def parse_arguments(graph: Graph, argv: list[str]) -> dict[str, str]:
         name, sep, value = item.partition(":=")
         if not sep or name not in graph.arguments:
             raise LaunchError(f"{item!r}: expected NAME:=VALUE with NAME one of {', '.join(graph.arguments)}")
+        choices = graph.arguments[name].get("choices")
+        if choices and value not in choices:
+            raise LaunchError(f"{item!r}: {name} is one of {', '.join(choices)}")
         values[name] = value
     return values
 
 
 def substitute(value, arguments: dict[str, str]) -> str:
-    pieces = {"text": lambda text: text, "var": lambda name: arguments[name],
-              "not": lambda name: str(not is_true(arguments[name])).lower()}
-    return "".join(pieces[kind](text) for kind, text in parts(value))
+    pieces = {"text": lambda text, _: text, "var": lambda name, _: arguments[name],
+              "not": lambda name, _: str(not is_true(arguments[name])).lower(),
+              "eq": lambda name, other: str(arguments[name] == other).lower()}
+    return "".join(pieces[kind](text, operand) for kind, text, operand in parts(value))
 
 
 def is_true(text: str) -> bool:
@@ -209,17 +215,19 @@ def launch_description(name: str):
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, Shutdown
     from launch.conditions import IfCondition
-    from launch.substitutions import LaunchConfiguration, NotSubstitution, TextSubstitution
+    from launch.substitutions import EqualsSubstitution, LaunchConfiguration, NotSubstitution, TextSubstitution
     from launch_ros.actions import Node
 
-    pieces = {"text": lambda text: TextSubstitution(text=text), "var": LaunchConfiguration,
-              "not": lambda name: NotSubstitution(LaunchConfiguration(name))}
+    pieces = {"text": lambda text, _: TextSubstitution(text=text), "var": lambda name, _: LaunchConfiguration(name),
+              "not": lambda name, _: NotSubstitution(LaunchConfiguration(name)),
+              "eq": lambda name, other: EqualsSubstitution(LaunchConfiguration(name), other)}
 
     def substitutions(value):
-        return [pieces[kind](text) for kind, text in parts(value)]
+        return [pieces[kind](text, operand) for kind, text, operand in parts(value)]
 
     graph = load_graph(name)
-    actions = [DeclareLaunchArgument(arg, default_value=str(spec["default"]), description=spec.get("description", ""))
+    actions = [DeclareLaunchArgument(arg, default_value=str(spec["default"]), description=spec.get("description", ""),
+                                     choices=spec.get("choices"))
                for arg, spec in graph.arguments.items()]
     for node in graph.nodes:
         parameters = {key: substitutions(value) for key, value in node.get("parameters", {}).items()}

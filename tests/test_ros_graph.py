@@ -85,7 +85,7 @@ class Recorded:
 def fake_launch_modules(monkeypatch) -> None:
     names = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "Shutdown"],
              "launch.conditions": ["IfCondition"],
-             "launch.substitutions": ["LaunchConfiguration", "NotSubstitution", "TextSubstitution"],
+             "launch.substitutions": ["EqualsSubstitution", "LaunchConfiguration", "NotSubstitution", "TextSubstitution"],
              "launch_ros": [], "launch_ros.actions": ["Node"]}
     for module, classes in names.items():
         fake = types.ModuleType(module)
@@ -100,6 +100,8 @@ def evaluate(value, arguments: dict) -> str:
         kind = type(s).__name__
         if kind == "NotSubstitution":
             return str(evaluate([s.args[0]], arguments).lower() not in ("true", "1")).lower()
+        if kind == "EqualsSubstitution":
+            return str(evaluate([s.args[0]], arguments) == s.args[1]).lower()
         return arguments[s.args[0]] if kind == "LaunchConfiguration" else s.kwargs["text"]
     return "".join(one(s) for s in value)
 

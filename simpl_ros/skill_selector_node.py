@@ -37,7 +37,8 @@ class SkillSelectorNode(Node):
         self.next_choice = (0, 0)  # (episode, step) of the next skill choice
         self.add_on_set_parameters_callback(self._on_parameters)
         self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, STREAM_DEPTH)
-        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
+        # deep: behind a backlog on a busy CPU, the step a skill is due at must still come (late beats lost)
+        self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, STREAM_DEPTH)
         self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
         self.get_logger().info(f"selecting skills every {self.bundle.skill_horizon} steps with {self.bundle.directory}")
 

@@ -158,7 +158,7 @@ def meta_bundle(tmp_path_factory):
     return bundle, meta
 
 
-def test_meta_training_logs_and_resumes(meta_bundle):
+def test_meta_training_logs_and_resumes(meta_bundle, capsys):
     _, meta = meta_bundle
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
@@ -170,6 +170,15 @@ def test_meta_training_logs_and_resumes(meta_bundle):
                  str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "3"]) == 0
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
+
+    capsys.readouterr()
+    assert main(["meta-report", str(meta), "--block", "2"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| iterations | 1–2 | 3–3 |"
+    first_two = np.mean([r["posterior_return"] for r in rows[:2]])
+    assert table[2] == f"| return, e ~ q(e \\| c) | {first_two:.2f} | {rows[2]['posterior_return']:.2f} |"
+    assert table[-1].startswith(f"3 iterations, {rows[-1]['env_steps']} env steps")
+    assert main(["meta-report", str(meta.parent)]) == 2  # not a run: says so
 
 
 def test_meta_bundle_graphs_match_torch(meta_bundle):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import numpy as np
 
 
 def add_parser(commands) -> None:
@@ -22,6 +25,15 @@ def add_parser(commands) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--iterations", type=int, help="override the config's number of iterations")
     train.set_defaults(run=run_meta_train)
+
+    report = commands.add_parser(
+        "meta-report", help="a meta-training run's metrics, averaged over blocks of iterations",
+        description="Read RUN/metrics.jsonl and print, per block of iterations, the mean return of the episodes "
+                    "conditioned on e ~ q(e | c) and on e ~ p(e), the encoder and policy KLs on large contexts and "
+                    "the seconds per iteration; then the run's totals (iterations, env steps, wall-clock).")
+    report.add_argument("run_dir", metavar="RUN", help="meta-training run directory, e.g. runs/simpl_kitchen")
+    report.add_argument("--block", type=int, default=50, help="iterations per block (default 50)")
+    report.set_defaults(run=run_meta_report)
 
     adapt = commands.add_parser(
         "adapt", help="SiMPL target-task learning: explore, encode, fine-tune; the return of every episode",
@@ -48,6 +60,28 @@ def run_meta_train(args) -> int:
     last = rows[-1]
     print(f"iteration {last['iteration']}: posterior-conditioned success {last['posterior_return']:.2f}, "
           f"prior-conditioned {last['prior_return']:.2f}, {last['env_steps']} env steps")
+    return 0
+
+
+REPORTED = {"posterior_return": "return, e ~ q(e \\| c)", "prior_return": "return, e ~ p(e)",
+            "encoder_kl_large": "encoder KL, large contexts", "policy_kl_large": "policy KL to the prior, large",
+            "iteration_s": "seconds per iteration"}
+
+
+def run_meta_report(args) -> int:
+    from simpl_core.runs import read_metrics
+
+    rows = read_metrics(Path(args.run_dir))
+    if not rows:
+        print(f"{args.run_dir}: no metrics.jsonl rows", file=sys.stderr)
+        return 2
+    blocks = [rows[i:i + args.block] for i in range(0, len(rows), args.block)]
+    print("| iterations | " + " | ".join(f"{b[0]['iteration']}–{b[-1]['iteration']}" for b in blocks) + " |")
+    print("|---|" + "---|" * len(blocks))
+    for key, label in REPORTED.items():
+        print(f"| {label} | " + " | ".join(f"{np.mean([r[key] for r in b]):.2f}" for b in blocks) + " |")
+    print(f"{rows[-1]['iteration']} iterations, {rows[-1]['env_steps']} env steps, "
+          f"{sum(r['iteration_s'] for r in rows):.0f} s of iterations")
     return 0
 
 

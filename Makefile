@@ -76,7 +76,7 @@ kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 co
 	$(BIN)/simpl export --skills runs/skills_kitchen --out models/kitchen
 	$(BIN)/simpl eval-prior --bundle models/kitchen --episodes 100
 
-kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (~85 min on 2 idle cores) and add it to models/kitchen
+kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (99 min on 2 cores) and add it to models/kitchen
 	$(BIN)/simpl meta-train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
 	$(BIN)/simpl export --meta runs/simpl_kitchen --out models/kitchen
 

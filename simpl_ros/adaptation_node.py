@@ -90,6 +90,9 @@ class AdaptationNode(Node):
                               "min_buffer": parameter(self, "min_buffer", 256),
                               "updates_per_transition": parameter(self, "updates_per_transition", 1.0)}
         self.log = EpisodeLog(Path(parameter(self, "out_dir", "runs/adapt_ros")))
+        # torch threads of the learner (torch's default is one per core): one leaves the other cores to the nodes
+        # of the control loop, which must answer every step
+        self.learner_threads = parameter(self, "learner_threads", 1)
 
         self.reset_client = self.create_client(Trigger, "sim/reset")
         self.sim_params = AsyncParameterClient(self, "sim")
@@ -207,8 +210,11 @@ class AdaptationNode(Node):
     def _start_learner(self) -> None:
         if self.learner is not None or self.e_star is None or self.targets["finetune"] == 0:
             return
-        from simpl_core.meta.adapt import RobotFineTuner, TargetConfig  # torch only on this path
+        import torch  # torch only on this path
 
+        from simpl_core.meta.adapt import RobotFineTuner, TargetConfig
+
+        torch.set_num_threads(self.learner_threads)
         cfg = TargetConfig.for_domain(self.domain)
         for key, value in self.sac_overrides.items():
             setattr(cfg.simpl_sac, key, value)

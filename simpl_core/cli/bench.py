@@ -68,8 +68,10 @@ def add_parser(commands) -> None:
 
     curves = which.add_parser(
         "curves", help="summarise and re-plot a sample-efficiency returns.csv",
-        description="Print the checkpoint table (mean return over a 5-episode window around episodes 20, 60, 100, "
-                    "300) and the mean return over the exploration episodes and after, and redraw the curves.")
+        description="Print the checkpoint table (mean return over a 5-episode window around the paper's "
+                    "checkpoints: maze episodes 20, 60, 100, 300; kitchen 20, 50, 100, 200; the domain comes from "
+                    "the run.json beside the CSV) and the mean return over the exploration episodes and after, and "
+                    "redraw the curves.")
     curves.add_argument("csv", help="returns.csv from sample-efficiency or adapt")
     curves.add_argument("--exploration-episodes", type=int, default=20)
     curves.add_argument("--png", help="where to draw the curves (default: next to the CSV)")

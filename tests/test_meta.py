@@ -277,6 +277,12 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert phases["simpl"] == phases["pearl"] == phases["pearl-ft"] == ["explore", "explore", "learn", "learn"]
     assert phases["mtrl"] == phases["spirl"] == phases["sac"] == ["learn"] * 4
     assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
+    # every episode says what learning did: nothing while exploring or for PEARL, gradient steps once learning
+    assert all(r["updates"] == "0" and r["alpha"] == "" for r in rows if r["phase"] == "explore" or r["method"] == "pearl")
+    learned = [r for r in rows if r["method"] in ("simpl", "spirl", "sac") and r["updates"] != "0"]
+    assert learned and all(float(r["alpha"]) > 0 and float(r["critic_loss"]) >= 0 for r in learned)
+    assert set(result["learning"]) == {"simpl", "spirl", "mtrl", "sac", "pearl-ft"}
+    assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL", "critic loss"}
     assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
     info = json.loads((tmp_path / "run.json").read_text())

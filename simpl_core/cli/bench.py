@@ -138,12 +138,13 @@ def run_curves(args) -> int:
     from pathlib import Path
 
     from simpl_core.cli.meta import print_tables
-    from simpl_core.meta.benchmark import checkpoint_table, phase_table, plot_curves, read_csv, return_label
+    from simpl_core.meta.benchmark import (checkpoint_table, learning_table, phase_table, plot_curves, read_csv,
+                                           return_label)
 
     rows = read_csv(args.csv)
     run_info = Path(args.csv).with_name("run.json")
     domain = json.loads(run_info.read_text()).get("domain", "maze") if run_info.exists() else "maze"
-    print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes))
+    print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes), learning_table(rows))
     png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:

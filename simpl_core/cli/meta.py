@@ -98,12 +98,14 @@ def run_adapt(args) -> int:
                                runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")},
                                command=args.command_line)
     print(f"returns: {result['csv']}   curves: {result['png']}")
-    print_tables(result["checkpoints"], result["phases"])
+    print_tables(result["checkpoints"], result["phases"], result["learning"])
     return 0
 
 
-def print_tables(checkpoints: dict, phases: dict) -> None:
+def print_tables(checkpoints: dict, phases: dict, learning: dict) -> None:
     for method in checkpoints:
         points = "  ".join(f"ep {e}: {v:.3f}" for e, v in checkpoints[method].items())
         spans = "  ".join(f"{span}: {v:.3f}" for span, v in phases[method].items())
         print(f"{method:8s} {points}   mean over {spans}")
+    for method, values in learning.items():
+        print(f"{method:8s} learning: " + "  ".join(f"{key} {value:g}" for key, value in values.items()))

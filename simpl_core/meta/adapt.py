@@ -78,6 +78,18 @@ def level_sac(cfg: SacConfig, target: TargetConfig, level: ActionLevel) -> SacCo
     return cfg
 
 
+UPDATE_COLUMNS = ("updates", "alpha", "policy_kl", "critic_loss")  # per episode in returns.csv: what learning did
+
+
+def update_summary(updates: list[dict]) -> dict:
+    """An episode's gradient steps in four numbers: how many, and the mean alpha, policy KL and critic loss (blank
+    when the episode paid for none, e.g. while exploring or filling the buffer)."""
+    if not updates:
+        return {"updates": 0, "alpha": "", "policy_kl": "", "critic_loss": ""}
+    return {"updates": len(updates), **{key: round(float(np.mean([u[key] for u in updates])), 6)
+                                        for key in UPDATE_COLUMNS[1:]}}
+
+
 class MetaLearner:
     """SiMPL (and PEARL-ft) with `fine_tune`, PEARL without: explore with e ~ p(e), encode e*, then act with e*.
     MTRL (a task-id-conditioned run) starts at once from the mean training-task embedding."""
@@ -91,6 +103,7 @@ class MetaLearner:
         self.e: np.ndarray | None = None
         self.e_star: np.ndarray | None = None
         self.sac: ConstrainedSAC | None = None
+        self.last_updates = update_summary([])
         if isinstance(simpl.encoder, TaskEmbedding):
             self.start(simpl.encoder.mean.detach().mean(0, keepdim=True).numpy())
 
@@ -109,7 +122,7 @@ class MetaLearner:
 
     def end_episode(self, episode: HighLevelEpisode) -> None:
         if self.sac is not None:
-            self.sac.observe(episode.rows)
+            self.last_updates = update_summary(self.sac.observe(episode.rows))
         elif self.e_star is None:
             self.explored.append(episode.rows)
             if len(self.explored) == self.cfg.exploration_episodes:
@@ -154,6 +167,7 @@ class ScratchLearner:
         critics = nn.ModuleList(QFunction(q_in, cfg.scratch_hidden, cfg.scratch_layers) for _ in range(2))
         self.sac = ConstrainedSAC(level_sac(sac_cfg, cfg, level), policy, critics, layout, None,
                                   np.random.default_rng(seed))
+        self.last_updates = update_summary([])
 
     def begin_episode(self) -> None:
         pass
@@ -162,7 +176,7 @@ class ScratchLearner:
         return self.sac.act(states)
 
     def end_episode(self, episode: HighLevelEpisode) -> None:
-        self.sac.observe(episode.rows)
+        self.last_updates = update_summary(self.sac.observe(episode.rows))
 
 
 def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, progress=None) -> list[dict]:
@@ -184,7 +198,7 @@ def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, p
             learner.end_episode(episode)
             rows.append({"method": learner.method, "task": learner.task.name, "seed": learner.seed,
                          "episode": episode_index + 1, "phase": phase, "return": episode.episode_return,
-                         "success": int(episode.success), "env_steps": episode.env_steps})
+                         "success": int(episode.success), "env_steps": episode.env_steps, **learner.last_updates})
         if progress is not None:
             progress(episode_index + 1, rows[-len(learners):])
     env.close()

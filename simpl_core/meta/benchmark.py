@@ -162,6 +162,26 @@ def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[s
     return table
 
 
+def learning_table(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Per method, what its gradient steps did over the episodes that paid for some: updates per episode, alpha at
+    the first and the last such episode, mean policy KL to the prior and critic loss (blank columns: older CSVs)."""
+    table = {}
+    for method in dict.fromkeys(row["method"] for row in rows):
+        learned = [r for r in rows if r["method"] == method and str(r.get("alpha", "")) != ""]
+        if not learned:
+            continue
+        first, last = min(int(r["episode"]) for r in learned), max(int(r["episode"]) for r in learned)
+
+        def mean(key: str, episode: int | None = None) -> float:
+            values = [float(r[key]) for r in learned if episode is None or int(r["episode"]) == episode]
+            return round(float(np.mean(values)), 4)
+
+        table[method] = {"updates/episode": mean("updates"), f"alpha ep {first}": mean("alpha", first),
+                         f"alpha ep {last}": mean("alpha", last), "policy KL": mean("policy_kl"),
+                         "critic loss": mean("critic_loss")}
+    return table
+
+
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open() as f:
         return list(csv.DictReader(f))
@@ -239,7 +259,7 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
         "episodes": cfg.episodes, "target_config": dataclasses.asdict(cfg),
         "wall_clock_s": round(time.perf_counter() - started, 1)}, indent=2))
     return {"csv": str(csv_path), "png": str(png), "checkpoints": checkpoint_table(rows, manifest["domain"]),
-            "phases": phase_table(rows, cfg.exploration_episodes)}
+            "phases": phase_table(rows, cfg.exploration_episodes), "learning": learning_table(rows)}
 
 
 def reproduce(bundle_dir, out_dir, first_seed: int = 100, workers: int = 1, progress: bool = True, task_set=None,

@@ -32,6 +32,7 @@ from simpl_core.envs.kitchen.task import completed_subtasks
 from simpl_core.robots.safety import Freshness
 from simpl_ros.messages import EPISODE_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
+from simpl_ros.readiness import PolicyListening
 from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
                                         VELOCITY_CONTROLLER, ArmConfig, Ros2ControlArm, required_limits)
 from simpl_ros.sim_node import task_from, task_name
@@ -62,14 +63,13 @@ class HwBridgeNode(Node):
         self.arm.connect()
         self.layout = step_layout(self.arm.observation_dim, self.arm.action_dim)
         self.watchdog = Freshness(parameter(self, "command_timeout_periods", 2.0) * self.period)
-        self.wait_for_subscribers = parameter(self, "wait_for_subscribers", 0)
-        self.heard_since: float | None = None
 
         policy_topic = f"{parameter(self, 'policy_controller', 'policy')}/commands"
         self.step_pub = self.create_publisher(Float64MultiArray, STEP_TOPIC, STREAM_DEPTH)
         self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
         self.policy_sub = self.create_subscription(Float64MultiArray, policy_topic, self._on_policy, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self.listening = PolicyListening(self.step_pub, self.policy_sub, parameter(self, "wait_for_subscribers", 0))
         self.command = np.zeros(self.arm.action_dim)
         self.applied = np.zeros(self.arm.action_dim, np.float32)
         self.episode, self.running, self.fresh_command = 0, False, False
@@ -101,19 +101,10 @@ class HwBridgeNode(Node):
         return response
 
     def _cannot_start(self) -> str | None:
-        """Why an episode cannot start now, or None. Like the sim, wait until `wait_for_subscribers` nodes hear the
-        steps and someone publishes commands, for 0.5 s (time for the policy's own topics to be discovered)."""
+        """Why an episode cannot start now, or None: the arm must be heard, and the policy must hear the bridge."""
         if not self.arm.ready:
             return f"no fresh {self.arm.joint_sub.topic_name} from the arm"
-        if not self.wait_for_subscribers:
-            return None
-        listeners, publishers = self.step_pub.get_subscription_count(), self.policy_sub.get_publisher_count()
-        if listeners < self.wait_for_subscribers or not publishers:
-            self.heard_since = None
-            return (f"waiting for the policy: {listeners} of {self.wait_for_subscribers} nodes hear the steps, "
-                    f"{publishers} command publishers")
-        self.heard_since = self.heard_since or time.monotonic()
-        return None if time.monotonic() - self.heard_since >= 0.5 else "discovering the policy's topics"
+        return self.listening.reason()
 
     def start_episode(self) -> None:
         self.episode += 1

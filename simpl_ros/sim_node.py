@@ -31,6 +31,7 @@ from simpl_core.envs.domains import domain
 from simpl_core.tasks import TaskError, resolve_task
 from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
+from simpl_ros.readiness import PolicyListening
 
 
 def task_from(value, domain_name: str):
@@ -80,10 +81,8 @@ class SimNode(Node):
         self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
         self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
                                f"task {task_name(self.task)}, commands on /{controller}/commands")
-        # episodes (auto_reset's first, and ~/reset's) wait until this many nodes hear the step topic: steps sent
-        # before the policy hears them would be lost (see _policy_heard)
-        self.wait_for_subscribers = parameter(self, "wait_for_subscribers", 0)
-        self.ready_since: float | None = None
+        # episodes (auto_reset's first, and ~/reset's) wait until this many nodes hear the step topic
+        self.listening = PolicyListening(self.step_pub, self.command_sub, parameter(self, "wait_for_subscribers", 0))
 
     def _on_parameters(self, params) -> SetParametersResult:
         for param in params:
@@ -113,11 +112,9 @@ class SimNode(Node):
             self.observed_at = None
 
     def _on_reset(self, _request, response):
-        if not self._policy_heard():
-            response.success = False
-            response.message = (f"waiting for the policy: {self.step_pub.get_subscription_count()} of "
-                                 f"{self.wait_for_subscribers} nodes hear the steps, "
-                                 f"{self.command_sub.get_publisher_count()} command publishers; ask again")
+        reason = self.listening.reason()
+        if reason is not None:
+            response.success, response.message = False, f"{reason}; ask again"
             return response
         self.start_episode()
         response.success, response.message = True, json.dumps({"episode": self.episode, "task": task_name(self.task)})
@@ -135,7 +132,7 @@ class SimNode(Node):
 
     def _tick(self) -> None:
         if not self.running:
-            if self._policy_heard() and self.auto_reset and self.episode == 0:
+            if self.listening.reason() is None and self.auto_reset and self.episode == 0:
                 self.start_episode()
             return
         self.missed += not self.fresh_command
@@ -158,21 +155,6 @@ class SimNode(Node):
             self.episode_pub.publish(String(data=json.dumps(summary)))
             if self.auto_reset:
                 self.start_episode()
-
-    def _policy_heard(self) -> bool:
-        """Whether the sim may start an episode: `wait_for_subscribers` nodes hear the step topic, someone publishes
-        commands, and has for 0.5 s (time for the policy's own topics to be discovered). Checked on every tick
-        between episodes. Each process discovers the others on its own: only the sim can tell that its steps
-        will be heard."""
-        if not self.wait_for_subscribers:
-            return True
-        now = time.monotonic()
-        if self.step_pub.get_subscription_count() < self.wait_for_subscribers \
-                or not self.command_sub.get_publisher_count():
-            self.ready_since = None
-        elif self.ready_since is None:
-            self.ready_since = now
-        return self.ready_since is not None and now - self.ready_since >= 0.5
 
     def _publish(self, observation, reward, terminated, truncated) -> None:
         self.observed_at = None if terminated or truncated else time.perf_counter()

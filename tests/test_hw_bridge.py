@@ -118,7 +118,7 @@ def test_the_sim_robot_behind_the_seam_moves_as_commanded():
 @pytest.fixture(scope="class")
 def arm(probe):
     """fake_arm + hw_bridge (velocity interface, episodes back to back) and the probe's view of them."""
-    stack, lines = graph_stack(["driver:=mujoco", "command_interface:=velocity", "auto_reset:=true",
+    stack, lines = graph_stack(["driver:=mock", "command_interface:=velocity", "auto_reset:=true",
                                 f"rtf:={RTF:g}"], only=("fake_arm", "hw_bridge"), start=False, graph_name="kitchen_hw")
     next(c for c in stack.commands if c.name == "hw_bridge").argv.extend(["-p", "hw_bridge:wait_for_subscribers:=0"])
     stack.start()
@@ -232,10 +232,10 @@ def test_kitchen_hw_launch_file_and_runner_agree(monkeypatch):
     launched, run = both_ways(actions, graph, [])
     assert launched == run and set(run) == {"hw_bridge", "skill_decoder", "skill_selector", "task_encoder"}
     assert run["hw_bridge"][2]["command_interface"] == "position"       # a dead bridge leaves a stopping arm
-    launched, run = both_ways(actions, graph, ["driver:=mujoco", "command_interface:=velocity", "rtf:=4"])
+    launched, run = both_ways(actions, graph, ["driver:=mock", "command_interface:=velocity", "rtf:=4"])
     assert launched == run and run["fake_arm"][2]["rtf"] == "4"
     assert run["hw_bridge"][2]["command_interface"] == "velocity"
     assert PARAMS["skill_decoder"]["ros__parameters"]["controller"] == BRIDGE["policy_controller"]  # decoder -> bridge
-    assert next(a for a in actions if a.args[0] == "driver").kwargs["choices"] == ["ros2_control", "mujoco"]
-    with pytest.raises(LaunchError, match="driver is one of ros2_control, mujoco"):
+    assert next(a for a in actions if a.args[0] == "driver").kwargs["choices"] == ["ros2_control", "mock"]
+    with pytest.raises(LaunchError, match="driver is one of ros2_control, mock"):
         parse_arguments(graph, ["driver:=gazebo"])

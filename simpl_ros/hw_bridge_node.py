@@ -32,7 +32,7 @@ from simpl_core.envs.kitchen.task import completed_subtasks
 from simpl_core.robots.safety import Freshness
 from simpl_ros.messages import EPISODE_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
-from simpl_ros.readiness import PolicyListening
+from simpl_ros.readiness import PolicyListening, answer_reset
 from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
                                         VELOCITY_CONTROLLER, ArmConfig, Ros2ControlArm, required_limits)
 from simpl_ros.sim_node import task_from, task_name
@@ -92,13 +92,8 @@ class HwBridgeNode(Node):
         self.applied = self.arm.send_action(self.command)
 
     def _on_reset(self, _request, response):
-        reason = self._cannot_start()
-        if reason is not None:
-            response.success, response.message = False, f"{reason}; ask again"
-            return response
-        self.start_episode()
-        response.success, response.message = True, json.dumps({"episode": self.episode, "task": task_name(self.task)})
-        return response
+        return answer_reset(response, self._cannot_start(), self.start_episode,
+                            lambda: {"episode": self.episode, "task": task_name(self.task)})
 
     def _cannot_start(self) -> str | None:
         """Why an episode cannot start now, or None: the arm must be heard, and the policy must hear the bridge."""

@@ -7,6 +7,7 @@ policy's own topics, e.g. the skill topic, to be discovered too). Steps sent ear
 
 from __future__ import annotations
 
+import json
 import time
 
 HOLD_S = 0.5
@@ -29,3 +30,14 @@ class PolicyListening:
                     f"{publishers} command publishers")
         self.since = self.since or time.monotonic()
         return None if time.monotonic() - self.since >= HOLD_S else "discovering the policy's topics"
+
+
+def answer_reset(response, reason: str | None, start_episode, describe):
+    """~/reset's std_srvs/Trigger answer, the same from the sim and the bridge: refused with the reason (the caller
+    asks again), or the episode started and described ({"episode", "task"}) as JSON."""
+    if reason is not None:
+        response.success, response.message = False, f"{reason}; ask again"
+        return response
+    start_episode()
+    response.success, response.message = True, json.dumps(describe())
+    return response

@@ -31,7 +31,7 @@ from simpl_core.envs.domains import domain
 from simpl_core.tasks import TaskError, resolve_task
 from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
-from simpl_ros.readiness import PolicyListening
+from simpl_ros.readiness import PolicyListening, answer_reset
 
 
 def task_from(value, domain_name: str):
@@ -112,13 +112,8 @@ class SimNode(Node):
             self.observed_at = None
 
     def _on_reset(self, _request, response):
-        reason = self.listening.reason()
-        if reason is not None:
-            response.success, response.message = False, f"{reason}; ask again"
-            return response
-        self.start_episode()
-        response.success, response.message = True, json.dumps({"episode": self.episode, "task": task_name(self.task)})
-        return response
+        return answer_reset(response, self.listening.reason(), self.start_episode,
+                            lambda: {"episode": self.episode, "task": task_name(self.task)})
 
     def start_episode(self) -> None:
         self.episode += 1

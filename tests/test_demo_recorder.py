@@ -168,9 +168,14 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
         wait_for(lambda: gap.get_subscription_count() >= 2, 10, "the recorder to hear the probe's step messages")
         dropped = recorder.start_episode()  # a step message out of order: the episode is dropped, not corrupted
         wait_for_step(messages, dropped, 3)
-        gap.publish(LAYOUT.pack(episode=dropped, step=10_000, reward=0, terminated=0, truncated=0, action=np.zeros(9),
-                                observation=np.zeros(59)))
-        wait_for(lambda: "dropped" in recorder.status()["last_event"], 10, "the episode to be dropped")
+        out_of_order = LAYOUT.pack(episode=dropped, step=10_000, reward=0, terminated=0, truncated=0,
+                                   action=np.zeros(9), observation=np.zeros(59))
+
+        def dropped_for_it() -> bool:  # sent again until heard: discovery is one-sided for a moment
+            gap.publish(out_of_order)
+            time.sleep(0.1)
+            return "dropped" in recorder.status()["last_event"]
+        wait_for(dropped_for_it, 10, "the episode to be dropped")
         probe.destroy_publisher(gap)  # the recorder waits for the sim's step publisher, not ours
         refused = recorder.call("stop")
         assert not refused.success and "step 10000 came when" in refused.message

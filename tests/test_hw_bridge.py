@@ -117,8 +117,9 @@ def test_the_sim_robot_behind_the_seam_moves_as_commanded():
 # --- the bridge against the fake arm, velocity interface ---------------------------------------------------------
 @pytest.fixture(scope="class")
 def arm(probe):
-    """fake_arm + hw_bridge (velocity interface, episodes back to back) and the probe's view of them."""
-    stack, lines = graph_stack(["driver:=mock", "command_interface:=velocity", "auto_reset:=true",
+    """fake_arm + hw_bridge (velocity interface, one episode started at once) and the probe's view of them."""
+    # one long episode: between episodes the arm is held, so a test driving it across an episode's end would see zero
+    stack, lines = graph_stack(["driver:=mock", "command_interface:=velocity", "auto_reset:=true", "horizon:=100000",
                                 f"rtf:={RTF:g}"], only=("fake_arm", "hw_bridge"), start=False, graph_name="kitchen_hw")
     next(c for c in stack.commands if c.name == "hw_bridge").argv.extend(["-p", "hw_bridge:wait_for_subscribers:=0"])
     stack.start()

@@ -79,7 +79,7 @@ def test_safe_velocity_scales_like_the_sim_and_clamps_to_the_limits():
 def test_safe_velocity_never_carries_a_joint_past_a_position_limit():
     near = RESET_POSE.copy()
     near[3] = -0.42                                               # joint 4, 0.02 rad below its -0.4 limit
-    assert np.isclose(safe_velocity(np.array(action(j4=1.0)), near, LIMITS, 2.0, PERIOD)[3], 0.02 / PERIOD)
+    assert np.isclose(safe_velocity(np.array(action(j4=1.0)), near, LIMITS, 2.0, PERIOD)[3], 0.02 / 2 / PERIOD)  # halfway
     assert RESET_POSE[1] < LIMITS.lower[1]                        # the kitchen resets joint 2 past its limit:
     assert safe_velocity(np.array(action(j2=-1.0)), RESET_POSE, LIMITS, 2.0, PERIOD)[1] == 0.0  # no further
     assert safe_velocity(np.array(action(j2=1.0)), RESET_POSE, LIMITS, 2.0, PERIOD)[1] == 2.0   # back is fine

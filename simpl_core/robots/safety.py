@@ -38,11 +38,12 @@ def command_problem(command: np.ndarray, size: int) -> str | None:
 def safe_velocity(action: np.ndarray, position: np.ndarray, limits: JointLimits, action_scale: float,
                   period_s: float) -> np.ndarray:
     """Joint velocities for a normalised action: clipped to [-1, 1] and scaled as the sim does (FrankaKitchen: rad/s
-    = 2 x action), clamped to the velocity limits, and slowed so that no joint passes a position limit within one
-    control period; a joint already past a limit (the kitchen's reset pose has joint 2 there) may only move back."""
+    = 2 x action), clamped to the velocity limits, and slowed near a position limit to cover at most half the
+    distance to it per control period, so that a next command up to one period late still stops the joint short of
+    the limit; a joint already past a limit (the kitchen's reset pose has joint 2 there) may only move back."""
     velocity = np.clip(np.clip(action, -1.0, 1.0) * action_scale, -limits.velocity, limits.velocity)
-    room_up = np.maximum(limits.upper - position, 0.0) / period_s
-    room_down = np.minimum(limits.lower - position, 0.0) / period_s
+    room_up = np.maximum(limits.upper - position, 0.0) / (2 * period_s)
+    room_down = np.minimum(limits.lower - position, 0.0) / (2 * period_s)
     return np.clip(velocity, room_down, room_up)
 
 

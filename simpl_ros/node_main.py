@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,21 @@ def warm_up(bundle: PolicyBundle) -> None:
         session.run(None, {graph_input.name: np.zeros([d if isinstance(d, int) else 1 for d in graph_input.shape],
                                                       np.float32)
                            for graph_input in session.get_inputs()})
+
+
+class WarningsByKind:
+    """A warning at most every `period_s` per kind of problem (the first three words of what it is about), so one
+    kind does not hide another (rclpy's throttle_duration_sec throttles per line of code, not per kind)."""
+
+    def __init__(self, logger, period_s: float = 2.0):
+        self.logger, self.period_s = logger, period_s
+        self.last: dict[str, float] = {}  # kind -> when it was last logged
+
+    def warn(self, text: str, about: str | None = None) -> None:
+        now, kind = time.monotonic(), " ".join((text if about is None else about).split()[:3])
+        if now - self.last.get(kind, -1e9) >= self.period_s:
+            self.last[kind] = now
+            self.logger.warning(text)
 
 
 def parameter(node, name: str, default):

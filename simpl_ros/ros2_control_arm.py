@@ -25,7 +25,7 @@ from simpl_core.envs.kitchen.env import ACTION_NAMES, OBSERVATION_NAMES, ROBOT_J
 from simpl_core.robots.base import Robot
 from simpl_core.robots.safety import Freshness, JointLimits, command_problem, safe_velocity
 from simpl_ros.messages import JOINT_STATES_TOPIC, Layout, MessageError
-from simpl_ros.node_main import StartupError
+from simpl_ros.node_main import StartupError, WarningsByKind
 
 KITCHEN_JOINT_NAMES = tuple(name.removeprefix("robot:") for name in ROBOT_JOINTS)  # as the sim node publishes them
 OBJECTS_TOPIC = "kitchen/objects"
@@ -76,7 +76,7 @@ class Ros2ControlArm(Robot):
         self.objects_heard = Freshness(config.objects_timeout_s)
         self.target: np.ndarray | None = None  # position interface: the last point sent
         self.joint_sub = self.objects_sub = self.publisher = None  # made by connect()
-        self.warned: dict[str, Freshness] = {}  # kind of problem -> when it was last logged
+        self.warnings = WarningsByKind(self.log)
 
     def connect(self) -> None:
         node, config = self.node, self.config
@@ -133,7 +133,7 @@ class Ros2ControlArm(Robot):
         action = np.asarray(action, np.float64)
         problem = self._problem(action)
         if problem is not None:
-            self._warn(f"arm held: {problem}")
+            self.warnings.warn(f"arm held: {problem}")
             self.stop()
             return np.zeros(self.action_dim, np.float32)
         config = self.config
@@ -151,15 +151,6 @@ class Ros2ControlArm(Robot):
         if self.joints.stale(time.monotonic()):
             return f"{self.joint_sub.topic_name} older than {self.config.joint_states_timeout_s:g} s"
         return command_problem(action, self.action_dim)
-
-    def _warn(self, text: str) -> None:
-        """Log at most every 2 s per kind of problem (the first words of the text), so one kind does not hide
-        another (rclpy throttles per line of code)."""
-        now, kind = time.monotonic(), " ".join(text.split()[:3])
-        throttle = self.warned.setdefault(kind, Freshness(2.0))
-        if throttle.stale(now):
-            throttle.mark(now)
-            self.log.warning(text)
 
     def stop(self) -> None:
         """Bring the arm to rest: zero velocity, or hold the last point sent (the measured position if none was).

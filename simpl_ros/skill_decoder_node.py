@@ -18,7 +18,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from simpl_ros.messages import SKILL_TOPIC, STEP_TOPIC, MessageError, read_step, skill_layout, step_layout
-from simpl_ros.node_main import open_bundle, parameter, run
+from simpl_ros.node_main import WarningsByKind, open_bundle, parameter, run
 
 
 class SkillDecoderNode(Node):
@@ -36,7 +36,7 @@ class SkillDecoderNode(Node):
         self.skill: tuple[int, int, np.ndarray] | None = None  # episode, step chosen at, z
         self.last_observation = None  # monotonic time of the last good observation
         self.waiting = None           # the observation still to be answered, while its skill is on its way
-        self.warned: dict[str, float] = {}  # kind of reason -> when it was last logged
+        self.warnings = WarningsByKind(self.get_logger())
         self.command_pub = self.create_publisher(Float64MultiArray, f"{controller}/commands", 10)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
         self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 10)
@@ -96,10 +96,8 @@ class SkillDecoderNode(Node):
         """Command zero (every time: a zero is cheap and a lost one would leave the robot moving) and say why, at
         most every 2 s per kind of reason (its first three words), so one kind does not hide another."""
         self.command_pub.publish(Float64MultiArray(data=self.zero.tolist()))
-        kind = " ".join((reason or "").split()[:3])
-        if reason and time.monotonic() - self.warned.get(kind, -1e9) >= 2.0:
-            self.warned[kind] = time.monotonic()
-            self.get_logger().warning(f"commanding zero: {reason}")
+        if reason:
+            self.warnings.warn(f"commanding zero: {reason}", about=reason)
 
 
 def main(args=None) -> None:

@@ -85,7 +85,7 @@ def update_summary(updates: list[dict]) -> dict:
     """An episode's gradient steps in four numbers: how many, and the mean alpha, policy KL and critic loss (blank
     when the episode paid for none, e.g. while exploring or filling the buffer)."""
     if not updates:
-        return {"updates": 0, "alpha": "", "policy_kl": "", "critic_loss": ""}
+        return {"updates": 0, **{key: "" for key in UPDATE_COLUMNS[1:]}}
     return {"updates": len(updates), **{key: round(float(np.mean([u[key] for u in updates])), 6)
                                         for key in UPDATE_COLUMNS[1:]}}
 

@@ -147,7 +147,8 @@ class TestBridgeWithTheFakeArm:
         assert np.isclose(moved.velocity[0], 1.0) and moved.position[0] > start + 0.5, (moved, arm.lines[-20:])
         step = read_step(LAYOUT, arm.steps[-1])
         assert step.episode >= 1 and step.reward == 0.0 and np.isclose(step.action[0], 0.5)
-        assert np.allclose(step.observation[:9], moved.position, atol=0.1)  # measured a period ago at most
+        gap = min(np.abs(step.observation[:9] - j.position).max() for j in arm.joints[-50:])
+        assert gap < 0.05, gap  # positions the arm reported (the probe's newest may be newer than the step's)
         assert np.isclose(step.observation[9], 1.0)                        # joint 1's velocity
         assert np.isclose(step.observation[34], 1.619, atol=0.01)         # kettle z: the perception topic's objects
         drive(arm.policy, action(j1=-0.5), 0.4)                            # and back

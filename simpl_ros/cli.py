@@ -28,9 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="latency of the running graph and compute per node call",
         description="Bring up maze_sim at its 100 Hz control rate (real processes, DDS on this machine) until "
                     "--steps control steps are done; report observation -> command latency (p50/p99/max), missed "
-                    "deadlines, and the selector's, decoder's and encoder's compute per call. Writes latency.json "
+                    "deadlines, and the selector's, decoder's and encoder's compute per call; then the same round trip "
+                    "with no work in it (two bare rclpy processes at the same rate: the floor on this machine). "
+                    "Writes latency.json "
                     "and latency.png (histogram) to --out.")
-    bench.add_argument("--steps", type=int, default=10_000, help="control steps to time (default 10000, ~100 s)")
+    bench.add_argument("--steps", type=int, default=10_000, help="control steps to time, graph and floor each (default 10000, ~100 s each)")
     bench.add_argument("--bundle", default="models/maze", help="policy bundle (default models/maze)")
     bench.add_argument("--out", default="runs/bench_ros", help="output directory (default runs/bench_ros)")
     bench.set_defaults(run=run_bench)

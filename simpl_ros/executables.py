@@ -13,4 +13,5 @@ NODES = {
     "keyboard_teleop": "simpl_ros.keyboard_teleop_node",
     "hw_bridge": "simpl_ros.hw_bridge_node",
     "fake_arm": "simpl_ros.hw_fake_arm_node",
+    "latency_echo": "simpl_ros.latency_echo_node",
 }

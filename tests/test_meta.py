@@ -13,7 +13,7 @@ from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.maze.task import MazeTask
 from simpl_core.meta.adapt import TargetConfig
-from simpl_core.meta.benchmark import checkpoint_table, sample_efficiency
+from simpl_core.meta.benchmark import checkpoint_table, curves, sample_efficiency
 from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
@@ -253,6 +253,20 @@ def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle
         export_meta(mtrl_run, meta_bundle[0], "simpl export --meta")
 
 
+def test_partial_csv_keeps_every_reported_wave(tmp_path):
+    from simpl_core.meta.benchmark import PartialCsv, read_csv
+    (tmp_path / "returns.partial.csv").write_text("left over from an earlier run\n")
+    partial = PartialCsv(tmp_path / "returns.partial.csv")  # starts empty
+    row = {"method": "spirl", "task": "a", "seed": 0}
+    partial.append([{**row, "episode": 1, "return": 0.0}, {**row, "task": "b", "episode": 1, "return": 1.0}])
+    partial.append([{**row, "episode": 2, "return": 1.0}])  # task b's learner is behind when the run is cut
+    rows = read_csv(partial.path)
+    assert [(r["task"], r["episode"], r["return"]) for r in rows] == [("a", "1", "0.0"), ("b", "1", "1.0"),
+                                                                      ("a", "2", "1.0")]
+    episodes, mean, _ = curves(rows)["spirl"]  # the curve covers the episodes every run reached
+    assert episodes.tolist() == [1] and mean.tolist() == [0.5]
+
+
 def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp_path):
     bundle_dir, _ = meta_bundle
     sac = dict(batch_size=8, min_buffer=8)
@@ -271,6 +285,7 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert all(r["return"] in ("0.0", "1.0") for r in rows)
     assert {r["env_steps"] for r in rows if r["return"] == "0.0"} == {"100"}
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
+    assert not (tmp_path / "returns.partial.csv").exists()  # written while running, replaced by returns.csv
     assert checkpoint_table(rows, "maze") == {m: {} for m in methods}  # 4 episodes: no paper checkpoint reached yet
     phases = {m: [r["phase"] for r in rows if r["method"] == m and r["task"] == rows[0]["task"] and r["seed"] == "0"]
               for m in methods}

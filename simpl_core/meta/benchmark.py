@@ -103,6 +103,24 @@ def write_csv(rows: list[dict], path: Path) -> Path:
     return path
 
 
+class PartialCsv:
+    """Rows appended as the workers report them, written through at once (unsorted; the whole run's returns.csv
+    replaces it at the end)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+
+    def append(self, rows: list[dict]) -> None:
+        new = not self.path.exists()
+        with self.path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            if new:
+                writer.writeheader()
+            writer.writerows(rows)
+
+
 def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """method -> (episodes, mean, std): the mean return over all (task, seed) runs, and the std over seeds of the
     mean over tasks (the spread of the curve itself; a single episode's 0/1 return would spread ~0.4)."""
@@ -112,7 +130,7 @@ def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
         for r in rows:
             if r["method"] == method:
                 runs.setdefault((r["task"], r["seed"]), {})[int(r["episode"])] = float(r["return"])
-        episodes = np.array(sorted(next(iter(runs.values()))))
+        episodes = np.array(sorted(set.intersection(*map(set, runs.values()))))  # a cut run: the ones all reached
         seeds = sorted({seed for _, seed in runs})
         per_seed = np.array([[[run[e] for e in episodes] for (_, s), run in runs.items() if s == seed]
                              for seed in seeds]).mean(1)
@@ -229,6 +247,8 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
     manifest = PolicyBundle.read_manifest(Path(bundle_dir))  # the workers load the weights
     waves = cfg.episodes * sum(len(level_groups(group)) for group in groups)
     bar = tqdm(total=waves, desc="target learning", unit="wave", disable=not progress)
+    out_dir = Path(out_dir)
+    partial = PartialCsv(out_dir / "returns.partial.csv")  # a run cut short keeps the episodes it measured
     with multiprocessing.get_context("spawn").Manager() as manager, ProcessPoolExecutor(
             max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
         queue = manager.Queue()
@@ -239,14 +259,15 @@ def sample_efficiency(methods, bundle_dir, task_set, cfg: TargetConfig, seeds: i
                 latest = queue.get(timeout=0.5)
             except Empty:
                 continue
+            partial.append(latest)
             bar.update(1)
             bar.set_postfix({m: f"{np.mean([r['return'] for r in latest if r['method'] == m]):.2f}"
                              for m in dict.fromkeys(r["method"] for r in latest)})
         rows = [row for future in futures for row in future.result()]
     bar.close()
     rows.sort(key=lambda r: (METHODS.index(r["method"]), r["task"], r["seed"], r["episode"]))
-    out_dir = Path(out_dir)
     csv_path = write_csv(rows, out_dir / "returns.csv")
+    partial.path.unlink(missing_ok=True)
     png = plot_curves(rows, out_dir / "learning_curves.png", cfg.exploration_episodes,
                       return_label(manifest["domain"]))
     kinds = {META_RUNS.get(method) for method in methods}

@@ -97,6 +97,15 @@ def graph_latency(steps: int, bundle: str, rtf: float = 1.0, timeout_s: float = 
             "wall_clock_s": round(wall_clock, 1), "latency_ms": latencies}
 
 
+def step_message(dims: dict, observation: np.ndarray):
+    """The step layout of a bundle's dims and one step message carrying `observation` (what the sim publishes)."""
+    from simpl_ros.messages import step_layout
+
+    layout = step_layout(dims["state"], dims["action"])
+    return layout, layout.pack(episode=1, step=3, reward=0.0, terminated=False, truncated=False,
+                               action=np.zeros(dims["action"]), observation=observation)
+
+
 def floor_latency(steps: int, bundle: str, timeout_s: float = 900.0) -> dict:
     """The same round trip with no work in it: this process plays the sim (a step-sized message at the control
     rate, from an rclpy timer) and `latency_echo`, another process, answers each with a command-sized message.
@@ -105,13 +114,11 @@ def floor_latency(steps: int, bundle: str, timeout_s: float = 900.0) -> dict:
 
     from simpl_ros.executables import NODES
     from simpl_ros.latency_echo_node import PING_TOPIC, PONG_TOPIC
-    from simpl_ros.messages import STREAM_DEPTH, step_layout
+    from simpl_ros.messages import STREAM_DEPTH
 
     manifest = PolicyBundle.read_manifest(bundle_path(bundle))
     dims, rate_hz = manifest["dims"], float(manifest["control_rate_hz"])
-    layout = step_layout(dims["state"], dims["action"])
-    ping_msg = layout.pack(episode=1, step=0, reward=0.0, terminated=False, truncated=False,
-                           action=np.zeros(dims["action"]), observation=np.zeros(dims["state"]))
+    ping_msg = step_message(dims, np.zeros(dims["state"]))[1]
     echo = subprocess.Popen([sys.executable, "-m", NODES["latency_echo"], "--ros-args", "-p",
                              f"answer_size:={dims['action']}"], stdout=subprocess.DEVNULL, start_new_session=True)
     trips = {"sent_at": None, "answered": False, "latency_ms": [], "missed": 0, "ticks": 0}
@@ -162,9 +169,16 @@ def compute_times(bundle_dir: str, calls: int = 5000, context: int = 4000, seed:
             times.append((time.perf_counter() - started) * 1e3)
         return percentiles(times)
 
+    from simpl_ros.messages import read_step
+    from simpl_ros.skill_decoder_node import command_message
+
     z = bundle.high_level(state, e)[0]
+    layout, step_msg = step_message(dims, state)
     return {"selector_high_level_policy": timed(lambda: bundle.high_level(state, e), calls),
             "decoder_skill_decoder": timed(lambda: bundle.decode(state, z), calls),
+            # the decoder node's whole work per step, without ROS: read the step message, decode, clip, command
+            "decoder_callback": timed(lambda: command_message(bundle, read_step(layout, step_msg).observation, z),
+                                      calls),
             f"encoder_task_encoder_{context}_transitions": timed(lambda: bundle.encode_task(transitions), 50)}
 
 

@@ -21,6 +21,12 @@ from simpl_ros.messages import SKILL_TOPIC, STEP_TOPIC, MessageError, read_step,
 from simpl_ros.node_main import WarningsByKind, open_bundle, parameter, run
 
 
+def command_message(bundle, observation: np.ndarray, z: np.ndarray) -> Float64MultiArray:
+    """a = decoder(s, z), clamped to the action bounds, as the forward command."""
+    action = bundle.clip_action(bundle.decode(observation, z))[0]
+    return Float64MultiArray(data=action.astype(np.float64).tolist())
+
+
 class SkillDecoderNode(Node):
     def __init__(self):
         super().__init__("skill_decoder")
@@ -74,8 +80,7 @@ class SkillDecoderNode(Node):
             self._stop(reason if step.step % self.bundle.skill_horizon >= self.skill_grace else None)
 
     def _command(self, step) -> None:
-        action = self.bundle.clip_action(self.bundle.decode(step.observation, self.skill[2]))[0]
-        self.command_pub.publish(Float64MultiArray(data=action.astype(np.float64).tolist()))
+        self.command_pub.publish(command_message(self.bundle, step.observation, self.skill[2]))
         self.waiting = None
 
     def _skill_problem(self, step) -> str | None:

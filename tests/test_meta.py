@@ -4,6 +4,7 @@ invariance, high-level transition packing, truncation vs termination, and the pi
 import csv
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -300,10 +301,18 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL", "critic loss"}
     assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
+    # runs of other seeds read as one run (seeds split over sessions); an episode in two runs is refused
+    from simpl_core.meta.benchmark import write_csv
+    split = [write_csv([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}" / "returns.csv") for seed in "01"]
+    for path in split:
+        shutil.copy(tmp_path / "run.json", path.with_name("run.json"))
+    assert main(["bench", "curves", *map(str, split), "--png", str(tmp_path / "both.png")]) == 0
+    assert (tmp_path / "both.png").is_file()
+    assert main(["bench", "curves", str(split[0]), result["csv"], "--png", str(tmp_path / "twice.png")]) == 2
+    assert main(["bench", "curves", *map(str, split)]) == 2  # several CSVs need --png
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["runs"] == {"pearl": str(pearl_run), "mtrl": str(mtrl_run)} and info["episodes"] == 4
 
-    import shutil
     from simpl_core.runtime.bundle import BundleError, PolicyBundle
     bundle_copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, bundle_copy)
@@ -318,8 +327,6 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
 
 
 def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tmp_path):
-    import shutil
-
     import yaml
 
     from simpl_core.meta.benchmark import reproduce

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from simpl_core.cli.meta import FIRST_SEED_HELP
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="measure throughput", description="Benchmarks.")
@@ -62,19 +64,22 @@ def add_parser(commands) -> None:
                             help="MTRL multi-task training run (default runs/mtrl_DOMAIN, made by `make baselines`)")
     efficiency.add_argument("--episodes", type=int, default=100, help="episodes per task and seed")
     efficiency.add_argument("--seeds", type=int, default=3)
+    efficiency.add_argument("--first-seed", type=int, default=0, help=FIRST_SEED_HELP)
     efficiency.add_argument("--out", help="output directory (default runs/bench_DOMAIN)")
     efficiency.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
     efficiency.set_defaults(run=run_sample_efficiency)
 
     curves = which.add_parser(
-        "curves", help="summarise and re-plot a sample-efficiency returns.csv",
+        "curves", help="summarise and re-plot sample-efficiency returns.csv files",
         description="Print the checkpoint table (mean return over a 5-episode window around the paper's "
                     "checkpoints: maze episodes 20, 60, 100, 300; kitchen 20, 50, 100, 200; the domain comes from "
                     "the run.json beside the CSV) and the mean return over the exploration episodes and after, and "
-                    "redraw the curves.")
-    curves.add_argument("csv", help="returns.csv from sample-efficiency or adapt")
+                    "redraw the curves. Several CSVs (runs of other seeds or methods, same domain) are read as one "
+                    "run; a (method, task, seed, episode) in two of them is refused. A returns.partial.csv of a "
+                    "run cut short reads too.")
+    curves.add_argument("csv", nargs="+", help="returns.csv from sample-efficiency or adapt")
     curves.add_argument("--exploration-episodes", type=int, default=20)
-    curves.add_argument("--png", help="where to draw the curves (default: next to the CSV)")
+    curves.add_argument("--png", help="where to draw the curves (default: next to the CSV; required with several)")
     curves.add_argument("--record-in", metavar="BUNDLE",
                         help="also write SiMPL's numbers into this bundle's manifest (the run must have adapted "
                              "this bundle's meta-training)")
@@ -138,18 +143,29 @@ def run_curves(args) -> int:
     from pathlib import Path
 
     from simpl_core.cli.meta import print_tables
-    from simpl_core.meta.benchmark import (checkpoint_table, learning_table, phase_table, plot_curves, read_csv,
-                                           return_label)
+    from simpl_core.meta.benchmark import (checkpoint_table, learning_table, merge_runs, phase_table, plot_curves,
+                                           read_csv, return_label)
 
-    rows = read_csv(args.csv)
-    run_info = Path(args.csv).with_name("run.json")
-    domain = json.loads(run_info.read_text()).get("domain", "maze") if run_info.exists() else "maze"
+    if len(args.csv) > 1 and (args.record_in or not args.png):
+        print("error: with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
+        return 2
+    domains = {json.loads(info.read_text()).get("domain", "maze") if info.exists() else "maze"
+               for info in (Path(csv).with_name("run.json") for csv in args.csv)}
+    if len(domains) > 1:
+        print(f"error: the CSVs come from different domains ({', '.join(sorted(domains))})")
+        return 2
+    try:
+        rows = merge_runs([read_csv(csv) for csv in args.csv])
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
+    domain = domains.pop()
     print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes), learning_table(rows))
-    png = Path(args.png) if args.png else Path(args.csv).with_name("learning_curves.png")
+    png = Path(args.png) if args.png else Path(args.csv[0]).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:
         from simpl_core.export import record_target_learning
-        print(f"recorded in {record_target_learning(args.record_in, Path(args.csv).parent)}")
+        print(f"recorded in {record_target_learning(args.record_in, Path(args.csv[0]).parent)}")
     return 0
 
 

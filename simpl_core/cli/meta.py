@@ -44,6 +44,7 @@ def add_parser(commands) -> None:
     adapt.add_argument("--tasks", required=True, help="task set name (e.g. maze-target-10) or YAML file[:SET]")
     adapt.add_argument("--episodes", type=int, default=100, help="episodes per task, exploration included")
     adapt.add_argument("--seeds", type=int, default=1, help="independent runs per task")
+    adapt.add_argument("--first-seed", type=int, default=0, help=FIRST_SEED_HELP)
     adapt.add_argument("--out", required=True, help="output directory, e.g. runs/adapt_maze")
     adapt.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
     adapt.set_defaults(run=run_adapt, methods="simpl")
@@ -85,6 +86,10 @@ def run_meta_report(args) -> int:
     return 0
 
 
+FIRST_SEED_HELP = ("seeds are FIRST_SEED, FIRST_SEED+1, ... (default 0): run seeds in separate runs, e.g. one per "
+                   "session, and read them together with `simpl bench curves A/returns.csv B/returns.csv`")
+
+
 def run_adapt(args) -> int:
     from simpl_core.meta.adapt import TargetConfig
     from simpl_core.meta.benchmark import sample_efficiency
@@ -96,7 +101,7 @@ def run_adapt(args) -> int:
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
                                TargetConfig.for_domain(domain, episodes=args.episodes), args.seeds, args.out, workers=args.workers,
                                runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")},
-                               command=args.command_line)
+                               command=args.command_line, first_seed=args.first_seed)
     print(f"returns: {result['csv']}   curves: {result['png']}")
     print_tables(result["checkpoints"], result["phases"], result["learning"])
     return 0

@@ -200,6 +200,20 @@ def learning_table(rows: list[dict]) -> dict[str, dict[str, float]]:
     return table
 
 
+def merge_runs(runs: list[list[dict]]) -> list[dict]:
+    """The rows of several runs as one (other seeds or methods); an episode of a learner in two of them is an
+    error, not an average."""
+    seen, merged = set(), []
+    for rows in runs:
+        keys = {(r["method"], r["task"], r["seed"], r["episode"]) for r in rows}
+        if keys & seen:
+            method, task, seed, episode = sorted(keys & seen)[0]
+            raise ValueError(f"{method} on {task}, seed {seed}, episode {episode} is in two of the runs")
+        seen |= keys
+        merged += rows
+    return merged
+
+
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open() as f:
         return list(csv.DictReader(f))

@@ -1,6 +1,7 @@
 """On-robot adaptation: SiMPL's target-task protocol (SPEC §1 Phase 3) driven on the live graph.
 
-1. explore: `exploration_episodes` episodes (default 20), each started through the sim's ~/reset service, with the
+1. explore: `exploration_episodes` episodes (default 20), each started through the robot's ~/reset service (the sim's,
+   or hw_bridge's on an arm: parameter `robot`; a refused reset is asked again until accepted), with the
    task encoder sampling e ~ p(e) per episode; the encoder then publishes e* (the posterior mean).
 2. fine-tune: `finetune_episodes` episodes with the selector sampling from pi(z | s, e*); after each, a background
    thread runs the gradient steps it pays for (simpl_core, torch), exports the policy, verifies it and the selector
@@ -94,8 +95,11 @@ class AdaptationNode(Node):
         # of the control loop, which must answer every step
         self.learner_threads = parameter(self, "learner_threads", 1)
 
-        self.reset_client = self.create_client(Trigger, "sim/reset")
-        self.sim_params = AsyncParameterClient(self, "sim")
+        # the node playing the robot: the sim, or hw_bridge on an arm; its ~/reset starts an episode
+        self.robot = parameter(self, "robot", "sim")
+        self.reset_client = self.create_client(Trigger, f"{self.robot}/reset")
+        self.robot_params = AsyncParameterClient(self, self.robot)
+        self.retry_at = 0.0                     # a refused reset is asked again from then on
         self.selector_params = AsyncParameterClient(self, "skill_selector")
         self.summaries: dict[int, dict] = {}
         self.rows: dict[int, np.ndarray] = {}
@@ -153,11 +157,11 @@ class AdaptationNode(Node):
         self.pending, self.asked = call(), (call, time.monotonic())
 
     def _connect(self) -> None:
-        """Start once the sim's services and the selector's parameters answer (the sim refuses to reset until the
+        """Start once the robot's services and the selector's parameters answer (the robot refuses to reset until the
         policy's nodes hear its steps: see _started)."""
-        if self.reset_client.service_is_ready() and self.sim_params.services_are_ready() \
+        if self.reset_client.service_is_ready() and self.robot_params.services_are_ready() \
                 and self.selector_params.services_are_ready():
-            self._ask(lambda: self.sim_params.set_parameters([Parameter("auto_reset", value=False)]))
+            self._ask(lambda: self.robot_params.set_parameters([Parameter("auto_reset", value=False)]))
             self.state = "next"
 
     def _next(self) -> None:
@@ -176,15 +180,17 @@ class AdaptationNode(Node):
             self.state = "reset"
 
     def _reset(self) -> None:
+        if time.monotonic() < self.retry_at:
+            return
         self._ask(lambda: self.reset_client.call_async(Trigger.Request()))
         self.state = "started"
 
     def _started(self) -> None:
         answer = self.pending.result()
         self.pending = None
-        if not answer.success:  # the sim waits until the policy's nodes hear it
-            self.get_logger().info(f"sim not ready: {answer.message}", throttle_duration_sec=5.0)
-            self.state = "reset"
+        if not answer.success:  # not yet: the policy's nodes must hear the robot; an arm may be on its way home
+            self.get_logger().info(f"{self.robot} not ready: {answer.message}", throttle_duration_sec=5.0)
+            self.state, self.retry_at = "reset", time.monotonic() + 0.25
             return
         self.episode, self.state = json.loads(answer.message)["episode"], "running"
 

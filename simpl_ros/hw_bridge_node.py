@@ -10,9 +10,12 @@ length checks: simpl_core.robots.safety) and go to the arm's forward velocity co
 controller (`command_interface`). Watchdog: no policy command for `command_timeout_periods` control periods stops the
 arm (throttled warning). Between episodes the arm is held and policy commands are ignored.
 
-~/reset (std_srvs/Trigger) starts an episode and answers as the sim's does ({"episode", "task"}); it moves nothing:
-on hardware a person (or a reset routine) puts the kitchen back first. It is refused, with the reason, until the arm
-is heard and `wait_for_subscribers` nodes hear the steps. With auto_reset, episodes follow each other (dry runs).
+~/reset (std_srvs/Trigger) starts an episode and answers as the sim's does ({"episode", "task"}). It is refused, with
+the reason, until the arm is heard, `wait_for_subscribers` nodes hear the steps, and the kitchen is back in the sim's
+start state (simpl_core.robots.reset): the first refusal sets the arm driving itself home (slowly, through the same
+safety layer; `home_before_episode`), and the objects are checked on the perception topic, the refusal naming the
+ones a person has to put back. A caller asks again until it is accepted (the adaptation node does). With
+auto_reset, episodes follow each other (dry runs).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import sys
 import time
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from simpl_core.envs.kitchen.env import CONTROL_RATE_HZ, KITCHEN_HORIZON, qpos_from_observation
 from simpl_core.envs.kitchen.task import completed_subtasks
+from simpl_core.robots.reset import StartState
 from simpl_core.robots.safety import Freshness
 from simpl_ros.messages import EPISODE_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
@@ -61,6 +65,12 @@ class HwBridgeNode(Node):
             joint_states_timeout_s=parameter(self, "joint_states_timeout_s", 0.2),
             objects_timeout_s=parameter(self, "objects_timeout_s", 1.0)))
         self.arm.connect()
+        self.start_state = StartState.kitchen(self.arm.config.limits,
+                                              home_tolerance=parameter(self, "home_tolerance", 0.05),
+                                              object_tolerance=parameter(self, "object_tolerance", 0.1))
+        self.home_first = parameter(self, "home_before_episode", True)
+        self.home_speed = parameter(self, "home_speed", 0.25)  # of the policy's full joint speed
+        self.homing = False
         self.layout = step_layout(self.arm.observation_dim, self.arm.action_dim)
         self.watchdog = Freshness(parameter(self, "command_timeout_periods", 2.0) * self.period)
 
@@ -74,11 +84,20 @@ class HwBridgeNode(Node):
         self.applied = np.zeros(self.arm.action_dim, np.float32)
         self.episode, self.running, self.fresh_command = 0, False, False
         self.create_timer(self.period, self._tick)
+        self.add_on_set_parameters_callback(self._on_parameters)
         self.get_logger().info(f"kitchen arm bridge at {CONTROL_RATE_HZ:g} Hz x rtf {self.rtf:g}, task "
                                f"{task_name(self.task)}: policy on {self.policy_sub.topic_name} -> arm on "
                                f"{self.arm.command_topic}")
         if self.rtf != 1.0:
             self.get_logger().warning(f"rtf {self.rtf:g}: only for the fake arm; a real arm runs in real time")
+
+    def _on_parameters(self, params) -> SetParametersResult:
+        """auto_reset may change while running (the adaptation node turns it off); the rest is fixed at start-up."""
+        for param in params:
+            if param.name != "auto_reset":
+                return SetParametersResult(successful=False, reason=f"{param.name} is fixed at start-up")
+            self.auto_reset = bool(param.value)
+        return SetParametersResult(successful=True)
 
     def _on_policy(self, msg: Float64MultiArray) -> None:
         if not self.running:
@@ -96,12 +115,35 @@ class HwBridgeNode(Node):
                             lambda: {"episode": self.episode, "task": task_name(self.task)})
 
     def _cannot_start(self) -> str | None:
-        """Why an episode cannot start now, or None: the arm must be heard, and the policy must hear the bridge."""
+        """Why an episode cannot start now, or None: the arm must be heard, the policy must hear the bridge, and
+        the kitchen must be in its start state (an arm away from home is sent there)."""
         if not self.arm.ready:
             return f"no fresh {self.arm.joint_sub.topic_name} from the arm"
-        return self.listening.reason()
+        if (reason := self.listening.reason()) is not None:
+            return reason
+        if self.arm.objects_heard.stale(time.monotonic()):
+            return f"no fresh object state on {self.arm.objects_sub.topic_name} (perception)"
+        observation = self.arm.get_observation()
+        if self.home_first and (error := self.start_state.arm_error(observation)) > self.start_state.home_tolerance:
+            self.homing = True
+            return f"moving the arm to its start pose (largest joint error {error:.2f})"
+        if misplaced := self.start_state.misplaced_objects(observation):
+            return f"put the kitchen back in its start state: {', '.join(misplaced)} off (docs/hardware.md)"
+        return None
+
+    def _home(self) -> None:
+        """One control period of driving the arm home; held once there."""
+        observation = self.arm.get_observation()
+        if self.start_state.arm_error(observation) <= self.start_state.home_tolerance / 2:
+            self.homing = False
+            self.arm.stop()
+            self.get_logger().info("arm at its start pose")
+            return
+        self.arm.send_action(self.start_state.homing_action(observation, self.arm.config.action_scale,
+                                                            self.home_speed))
 
     def start_episode(self) -> None:
+        self.homing = False
         self.episode += 1
         self.t, self.episode_return, self.credited, self.missed = 0, 0.0, 0, 0
         self.command[:] = 0.0
@@ -112,7 +154,9 @@ class HwBridgeNode(Node):
 
     def _tick(self) -> None:
         if not self.running:
-            if self.auto_reset:
+            if self.homing:
+                self._home()
+            elif self.auto_reset:
                 self._start_when_ready()
             return
         self.missed += not self.fresh_command

@@ -21,20 +21,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from simpl_core.robots.kitchen_sim import KitchenSimRobot
+from simpl_core.robots.reset import kitchen_at_rest
 from simpl_ros.messages import JOINT_STATES_TOPIC
 from simpl_ros.node_main import parameter, run
 from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_LAYOUT, OBJECTS_TOPIC, TRAJECTORY_CONTROLLER,
                                         VELOCITY_CONTROLLER)
-
-
-def kitchen_at_rest(seed: int) -> np.ndarray:
-    """The sim kitchen's first observation: the arm's reset pose and the objects' resting state."""
-    sim = KitchenSimRobot(seed)
-    sim.connect()
-    observation = sim.get_observation()
-    sim.disconnect()
-    return observation.astype(np.float64)
 
 
 class FakeArmNode(Node):

@@ -4,6 +4,7 @@ launch file and `simpl-ros launch kitchen_hw` agreeing."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -21,11 +22,12 @@ from trajectory_msgs.msg import JointTrajectory
 
 from simpl_core.paths import resource
 from simpl_core.robots.kitchen_sim import KitchenSimRobot
+from simpl_core.robots.reset import StartState, kitchen_at_rest
 from simpl_core.robots.safety import Freshness, JointLimits, command_problem, safe_velocity
 from simpl_ros.executables import NODES
 from simpl_ros.launcher import LaunchError, load_graph, parse_arguments
 from simpl_ros.messages import STEP_TOPIC, read_step, step_layout
-from simpl_ros.ros2_control_arm import KITCHEN_JOINT_NAMES
+from simpl_ros.ros2_control_arm import KITCHEN_JOINT_NAMES, OBJECTS_LAYOUT
 
 POLICY = "policy/commands"
 VELOCITIES = "forward_velocity_controller/commands"
@@ -114,6 +116,23 @@ def test_the_sim_robot_behind_the_seam_moves_as_commanded():
     assert not robot.ready
 
 
+def test_the_start_state_is_the_sims_inside_the_arms_limits():
+    start = StartState.kitchen(LIMITS)
+    rest = kitchen_at_rest()
+    assert (start.home >= LIMITS.lower).all() and (start.home <= LIMITS.upper).all()
+    assert np.allclose(start.home[[0, 2, 3, 4, 5, 6, 8]], RESET_POSE[[0, 2, 3, 4, 5, 6, 8]], atol=2e-3)
+    assert start.home[1] > LIMITS.lower[1] and start.home[7] < LIMITS.upper[7]  # joint 2, finger 1 moved inside
+    assert start.arm_error(rest) < start.home_tolerance and start.misplaced_objects(rest) == []
+    moved = rest.copy()
+    moved[31], moved[34] = -0.7, 1.2                                   # microwave open, kettle lifted off
+    assert start.misplaced_objects(moved) == ["microwave_pos", "kettle_z"]
+    away = rest.copy()
+    away[0] += 1.0                                                     # joint 1 a radian off home
+    homing = start.homing_action(away, 2.0, 0.25)
+    assert homing[0] == -0.25 and np.abs(homing[1:]).max() < 0.25      # at most home_speed, toward home
+    assert abs(start.homing_action(rest, 2.0, 0.25)[0]) < 1e-3         # slows to nothing at home
+
+
 # --- the bridge against the fake arm, velocity interface ---------------------------------------------------------
 @pytest.fixture(scope="class")
 def arm(probe):
@@ -195,6 +214,9 @@ def test_bridge_commands_nothing_without_joint_states_then_sends_trajectory_poin
     trajectories = collect(probe, TRAJECTORIES, JointTrajectory)
     velocities, steps = collect(probe, VELOCITIES), collect(probe, STEP_TOPIC)
     state = JointState(name=list(KITCHEN_JOINT_NAMES), position=RESET_POSE.tolist(), velocity=[0.0] * 9)
+    rest = kitchen_at_rest()
+    objects_pub = probe.create_publisher(Float64MultiArray, "kitchen/objects", 10)
+    objects = OBJECTS_LAYOUT.pack(object_positions=rest[18:39], object_velocities=rest[39:59])
     try:
         wait_for(alive_and(stack, lines, policy.get_subscription_count), 60, "the bridge", lines)
         drive(policy, action(j1=0.5), 1.0)
@@ -202,6 +224,9 @@ def test_bridge_commands_nothing_without_joint_states_then_sends_trajectory_poin
         assert "waiting to start an episode: no fresh /joint_states from the arm" in "".join(lines)
 
         arm_timer = probe.create_timer(0.01, lambda: joint_pub.publish(state))  # the probe plays the arm
+        wait_for(lambda: "no fresh object state on /kitchen/objects" in "".join(lines), 10, "no perception", lines)
+        assert not steps                                             # no objects heard: no episode either
+        perception = probe.create_timer(0.05, lambda: objects_pub.publish(objects))
         wait_for(lambda: steps, 10, "an episode", lines)
         drive(policy, action(j1=0.5, j2=-1.0), 0.3)
         last = trajectories[-1]
@@ -213,6 +238,7 @@ def test_bridge_commands_nothing_without_joint_states_then_sends_trajectory_poin
         assert not velocities
 
         probe.destroy_timer(arm_timer)                               # the arm goes quiet: hold the last point
+        probe.destroy_timer(perception)
         drive(policy, action(j1=0.5), 0.5)
         assert np.allclose(trajectories[-1].points[0].positions, expected)
         assert "arm held: /joint_states older than 0.2 s" in "".join(lines)
@@ -223,6 +249,28 @@ def test_bridge_commands_nothing_without_joint_states_then_sends_trajectory_poin
 def test_bridge_without_its_limits_says_which_parameter_is_missing():
     out = subprocess.run([sys.executable, "-m", NODES["hw_bridge"]], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "parameter position_lower is required" in out.stderr, out.stderr[-2000:]
+
+
+# --- on-arm adaptation through the bridge, the mock driver ------------------------------------------------------
+def test_adaptation_through_the_bridge_homes_the_arm_before_every_episode(tmp_path):
+    stack, lines = graph_stack(["driver:=mock", "adapt:=true", f"adapt_dir:={tmp_path}", "rtf:=8", "horizon:=40",
+                                "exploration_episodes:=2", "finetune_episodes:=1", "eval_episodes:=1"],
+                               graph_name="kitchen_hw")
+    try:
+        assert stack.wait() == 0, "".join(lines[-30:])
+    finally:
+        stack.stop()
+    text = "".join(lines)
+    assert "completed subtasks before" in text, text[-3000:]
+    entries = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert [e["phase"] for e in entries] == ["explore", "explore", "finetune", "evaluate"]
+    assert all(e["steps"] == 40 and e["transitions"] >= 3 for e in entries), entries
+    home = StartState.kitchen(LIMITS)
+    starts = [np.load(tmp_path / e["rows"])[0, :59] for e in entries]     # each episode's first state
+    moved = [home.arm_error(np.load(tmp_path / e["rows"])[-1, -59:]) for e in entries]  # and its last
+    assert max(moved) > 0.1, moved                                        # the policy moved the arm away ...
+    assert all(home.arm_error(start) <= home.home_tolerance for start in starts), [home.arm_error(s) for s in starts]
+    assert "hw_bridge not ready: moving the arm to its start pose" in text  # ... and it drove home before the next
 
 
 # --- the launch file and the runner -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+import yaml
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -174,6 +175,14 @@ def test_record_demos_launch_file_and_runner_agree(monkeypatch):
     assert run["demo_recorder"][2]["bag"] == "runs/bag" and run["scripted_teleop"][2]["episodes"] == "3"
     launched, run = both_ways(actions, graph, ["scripted:=false"])
     assert launched == run and set(run) == {"sim", "servo_node", "demo_recorder"}  # you drive: keyboard_teleop
+
+
+def test_params_files_have_no_wildcard_section():
+    """rcl merges `-p name:=value` (how a launch argument reaches a node) into a params file's /** section when
+    the file has one, and the node's own section, later in the file, then wins: the argument is silently ignored
+    (seen: kitchen_hw's task_encoder kept exploration_episodes 20 from its section over -p exploration_episodes:=2)."""
+    for path in resource("config").glob("*.params.yaml"):
+        assert "/**" not in yaml.safe_load(path.read_text()), path
 
 
 def test_launch_refuses_unknown_arguments_and_graphs(capsys):

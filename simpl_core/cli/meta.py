@@ -65,8 +65,12 @@ def run_meta_train(args) -> int:
 
 
 REPORTED = {"posterior_return": "return, e ~ q(e \\| c)", "prior_return": "return, e ~ p(e)",
-            "encoder_kl_large": "encoder KL, large contexts", "policy_kl_large": "policy KL to the prior, large",
+            "encoder_kl_large": "encoder KL, large contexts", "encoder_kl_small": "encoder KL, small contexts",
+            "policy_kl_large": "policy KL to the prior, large", "policy_kl_small": "policy KL to the prior, small",
             "iteration_s": "seconds per iteration"}
+# the KL coefficients only grow: their value at each block's end says more than a mean
+COEFFICIENTS = {"lambda_small": "λ small (end of block)", "lambda_large_mean": "λ large, mean over tasks (end)",
+                "beta_small": "β small (end)", "beta_large": "β large (end)"}
 
 
 def run_meta_report(args) -> int:
@@ -81,6 +85,8 @@ def run_meta_report(args) -> int:
     print("|---|" + "---|" * len(blocks))
     for key, label in REPORTED.items():
         print(f"| {label} | " + " | ".join(f"{np.mean([r[key] for r in b]):.2f}" for b in blocks) + " |")
+    for key, label in COEFFICIENTS.items():
+        print(f"| {label} | " + " | ".join(f"{b[-1][key]:.2g}" for b in blocks) + " |")
     print(f"{rows[-1]['iteration']} iterations, {rows[-1]['env_steps']} env steps, "
           f"{sum(r['iteration_s'] for r in rows):.0f} s of iterations")
     return 0

@@ -221,7 +221,7 @@ def pearl_run(meta_bundle):
 
 @pytest.fixture(scope="module")
 def mtrl_run(meta_bundle):
-    return baseline_run(meta_bundle, "mtrl", "task_conditioning: task_id\n")
+    return baseline_run(meta_bundle, "mtrl", "task_conditioning: task_id\nn_prior_batch: 0\n")  # as its CPU config
 
 
 def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle, pearl_run):
@@ -244,8 +244,11 @@ def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle
     from simpl_core.meta.simpl import load_meta_run
     from simpl_core.rl.nets import TaskEmbedding
     from simpl_core.runtime.bundle import BundleError
-    mtrl, checkpoint, _, _ = load_meta_run(mtrl_run, meta_bundle[0])
+    mtrl, checkpoint, rows, _ = load_meta_run(mtrl_run, meta_bundle[0])
     assert isinstance(mtrl.encoder, TaskEmbedding) and mtrl.encoder.mean.shape == (2, mtrl.cfg.task_dim)
+    assert mtrl.cfg.n_prior_batch == 0 and all(r["encoder_kl_small"] == r["policy_kl_small"] == 0 for r in rows)
+    for key, init in (("lambda_small", mtrl.cfg.init_enc_prior_reg), ("beta_small", mtrl.cfg.init_policy_prior_reg)):
+        assert all(r[key] == rows[0][key] == pytest.approx(init, rel=1e-2) for r in rows)  # no small batches: still
     assert mtrl.encoder.mean.abs().sum() > 0  # trained through the critic loss from zero
     mean, std = mtrl.condition([1, 0, 1], np.zeros((3, 0, 0), np.float32))  # contexts are ignored
     torch.testing.assert_close(mean[0], mean[2])

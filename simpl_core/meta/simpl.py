@@ -43,6 +43,11 @@ def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
     return nn.Parameter(inverse_softplus(value))
 
 
+
+def batch_mean(values: torch.Tensor) -> torch.Tensor:
+    """The mean, or 0 for no values (no small-context batches: their KLs read 0 and their coefficients stay put)."""
+    return values.mean() if values.numel() else values.new_zeros(())
+
 class Simpl(nn.Module):
     def __init__(self, cfg: SimplConfig, prior: nn.Module, state_dim: int, latent_dim: int, num_tasks: int):
         super().__init__()
@@ -102,7 +107,8 @@ class Simpl(nn.Module):
         cfg = self.cfg
         small_tasks = rng.integers(len(enc_buffers), size=cfg.n_prior_batch)
         large_tasks = rng.integers(len(enc_buffers), size=cfg.n_post_batch)
-        small = np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks])
+        small = np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks]) if cfg.n_prior_batch \
+            else np.zeros((0, cfg.prior_enc_size, self.layout.width), np.float32)  # MTRL has no small contexts
         large = np.stack([enc_buffers[t].sample(cfg.post_enc_size, rng) for t in large_tasks])
         mean_small, std_small = self.condition(small_tasks, small)
         mean_large, std_large = self.condition(large_tasks, large)
@@ -144,9 +150,9 @@ class Simpl(nn.Module):
         self.policy_optimizer.step()
 
         # Dual ascent on the KL coefficients toward their targets; gradients clamped so they only grow.
-        kl_small, kl_large = policy_kl[:cfg.n_prior_batch].mean().detach(), policy_kl[cfg.n_prior_batch:].mean().detach()
+        kl_small, kl_large = batch_mean(policy_kl[:cfg.n_prior_batch]).detach(), policy_kl[cfg.n_prior_batch:].mean().detach()
         coefficient_loss = (
-            F.softplus(self.enc_prior_reg) * (cfg.target_enc_prior_kl - enc_kl_small.mean().detach())
+            F.softplus(self.enc_prior_reg) * (cfg.target_enc_prior_kl - batch_mean(enc_kl_small).detach())
             + (F.softplus(self.enc_post_reg)[large_tasks] * (cfg.target_enc_post_kl - enc_kl_large.detach())).mean()
             + F.softplus(self.policy_prior_reg) * (cfg.target_policy_prior_kl - kl_small)
             + F.softplus(self.policy_post_reg) * (cfg.target_policy_post_kl - kl_large))
@@ -158,7 +164,7 @@ class Simpl(nn.Module):
 
         polyak_update(self.target_critics, self.critics, cfg.tau)
         return {"critic_loss": critic_loss.item(), "policy_loss": policy_loss.item(),
-                "encoder_kl_small": enc_kl_small.mean().item(), "encoder_kl_large": enc_kl_large.mean().item(),
+                "encoder_kl_small": batch_mean(enc_kl_small).item(), "encoder_kl_large": enc_kl_large.mean().item(),
                 "policy_kl_small": kl_small.item(), "policy_kl_large": kl_large.item(),
                 "q_mean": q_value.mean().item(),
                 # share of large contexts holding any reward: with sparse rewards, the rest can only tell the

@@ -10,7 +10,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
 .PHONY: help run maze-data skills meta baselines compare studies ros kitchen-data kitchen-skills kitchen-meta \
-	kitchen-compare demos test bench clean
+	kitchen-baselines kitchen-compare demos test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,10 @@ kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 co
 kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (99 min on 2 cores) and add it to models/kitchen
 	$(BIN)/simpl meta-train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
 	$(BIN)/simpl export --meta runs/simpl_kitchen --out models/kitchen
+
+kitchen-baselines: $(BIN)/.installed  ## meta-train the PEARL and MTRL baselines on kitchen-train-23 (not run yet)
+	$(BIN)/simpl meta-train --config config/pearl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/pearl_kitchen --resume
+	$(BIN)/simpl meta-train --config config/mtrl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/mtrl_kitchen --resume
 
 KITCHEN_EPISODES ?= 100
 kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)

@@ -204,6 +204,16 @@ def test_meta_bundle_graphs_match_torch(meta_bundle):
     np.testing.assert_allclose(np.exp(log_std), torch_std.numpy(), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["simpl_maze_cpu", "simpl_maze_paper", "simpl_maze_cpu_ctx2048", "simpl_maze_cpu_buf20k",
+                                  "pearl_maze_cpu", "mtrl_maze_cpu", "simpl_kitchen_cpu", "simpl_kitchen_paper",
+                                  "pearl_kitchen_cpu", "mtrl_kitchen_cpu"])
+def test_shipped_meta_training_configs_load(name):
+    cfg = SimplConfig.from_yaml(resource("config", f"{name}.yaml"))
+    assert cfg.domain == name.split("_")[1] and cfg.n_prior_batch + cfg.n_post_batch > 0
+    assert (cfg.actions == "primitive") == name.startswith("pearl")
+    assert (cfg.task_conditioning == "task_id") == name.startswith("mtrl") == (cfg.n_prior_batch == 0)
+
+
 def baseline_run(meta_bundle, name: str, extra_config: str):
     bundle_dir, meta = meta_bundle
     config = meta.parent / f"{name}_smoke.yaml"

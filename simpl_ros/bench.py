@@ -130,10 +130,8 @@ def floor_latency(steps: int, bundle: str, timeout_s: float = 900.0) -> dict:
         trips["answered"] = True
 
     def on_tick() -> None:
-        if not trips["latency_ms"] and trips["sent_at"] is not None:
-            return  # the echo has not answered its first ping yet: still discovering each other
-        if trips["latency_ms"]:
-            trips["ticks"] += 1
+        if trips["latency_ms"]:  # counted once the echo answers; until then every tick pings again (discovery may
+            trips["ticks"] += 1  # lose the first messages)
             trips["missed"] += not trips["answered"]
         trips["answered"] = False
         trips["sent_at"] = time.perf_counter()

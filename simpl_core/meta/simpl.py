@@ -43,10 +43,10 @@ def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
     return nn.Parameter(inverse_softplus(value))
 
 
-
 def batch_mean(values: torch.Tensor) -> torch.Tensor:
     """The mean, or 0 for no values (no small-context batches: their KLs read 0 and their coefficients stay put)."""
     return values.mean() if values.numel() else values.new_zeros(())
+
 
 class Simpl(nn.Module):
     def __init__(self, cfg: SimplConfig, prior: nn.Module, state_dim: int, latent_dim: int, num_tasks: int):
@@ -150,7 +150,8 @@ class Simpl(nn.Module):
         self.policy_optimizer.step()
 
         # Dual ascent on the KL coefficients toward their targets; gradients clamped so they only grow.
-        kl_small, kl_large = batch_mean(policy_kl[:cfg.n_prior_batch]).detach(), policy_kl[cfg.n_prior_batch:].mean().detach()
+        kl_small = batch_mean(policy_kl[:cfg.n_prior_batch]).detach()
+        kl_large = policy_kl[cfg.n_prior_batch:].mean().detach()
         coefficient_loss = (
             F.softplus(self.enc_prior_reg) * (cfg.target_enc_prior_kl - batch_mean(enc_kl_small).detach())
             + (F.softplus(self.enc_post_reg)[large_tasks] * (cfg.target_enc_post_kl - enc_kl_large.detach())).mean()

@@ -381,6 +381,31 @@ def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
             torch.testing.assert_close(value, saved[source][f"encoder.{key}"])
 
 
+def test_task_inference_probe_conditions_the_policy_on_own_other_and_no_task(meta_bundle, mtrl_run, tmp_path):
+    bundle_dir, meta = meta_bundle
+    tasks = f"{meta.parent / 'tasks.yaml'}:near"
+    probe = ["bench", "task-inference", "--bundle", str(bundle_dir), "--tasks", tasks, "--exploration-episodes", "2",
+             "--episodes", "3", "--seed", "4"]
+    reports = []
+    for name in ("a", "b"):
+        assert main([*probe, "--meta-run", str(meta), "--out", str(tmp_path / f"{name}.json")]) == 0
+        reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    report = reports[0]
+    assert {k: v for k, v in report.items() if k != "command_line"} == \
+        {k: v for k, v in reports[1].items() if k != "command_line"}  # seeded: the same numbers twice
+    assert report["exploration"]["episodes"] == 2 * 2
+    assert all(report["conditions"][c]["episodes"] == 2 * 3 for c in ("inferred", "other task", "prior mean"))
+    for row in report["tasks"]:
+        assert len(row["e_star"]) == SimplConfig.from_yaml(SMOKE).task_dim and all(s > 0 for s in row["posterior_std"])
+        assert all(0.0 <= row[c] <= 1.0 for c in ("exploration", "inferred", "other task", "prior mean"))
+    first, second = (np.array(row["e_star"]) for row in report["tasks"])
+    spread = np.linalg.norm(first - second) / np.mean([row["posterior_std"] for row in report["tasks"]])
+    assert report["e_star_spread"] == pytest.approx(spread, abs=0.01)
+    assert main([*probe, "--meta-run", str(mtrl_run), "--out", str(tmp_path / "mtrl.json")]) == 2  # no encoder
+    (tmp_path / "one.yaml").write_text("domain: maze\ntask_sets:\n  one: [[10, 12]]\n")
+    assert main([*probe, "--meta-run", str(meta), "--tasks", str(tmp_path / "one.yaml")]) == 2  # no other task to borrow
+
+
 def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_path):
     tasks = resolve_tasks("maze-target-10")
     with pytest.raises(ValueError, match="unknown methods"):

@@ -85,6 +85,26 @@ def add_parser(commands) -> None:
                              "this bundle's meta-training)")
     curves.set_defaults(run=run_curves)
 
+    inference_probe = which.add_parser(
+        "task-inference", help="does the meta-trained policy act on the task its encoder infers?",
+        description="Explore every task as SiMPL's target learning does (episodes with e ~ p(e)), encode e* from "
+                    "all exploration transitions, then roll out the meta-trained policy without learning, "
+                    "conditioned on the task's own e*, on another task's e*, and on the prior mean e = 0. A policy "
+                    "that uses the inferred task earns most with its own e* (returns: maze success, kitchen completed "
+                    "subtasks). Prints the mean return per condition and per task and the spread of e* across "
+                    "tasks; writes them to --out as JSON.")
+    inference_probe.add_argument("--bundle", default="models/maze", help="meta-trained bundle (default models/maze)")
+    inference_probe.add_argument("--meta-run", help="probe this meta-training run (SiMPL or PEARL) instead of the "
+                                               "bundle's meta-training")
+    inference_probe.add_argument("--tasks", help="task set (default DOMAIN-target-10)")
+    inference_probe.add_argument("--exploration-episodes", type=int, default=20,
+                                 help="episodes per task before e* is encoded (default 20, as target learning)")
+    inference_probe.add_argument("--episodes", type=int, default=20,
+                                 help="episodes per task and condition after (default 20)")
+    inference_probe.add_argument("--seed", type=int, default=0)
+    inference_probe.add_argument("--out", help="JSON report (default runs/task_inference_DOMAIN.json)")
+    inference_probe.set_defaults(run=run_task_inference)
+
     reproduce = which.add_parser(
         "reproduce", help="re-measure the SiMPL numbers a bundle's manifest records, on fresh seeds",
         description="Re-run the target learning recorded in the bundle's manifest (same target tasks, protocol and "
@@ -166,6 +186,37 @@ def run_curves(args) -> int:
     if args.record_in:
         from simpl_core.export import record_target_learning
         print(f"recorded in {record_target_learning(args.record_in, Path(args.csv[0]).parent)}")
+    return 0
+
+
+def run_task_inference(args) -> int:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from simpl_core.export import load_bundle_meta
+    from simpl_core.meta.adapt import TargetConfig
+    from simpl_core.meta.simpl import load_meta_run
+    from simpl_core.meta.task_inference import format_report, task_inference
+    from simpl_core.rl.levels import action_level
+    from simpl_core.tasks import resolve_tasks
+
+    torch.set_num_threads(1)
+    simpl = load_meta_run(args.meta_run, args.bundle)[0] if args.meta_run else load_bundle_meta(args.bundle)[0]
+    domain = simpl.cfg.domain
+    task_set = resolve_tasks(args.tasks or f"{domain}-target-10")
+    if task_set.domain != domain:
+        raise ValueError(f"task set {task_set.name} is {task_set.domain}, the meta-training {domain}")
+    report = task_inference(simpl, action_level(simpl.cfg.actions, args.bundle), list(task_set.tasks),
+                            args.exploration_episodes, args.episodes, TargetConfig.for_domain(domain).horizon,
+                            args.seed)
+    print(format_report(report))
+    out = Path(args.out or f"runs/task_inference_{domain}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"command_line": args.command_line, "bundle": args.bundle, "meta_run": args.meta_run,
+                               "tasks": task_set.name, **report}, indent=1))
+    print(f"report: {out}")
     return 0
 
 

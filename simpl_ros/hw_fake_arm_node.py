@@ -24,8 +24,8 @@ from trajectory_msgs.msg import JointTrajectory
 from simpl_core.robots.reset import kitchen_at_rest
 from simpl_ros.messages import JOINT_STATES_TOPIC
 from simpl_ros.node_main import parameter, run
-from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_LAYOUT, OBJECTS_TOPIC, TRAJECTORY_CONTROLLER,
-                                        VELOCITY_CONTROLLER)
+from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, TRAJECTORY_CONTROLLER, VELOCITY_CONTROLLER,
+                                        objects_message)
 
 
 class FakeArmNode(Node):
@@ -36,7 +36,7 @@ class FakeArmNode(Node):
         start = kitchen_at_rest(parameter(self, "seed", 0))
         joints = len(self.joint_names)
         self.position, self.velocity = start[:joints], np.zeros(joints)
-        self.objects = OBJECTS_LAYOUT.pack(object_positions=start[18:39], object_velocities=start[39:59])
+        self.objects = objects_message(start)
         self.goal: tuple[np.ndarray, float] | None = None  # a trajectory's last point and when to be there
         velocity_topic = f"{parameter(self, 'velocity_controller', VELOCITY_CONTROLLER)}/commands"
         trajectory_topic = f"{parameter(self, 'trajectory_controller', TRAJECTORY_CONTROLLER)}/joint_trajectory"

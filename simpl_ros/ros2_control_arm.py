@@ -21,7 +21,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from simpl_core.envs.kitchen.env import ACTION_NAMES, OBSERVATION_NAMES, ROBOT_JOINTS
+from simpl_core.envs.kitchen.env import (ACTION_NAMES, OBJECT_POSITIONS, OBJECT_VELOCITIES, OBSERVATION_NAMES,
+                                         ROBOT_JOINTS)
 from simpl_core.robots.base import Robot
 from simpl_core.robots.safety import Freshness, JointLimits, command_problem, safe_velocity
 from simpl_ros.messages import JOINT_STATES_TOPIC, Layout, MessageError
@@ -32,6 +33,12 @@ OBJECTS_TOPIC = "kitchen/objects"
 VELOCITY_CONTROLLER, TRAJECTORY_CONTROLLER = "forward_velocity_controller", "joint_trajectory_controller"
 OBJECTS_LAYOUT = Layout((("object_positions", 21), ("object_velocities", 20)))  # observation[18:59]
 VELOCITY, POSITION = "velocity", "position"  # the command interfaces
+
+
+def objects_message(observation: np.ndarray) -> Float64MultiArray:
+    """The perception message that reports the objects of a 59-D kitchen observation."""
+    return OBJECTS_LAYOUT.pack(object_positions=observation[OBJECT_POSITIONS],
+                               object_velocities=observation[OBJECT_VELOCITIES])
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from simpl_core.robots.safety import Freshness, JointLimits, command_problem, sa
 from simpl_ros.executables import NODES
 from simpl_ros.launcher import LaunchError, load_graph, parse_arguments
 from simpl_ros.messages import STEP_TOPIC, read_step, step_layout
-from simpl_ros.ros2_control_arm import KITCHEN_JOINT_NAMES, OBJECTS_LAYOUT
+from simpl_ros.ros2_control_arm import KITCHEN_JOINT_NAMES, objects_message
 
 POLICY = "policy/commands"
 VELOCITIES = "forward_velocity_controller/commands"
@@ -216,7 +216,7 @@ def test_bridge_commands_nothing_without_joint_states_then_sends_trajectory_poin
     state = JointState(name=list(KITCHEN_JOINT_NAMES), position=RESET_POSE.tolist(), velocity=[0.0] * 9)
     rest = kitchen_at_rest()
     objects_pub = probe.create_publisher(Float64MultiArray, "kitchen/objects", 10)
-    objects = OBJECTS_LAYOUT.pack(object_positions=rest[18:39], object_velocities=rest[39:59])
+    objects = objects_message(rest)
     try:
         wait_for(alive_and(stack, lines, policy.get_subscription_count), 60, "the bridge", lines)
         drive(policy, action(j1=0.5), 1.0)

@@ -9,12 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simpl_core.envs.kitchen.env import OBSERVATION_NAMES
+from simpl_core.envs.kitchen.env import OBJECT_POSITIONS, OBSERVATION_NAMES, ROBOT_POSITIONS
 from simpl_core.robots.kitchen_sim import KitchenSimRobot
 from simpl_core.robots.safety import JointLimits
 
-ARM_JOINTS = slice(0, 9)     # the observation's 9 robot joint positions
-OBJECTS = slice(18, 39)      # its 21 object positions (burner knobs ... kettle pose)
 LIMIT_MARGIN = 0.005         # how far inside a limit a home joint past it is put (rad, or m for the fingers)
 
 
@@ -40,21 +38,21 @@ class StartState:
         """The sim's start state, the arm's pose moved inside the position limits (the kitchen's reset pose has
         joint 2 and finger 1 just past a Franka's limits, which the safety layer would never let it reach)."""
         rest = kitchen_at_rest()
-        pose = rest[ARM_JOINTS]
+        pose = rest[ROBOT_POSITIONS]
         inside = (pose > limits.lower) & (pose < limits.upper)
         home = np.where(inside, pose, np.clip(pose, limits.lower + LIMIT_MARGIN, limits.upper - LIMIT_MARGIN))
-        return cls(home, rest[OBJECTS], **tolerances)
+        return cls(home, rest[OBJECT_POSITIONS], **tolerances)
 
     def arm_error(self, observation: np.ndarray) -> float:
-        return float(np.abs(observation[ARM_JOINTS] - self.home).max())
+        return float(np.abs(observation[ROBOT_POSITIONS] - self.home).max())
 
     def misplaced_objects(self, observation: np.ndarray) -> list[str]:
         """The object coordinates (observation names) that are off their start by more than the tolerance."""
-        off = np.abs(observation[OBJECTS] - self.objects) > self.object_tolerance
-        return [name for name, is_off in zip(OBSERVATION_NAMES[OBJECTS], off) if is_off]
+        off = np.abs(observation[OBJECT_POSITIONS] - self.objects) > self.object_tolerance
+        return [name for name, is_off in zip(OBSERVATION_NAMES[OBJECT_POSITIONS], off) if is_off]
 
     def homing_action(self, observation: np.ndarray, action_scale: float, speed: float) -> np.ndarray:
         """A normalised joint-velocity action toward home: proportional to the error (one control second to close
         it), at most `speed` of full scale, so the last stretch slows down instead of overshooting."""
-        error = self.home - observation[ARM_JOINTS]
+        error = self.home - observation[ROBOT_POSITIONS]
         return np.clip(error / action_scale, -speed, speed)

@@ -32,6 +32,9 @@ OBSERVATION_NAMES = (
     *(f"{joint}_pos" for joint in _ROBOT_JOINTS), *(f"{joint}_vel" for joint in _ROBOT_JOINTS),
     *(f"{joint}_pos" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("x", "y", "z", "qw", "qx", "qy", "qz")),
     *(f"{joint}_vel" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("vx", "vy", "vz", "wx", "wy", "wz")))
+# The observation's four parts, as slices (the robot's 9 joints = the action's order).
+ROBOT_POSITIONS, ROBOT_VELOCITIES = slice(0, 9), slice(9, 18)
+OBJECT_POSITIONS, OBJECT_VELOCITIES = slice(18, 39), slice(39, 59)  # 21 positions (kettle as a pose), 20 velocities
 ACTION_NAMES = tuple(f"{joint}_velocity" for joint in _ROBOT_JOINTS)
 ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
                      ("joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "joint7", "finger_joint1",
@@ -40,14 +43,14 @@ ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
 
 def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
     """The full 30-D joint positions (robot, then objects) held in one 59-D observation (noise included)."""
-    return np.concatenate([observation[:9], observation[18:39]])
+    return np.concatenate([observation[ROBOT_POSITIONS], observation[OBJECT_POSITIONS]])
 
 
 def mirror_observation(observation: np.ndarray, model, data) -> None:
     """Set a MuJoCo model of the kitchen to the state an observation shows (joint positions and velocities), e.g.
     for a teleoperation node that computes Jacobians away from the simulator or robot."""
     data.qpos[:] = qpos_from_observation(observation)
-    data.qvel[:] = np.concatenate([observation[9:18], observation[39:59]])
+    data.qvel[:] = np.concatenate([observation[ROBOT_VELOCITIES], observation[OBJECT_VELOCITIES]])
     mujoco.mj_kinematics(model, data)
 
 

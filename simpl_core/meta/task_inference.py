@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from simpl_core.envs import make_vector_env
 from simpl_core.rl.levels import ActionLevel
@@ -25,8 +26,8 @@ from simpl_core.rl.rollout import rollout_wave
 CONDITIONS = ("inferred", "other task", "prior mean")
 
 
-def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, horizon: int,
-                       seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, horizon: int, seed: int,
+                       bar: tqdm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exploration return per task and episode, and each task's posterior mean and std given its exploration."""
     rng = np.random.default_rng(seed)
     env = make_vector_env(level.bundle.manifest["domain"], len(tasks), max_episode_steps=horizon)
@@ -39,6 +40,7 @@ def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, ho
         for i, episode in enumerate(wave):
             explored[i].append(episode.rows)
             returns[i, k] = episode.episode_return
+        bar.update()
     env.close()
     with torch.no_grad():
         posteriors = [simpl.encoder(torch.from_numpy(np.concatenate(rows))[None]) for rows in explored]
@@ -48,7 +50,7 @@ def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, ho
 
 
 def conditioned_returns(simpl, level: ActionLevel, tasks: list, conds: dict[str, np.ndarray], episodes: int,
-                        horizon: int, seed: int) -> dict[str, np.ndarray]:
+                        horizon: int, seed: int, bar: tqdm) -> dict[str, np.ndarray]:
     """Return per task and episode of the meta-policy under each condition, all conditions in one batched env."""
     names = list(conds)
     env = make_vector_env(level.bundle.manifest["domain"], len(tasks) * len(names), max_episode_steps=horizon)
@@ -58,6 +60,7 @@ def conditioned_returns(simpl, level: ActionLevel, tasks: list, conds: dict[str,
         wave = rollout_wave(env, list(tasks) * len(names), simpl.sample_skills, level.decode, level.layout,
                             level.horizon, stacked, seed=seed * 1000 + 500 + k)
         returns[:, k] = [episode.episode_return for episode in wave]
+        bar.update()
     env.close()
     return {name: returns[i * len(tasks):(i + 1) * len(tasks)] for i, name in enumerate(names)}
 
@@ -70,16 +73,18 @@ def e_star_spread(mean: np.ndarray, std: np.ndarray) -> float:
 
 
 def task_inference(simpl, level: ActionLevel, tasks: list, exploration_episodes: int = 20, episodes: int = 20,
-                   horizon: int = 2000, seed: int = 0) -> dict:
+                   horizon: int = 2000, seed: int = 0, progress: bool = True) -> dict:
     """Explore, infer e* per task, then compare the meta-policy's return under each condition (module doc)."""
     if isinstance(simpl.encoder, TaskEmbedding):
         raise ValueError("this run is MTRL (told the task id): it has no encoder to infer a task with")
     if len(tasks) < 2:
         raise ValueError("give at least 2 tasks: the 'other task' condition borrows another task's e*")
     torch.manual_seed(seed)
-    explored, mean, std = explore_and_encode(simpl, level, tasks, exploration_episodes, horizon, seed)
+    bar = tqdm(total=exploration_episodes + episodes, desc="task inference", unit="wave", disable=not progress)
+    explored, mean, std = explore_and_encode(simpl, level, tasks, exploration_episodes, horizon, seed, bar)
     conds = {"inferred": mean, "other task": np.roll(mean, -1, axis=0), "prior mean": np.zeros_like(mean)}
-    returns = conditioned_returns(simpl, level, tasks, conds, episodes, horizon, seed)
+    returns = conditioned_returns(simpl, level, tasks, conds, episodes, horizon, seed, bar)
+    bar.close()
     return {
         "exploration": summary(explored),
         "conditions": {name: summary(returns[name]) for name in CONDITIONS},

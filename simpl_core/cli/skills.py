@@ -58,6 +58,21 @@ def add_export_parser(commands) -> None:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(run=run_eval_prior)
 
+    replay = commands.add_parser(
+        "eval-skills", help="replay kitchen demonstrations through the skills, closed-loop (can they express them?)",
+        description="Kitchen: replay demonstration episodes in the sim closed-loop through the trained skill "
+                    "autoencoder (every K steps z = the posterior mean of the demonstration's next K steps, decoded "
+                    "from the sim's actual state), and, as a control, their actions open-loop; report per subtask in "
+                    "how many episodes the demonstration, the open-loop replay and the skill replay complete it.")
+    replay.add_argument("--skills", required=True, help="skill run directory (from train-skills), e.g. "
+                                                        "runs/skills_kitchen")
+    replay.add_argument("--dataset", required=True, help="kitchen dataset directory or Minari id")
+    replay.add_argument("--episodes", type=int, default=50,
+                        help="demonstrations, drawn at random and replayed together (default 50)")
+    replay.add_argument("--seed", type=int, default=0)
+    replay.add_argument("--out", help="JSON report (default SKILLS/replay_report.json)")
+    replay.set_defaults(run=run_eval_skills)
+
 
 def run_export(args) -> int:
     from simpl_core.export import export_meta, export_skills
@@ -68,6 +83,35 @@ def run_export(args) -> int:
         print(f"wrote {export_skills(args.skills, args.out, command=args.command_line)}")
     if args.meta:
         print(f"wrote {export_meta(args.meta, args.out, command=args.command_line)}")
+    return 0
+
+
+def run_eval_skills(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from simpl_core.data.inspect import dataset_domain
+    from simpl_core.data.minari_io import load_dataset
+    from simpl_core.skills.replay import format_report, replay_kitchen, replay_report
+    from simpl_core.skills.train import load_skill_model
+
+    dataset = load_dataset(args.dataset)
+    if dataset_domain(dataset) != "kitchen":
+        raise ValueError(f"{args.dataset} is not a kitchen dataset: eval-skills replays kitchen subtasks")
+    model, _ = load_skill_model(args.skills)
+    if args.episodes < 1:
+        raise ValueError("--episodes must be at least 1")
+    picked = np.random.default_rng(args.seed).choice(dataset.num_episodes, min(args.episodes, dataset.num_episodes),
+                                                     replace=False)
+    episodes = [dataset.episodes[i] for i in sorted(picked)]
+    report = replay_report(episodes, replay_kitchen(model, episodes, args.seed))
+    print(format_report(report))
+    out = Path(args.out or Path(args.skills) / "replay_report.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"command_line": args.command_line, "dataset": str(args.dataset),
+                               "dataset_episodes": [int(i) for i in sorted(picked)], **report}, indent=1))
+    print(f"report: {out}")
     return 0
 
 

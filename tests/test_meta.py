@@ -402,6 +402,7 @@ def test_task_inference_probe_conditions_the_policy_on_own_other_and_no_task(met
     spread = np.linalg.norm(first - second) / np.mean([row["posterior_std"] for row in report["tasks"]])
     assert report["e_star_spread"] == pytest.approx(spread, abs=0.01)
     assert main([*probe, "--meta-run", str(mtrl_run), "--out", str(tmp_path / "mtrl.json")]) == 2  # no encoder
+    assert main([*probe, "--meta-run", str(meta), "--episodes", "0"]) == 2
     (tmp_path / "one.yaml").write_text("domain: maze\ntask_sets:\n  one: [[10, 12]]\n")
     assert main([*probe, "--meta-run", str(meta), "--tasks", str(tmp_path / "one.yaml")]) == 2  # no other task to borrow
 

@@ -77,6 +77,8 @@ def task_inference(simpl, level: ActionLevel, tasks: list, exploration_episodes:
     """Explore, infer e* per task, then compare the meta-policy's return under each condition (module doc)."""
     if isinstance(simpl.encoder, TaskEmbedding):
         raise ValueError("this run is MTRL (told the task id): it has no encoder to infer a task with")
+    if exploration_episodes < 1 or episodes < 1:
+        raise ValueError("exploration episodes and episodes must be at least 1 each")
     if len(tasks) < 2:
         raise ValueError("give at least 2 tasks: the 'other task' condition borrows another task's e*")
     torch.manual_seed(seed)

@@ -31,7 +31,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from simpl_core.runtime.bundle import PolicyBundle
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, TRANSITIONS_TOPIC,
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, TRANSITIONS_TOPIC,
                                 MessageError, embedding_layout, read_rows)
 from simpl_ros.node_main import bundle_path, parameter, run
 
@@ -104,8 +104,8 @@ class AdaptationNode(Node):
         self.summaries: dict[int, dict] = {}
         self.rows: dict[int, np.ndarray] = {}
         self.e_star: np.ndarray | None = None
-        self.create_subscription(String, EPISODE_TOPIC, self._on_summary, 10)
-        self.create_subscription(Float64MultiArray, TRANSITIONS_TOPIC, self._on_rows, 10)
+        self.create_subscription(String, EPISODE_TOPIC, self._on_summary, RECORDS)
+        self.create_subscription(Float64MultiArray, TRANSITIONS_TOPIC, self._on_rows, RECORDS)
         self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
 
         self.learner = None                     # RobotFineTuner, made once e* is known

@@ -34,7 +34,7 @@ from simpl_core.envs.kitchen.env import CONTROL_RATE_HZ, KITCHEN_HORIZON, qpos_f
 from simpl_core.envs.kitchen.task import completed_subtasks
 from simpl_core.robots.reset import StartState
 from simpl_core.robots.safety import Freshness
-from simpl_ros.messages import EPISODE_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
+from simpl_ros.messages import EPISODE_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
 from simpl_ros.readiness import PolicyListening, answer_reset
 from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
@@ -76,7 +76,7 @@ class HwBridgeNode(Node):
 
         policy_topic = f"{parameter(self, 'policy_controller', 'policy')}/commands"
         self.step_pub = self.create_publisher(Float64MultiArray, STEP_TOPIC, STREAM_DEPTH)
-        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
+        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, RECORDS)
         self.policy_sub = self.create_subscription(Float64MultiArray, policy_topic, self._on_policy, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.listening = PolicyListening(self.step_pub, self.policy_sub, parameter(self, "wait_for_subscribers", 0))

@@ -141,6 +141,9 @@ def _forward(name: str, stream, out) -> None:
         out.flush()
 
 
+TIMED_OUT = 124  # Stack.wait's code for a graph that ran past its time, as timeout(1) exits
+
+
 class Stack:
     """The graph's processes; `wait()` returns when one exits unexpectedly (0 after stop())."""
 
@@ -160,8 +163,15 @@ class Stack:
         threading.Thread(target=_forward, args=(command.name, process.stdout, self.out), daemon=True).start()
         self.processes[command.name] = process
 
-    def wait(self, poll_s: float = 0.1) -> int:
+    def wait(self, poll_s: float = 0.1, timeout_s: float | None = None) -> int:
+        """The graph's exit code: 0 when stopped or a shutdown node finished, else the failed node's; TIMED_OUT
+        (the graph stopped) when it runs past timeout_s."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while not self.stopping.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                self.out.write(f"[launch] still running after {timeout_s:g} s; stopping the graph\n")
+                self.stop()
+                return TIMED_OUT
             for command in self.commands:
                 code = self.processes[command.name].poll()
                 if code is None:

@@ -27,6 +27,9 @@ GRIPPER_TOPIC = "/servo_node/gripper_cmd"      # teleop -> servo: std_msgs/Float
 EXPLORE, EXPLOIT = 0, 1
 # State topics (e*, a recorder's status): a node that joins late still gets the last message.
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Episode records (summaries, transitions): the last few are kept for a node whose subscription is matched only
+# after the episode ended (discovery can lag seconds on a loaded CPU); sent once, they would be lost.
+RECORDS = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Steps and skills: queue depth at both ends. A reliable writer keeps only its last `depth` messages for a reader
 # that has not acknowledged them yet, so a recorder that lags a few seconds on a loaded CPU would lose steps at 10.
 STREAM_DEPTH = 1000

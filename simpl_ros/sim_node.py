@@ -29,7 +29,7 @@ from std_srvs.srv import Trigger
 import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
 from simpl_core.envs.domains import domain
 from simpl_core.tasks import TaskError, resolve_task
-from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, STEP_TOPIC, STREAM_DEPTH, step_layout
+from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.node_main import parameter, run
 from simpl_ros.readiness import PolicyListening, answer_reset
 
@@ -72,7 +72,7 @@ class SimNode(Node):
         self.stale_steps = 0
         self.step_pub = self.create_publisher(Float64MultiArray, STEP_TOPIC, STREAM_DEPTH)
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
-        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
+        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, RECORDS)
         self.command_sub = self.create_subscription(Float64MultiArray, f"{controller}/commands", self._on_command, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.episode = 0

@@ -22,9 +22,9 @@ from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_ros.episodes import EpisodeRecorder
-from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, SKILL_TOPIC, STEP_TOPIC, STREAM_DEPTH,
-                                TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step, rows_message, skill_layout,
-                                step_layout)
+from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
+                                STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step, rows_message,
+                                skill_layout, step_layout)
 from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 
 
@@ -42,7 +42,7 @@ class TaskEncoderNode(Node):
         self.mode = EXPLORE
         self.ended_at: dict[int, float] = {}  # episode -> clock time its last step came, until packed
         self.embedding_pub = self.create_publisher(Float64MultiArray, EMBEDDING_TOPIC, LATCHED)
-        self.transitions_pub = self.create_publisher(Float64MultiArray, TRANSITIONS_TOPIC, 10)
+        self.transitions_pub = self.create_publisher(Float64MultiArray, TRANSITIONS_TOPIC, RECORDS)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, STREAM_DEPTH)
         self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, STREAM_DEPTH)
         self.create_service(Trigger, "~/clear", self._on_clear)

@@ -27,8 +27,9 @@ from simpl_core.runtime.bundle import PolicyBundle
 from simpl_ros.cli import main as simpl_ros_main
 from simpl_ros.episodes import EpisodeRecorder
 from simpl_ros.executables import NODES
-from simpl_ros.launcher import LaunchError, Stack, load_graph, node_commands, parse_arguments
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC,
+from simpl_ros.launcher import (TIMED_OUT, LaunchError, NodeCommand, Stack, load_graph, node_commands,
+                                parse_arguments)
+from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
                                 TRANSITIONS_TOPIC, Step, embedding_layout, read_rows, skill_layout, step_layout)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,16 @@ def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None, start
     out = types.SimpleNamespace(write=lines.append, flush=lambda: None)
     stack = Stack(commands, env={**os.environ, "PYTHONUNBUFFERED": "1"}, out=out)
     return (stack.start() if start else stack), lines
+
+
+def run_to_end(stack, lines: list[str], timeout_s: float = 150) -> str:
+    """Wait for the graph to finish on its own, under pytest's timeout so that a hang fails with the graph's log."""
+    try:
+        code = stack.wait(timeout_s=timeout_s)
+    finally:
+        stack.stop()
+    assert code == 0, "".join(lines[-40:])
+    return "".join(lines)
 
 
 # --- the launch file and the runner ----------------------------------------------------------------------------
@@ -203,9 +214,15 @@ def test_maze_graph_runs_episodes_and_encodes_e_star(probe):
     stack, lines = graph_stack(["rtf:=2", "horizon:=300", "exploration_episodes:=2", "task:=maze-target-10:0"])
     try:
         wait_for(lambda: len(episodes) >= 3 and len(transitions) >= 3, 90, "3 episodes", lines)
+        # a node that joins after the episodes ended still gets their records (an adaptation node discovered late)
+        late_episodes = collect(probe, EPISODE_TOPIC, String, RECORDS)
+        late_transitions = collect(probe, TRANSITIONS_TOPIC, qos=RECORDS)
+        wait_for(lambda: late_episodes and late_transitions, 10, "the kept records", lines)
     finally:
         stack.stop()
     assert all(p.returncode == 0 for p in stack.processes.values()), lines[-30:]  # Ctrl-C: clean exits
+    assert json.loads(late_episodes[0].data)["episode"] == 1
+    assert read_rows(late_transitions[0], TransitionLayout(4, 10).width)[0] == 1
 
     summaries = {s["episode"]: s for s in map(json.loads, (m.data for m in episodes))}  # the probe may join late
     assert len(summaries) >= 3 and sorted(summaries)[-3:] == list(range(max(summaries) - 2, max(summaries) + 1))
@@ -302,6 +319,14 @@ def test_stack_stops_and_reports_when_a_node_dies():
     assert all(p.poll() is not None for p in stack.processes.values())
 
 
+def test_stack_that_runs_past_its_time_is_stopped_and_says_so():
+    lines: list[str] = []
+    sleeper = NodeCommand("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], False, True)
+    stack = Stack([sleeper], out=types.SimpleNamespace(write=lines.append, flush=lambda: None)).start()
+    assert stack.wait(timeout_s=1.0) == TIMED_OUT
+    assert stack.processes["sleeper"].poll() is not None and "still running after 1 s" in "".join(lines)
+
+
 def test_the_robot_stops_when_its_commands_stop(probe):
     """A killed decoder leaves no command stream: the sim, like a controller with a safety timer, zeroes it."""
     joints = collect(probe, "joint_states", JointState)
@@ -346,11 +371,7 @@ def test_on_robot_adaptation_runs_the_protocol_and_resumes_after_a_crash(tmp_pat
     assert all((tmp_path / e["rows"]).is_file() for e in kept)
 
     stack, lines = adaptation_stack(tmp_path, eval_episodes=1)  # the same command again: it resumes
-    try:
-        assert stack.wait() == 0, "".join(lines[-30:])
-    finally:
-        stack.stop()
-    text = "".join(lines)
+    text = run_to_end(stack, lines)
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [e["phase"] for e in entries].count("explore") == 2 and len(entries) == 5
     assert "loaded 2 exploration episodes" in text and "policy swapped to" in text
@@ -366,11 +387,7 @@ def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
     stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={tmp_path}", "rtf:=8", "horizon:=60",
                                 "task:=kitchen-target-10:3", "exploration_episodes:=1", "finetune_episodes:=1",
                                 "eval_episodes:=1"], graph_name="kitchen_sim")
-    try:
-        assert stack.wait() == 0, "".join(lines[-30:])
-    finally:
-        stack.stop()
-    text = "".join(lines)
+    text = run_to_end(stack, lines)
     assert "kitchen sim at 12.5 Hz x rtf 8" in text and "completed subtasks before" in text, text[-3000:]
     entries = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
     assert [e["phase"] for e in entries] == ["explore", "finetune", "evaluate"]

@@ -13,7 +13,7 @@ import minari
 from geometry_msgs.msg import TwistStamped
 from rosbags.highlevel import AnyReader
 from std_msgs.msg import Float64
-from test_ros_graph import collect, graph_stack, probe, wait_for  # noqa: F401  (probe: the fixture)
+from test_ros_graph import collect, graph_stack, probe, run_to_end, wait_for  # noqa: F401  (probe: the fixture)
 
 from simpl_core.data.inspect import subtask_order
 from simpl_core.data.minari_io import load_dataset
@@ -29,10 +29,7 @@ def test_record_demos_graph_records_a_scripted_demonstration_that_completes_a_su
     operator = next(command for command in stack.commands if command.name == "scripted_teleop")
     operator.argv.extend(["-p", "subtasks:=light switch", "-p", "max_steps:=80"])
     stack.start()
-    try:
-        assert stack.wait() == 0, "".join(lines[-30:])  # the operator's end is the graph's end
-    finally:
-        stack.stop()
+    run_to_end(stack, lines)  # the operator's end is the graph's end
     recorded = load_dataset(dataset)
     assert recorded.num_episodes == 1 and recorded.observation_dim == 59 and recorded.action_dim == 9
     assert "light switch" in subtask_order(recorded.episodes[0].observations), "".join(lines[-30:])

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 
@@ -89,7 +88,7 @@ def run(node_class, args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except RCLError:
+    except RuntimeError:  # RCLError, or pybind11 failing to convert a message the dying context took
         if rclpy.ok():
             raise
         # else a signal shut the context down while the executor was busy (ros2/rclpy#398): a clean stop

@@ -152,7 +152,7 @@ def arm(probe):
         yield view
     finally:
         stack.stop()
-    assert all(p.returncode == 0 for p in stack.processes.values()), lines[-30:]  # Ctrl-C: clean exits
+    assert all(p.returncode == 0 for p in stack.processes.values()), "".join(lines[-40:])  # Ctrl-C: clean exits
 
 
 class TestBridgeWithTheFakeArm:

@@ -220,7 +220,7 @@ def test_maze_graph_runs_episodes_and_encodes_e_star(probe):
         wait_for(lambda: late_episodes and late_transitions, 10, "the kept records", lines)
     finally:
         stack.stop()
-    assert all(p.returncode == 0 for p in stack.processes.values()), lines[-30:]  # Ctrl-C: clean exits
+    assert all(p.returncode == 0 for p in stack.processes.values()), "".join(lines[-40:])  # Ctrl-C: clean exits
     assert json.loads(late_episodes[0].data)["episode"] == 1
     assert read_rows(late_transitions[0], TransitionLayout(4, 10).width)[0] == 1
 

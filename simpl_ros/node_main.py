@@ -88,13 +88,13 @@ def run(node_class, args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except RuntimeError:  # RCLError, or pybind11 failing to convert a message the dying context took
-        if rclpy.ok():
-            raise
-        # else a signal shut the context down while the executor was busy (ros2/rclpy#398): a clean stop
     except (StartupError, ParameterException, ValueError, FileNotFoundError) as err:
         print(f"[{node_class.__name__}] cannot start: {err}", file=sys.stderr, flush=True)
         code = 2
+    except RuntimeError:  # (below StartupError, one too) RCLError, or pybind11 failing on a message being taken
+        if rclpy.ok():
+            raise
+        # else a signal shut the context down while the executor was busy (ros2/rclpy#398): a clean stop
     finally:
         if node is not None:
             node.destroy_node()

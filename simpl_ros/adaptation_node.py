@@ -112,6 +112,7 @@ class AdaptationNode(Node):
         self.to_learn: queue.Queue = queue.Queue()
         self.swaps: queue.Queue = queue.Queue()  # exported bundle dirs for the selector
         self.learned = 0                        # fine-tuning episodes learned from and exported
+        self.learner_failed: str | None = None  # why the learner thread stopped, if it did
         self.queued = 0                         # ... handed to the learner
         self.pending = None                     # a future the state machine waits on
         self.asked: tuple | None = None         # (call, when) of that future, to ask again if no answer comes
@@ -144,6 +145,10 @@ class AdaptationNode(Node):
         return next((p for p in PHASES if self.log.count(p) < self.targets[p]), None)
 
     def _step(self) -> None:
+        if self.learner_failed is not None:  # the evaluation would wait for its policy forever
+            self.get_logger().error(f"fine-tuning failed: {self.learner_failed}; the episodes so far are in "
+                                    f"{self.log.out_dir} (a restart resumes)")
+            raise SystemExit(1)
         if self.pending is not None and not self.pending.done():
             call, when = self.asked
             if time.monotonic() - when > ANSWER_TIMEOUT_S:  # a request or its answer was lost on the way
@@ -235,6 +240,12 @@ class AdaptationNode(Node):
             self.queued += 1
 
     def _learn_forever(self) -> None:
+        try:
+            self._learn_and_export()
+        except Exception as err:  # noqa: BLE001 -- the control loop's thread reports it and stops the node
+            self.learner_failed = f"{type(err).__name__}: {err}"
+
+    def _learn_and_export(self) -> None:
         exported = 0
         while True:
             self.learner.learn(self.to_learn.get())

@@ -383,6 +383,19 @@ def test_on_robot_adaptation_runs_the_protocol_and_resumes_after_a_crash(tmp_pat
     assert adapted["finetune_episodes"] == 2 and adapted["exploration_episodes"] == 2
 
 
+def test_on_robot_adaptation_stops_with_the_reason_when_fine_tuning_fails(tmp_path):
+    (tmp_path / "policies").write_text("not a directory")  # where the fine-tuned policies would be exported
+    stack, lines = adaptation_stack(tmp_path, eval_episodes=1)
+    try:
+        code = stack.wait(timeout_s=150)
+    finally:
+        stack.stop()
+    text = "".join(lines)
+    assert code == 1 and "fine-tuning failed: " in text and "node adaptation exited with code 1" in text, text[-3000:]
+    assert [json.loads(line)["phase"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()][:3] == \
+        ["explore", "explore", "finetune"]                  # the episodes before the failure are kept
+
+
 def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
     stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={tmp_path}", "rtf:=8", "horizon:=60",
                                 "task:=kitchen-target-10:3", "exploration_episodes:=1", "finetune_episodes:=1",

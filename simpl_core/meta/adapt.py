@@ -128,10 +128,9 @@ class MetaLearner:
             if len(self.explored) == self.cfg.exploration_episodes:
                 self.start(self.encode())
 
-    @torch.no_grad()
     def encode(self) -> np.ndarray:
         """e* = the posterior mean of q(e | every exploration transition)."""
-        return self.simpl.encoder(torch.from_numpy(np.concatenate(self.explored))[None])[0].numpy()
+        return self.simpl.posterior(self.explored)[0][None]
 
     def start(self, e_star: np.ndarray) -> None:
         """Fix e*; with fine-tuning, SAC on copies of the meta-trained policy and critics conditioned on it."""

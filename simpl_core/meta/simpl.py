@@ -95,6 +95,12 @@ class Simpl(nn.Module):
         return self.encoder(torch.from_numpy(contexts))
 
     @torch.no_grad()
+    def posterior(self, episodes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of q(e | every high-level transition of `episodes`): the mean is a target task's e*."""
+        mean, std = self.encoder(torch.from_numpy(np.concatenate(episodes))[None])
+        return mean[0].numpy(), std[0].numpy()
+
+    @torch.no_grad()
     def posterior_samples(self, task_ids, contexts: np.ndarray) -> np.ndarray:
         mean, std = self.condition(task_ids, contexts)
         return (mean + std * torch.randn_like(mean)).numpy()

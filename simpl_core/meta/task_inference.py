@@ -42,10 +42,7 @@ def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, ho
             returns[i, k] = episode.episode_return
         bar.update()
     env.close()
-    with torch.no_grad():
-        posteriors = [simpl.encoder(torch.from_numpy(np.concatenate(rows))[None]) for rows in explored]
-    mean = np.concatenate([m.numpy() for m, _ in posteriors])
-    std = np.concatenate([s.numpy() for _, s in posteriors])
+    mean, std = map(np.stack, zip(*(simpl.posterior(episodes) for episodes in explored)))
     return returns, mean, std
 
 

@@ -11,7 +11,7 @@ controller (`command_interface`). Watchdog: no policy command for `command_timeo
 arm (throttled warning). Between episodes the arm is held and policy commands are ignored.
 
 ~/reset (std_srvs/Trigger) starts an episode and answers as the sim's does ({"episode", "task"}). It is refused, with
-the reason, until the arm is heard, `wait_for_subscribers` nodes hear the steps, and the kitchen is back in the sim's
+the reason, until the arm is heard, the `wait_for_nodes` hear the steps, and the kitchen is back in the sim's
 start state (simpl_core.robots.reset): the first refusal sets the arm driving itself home (slowly, through the same
 safety layer; `home_before_episode`), and the objects are checked on the perception topic, the refusal naming the
 ones a person has to put back. A caller asks again until it is accepted (the adaptation node does). With
@@ -79,7 +79,7 @@ class HwBridgeNode(Node):
         self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, RECORDS)
         self.policy_sub = self.create_subscription(Float64MultiArray, policy_topic, self._on_policy, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
-        self.listening = PolicyListening(self.step_pub, self.policy_sub, parameter(self, "wait_for_subscribers", 0))
+        self.listening = PolicyListening(self, self.step_pub, self.policy_sub, parameter(self, "wait_for_nodes", ""))
         self.command = np.zeros(self.arm.action_dim)
         self.applied = np.zeros(self.arm.action_dim, np.float32)
         self.episode, self.running, self.fresh_command = 0, False, False

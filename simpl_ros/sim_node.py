@@ -5,7 +5,7 @@ Takes commands the way a ros2_control forward-command controller does (std_msgs/
 such a controller with a safety timer does), publishes /joint_states, the step
 message (observation, reward, episode flags) and a JSON summary when an episode ends (with every step's
 observation -> command latency, and the steps that had no new command: missed deadlines). Services: ~/reset
-(std_srvs/Trigger) starts an episode (refused, with the reason, until `wait_for_subscribers` nodes hear the
+(std_srvs/Trigger) starts an episode (refused, with the reason, until the `wait_for_nodes` hear the
 steps); the task is the `task` parameter (validated; a bad one is refused with the
 reason), e.g. `task:="[12, 7]"`, `task:=maze-target-10:3` or `task:="microwave,kettle,light switch,slide cabinet"`;
 empty means task-agnostic (no reward, episodes end at the horizon: demonstration recording). With auto_reset,
@@ -82,7 +82,7 @@ class SimNode(Node):
         self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
                                f"task {task_name(self.task)}, commands on /{controller}/commands")
         # episodes (auto_reset's first, and ~/reset's) wait until this many nodes hear the step topic
-        self.listening = PolicyListening(self.step_pub, self.command_sub, parameter(self, "wait_for_subscribers", 0))
+        self.listening = PolicyListening(self, self.step_pub, self.command_sub, parameter(self, "wait_for_nodes", ""))
 
     def _on_parameters(self, params) -> SetParametersResult:
         for param in params:

@@ -140,7 +140,7 @@ def arm(probe):
     # one long episode: between episodes the arm is held, so a test driving it across an episode's end would see zero
     stack, lines = graph_stack(["driver:=mock", "command_interface:=velocity", "auto_reset:=true", "horizon:=100000",
                                 f"rtf:={RTF:g}"], only=("fake_arm", "hw_bridge"), start=False, graph_name="kitchen_hw")
-    next(c for c in stack.commands if c.name == "hw_bridge").argv.extend(["-p", "hw_bridge:wait_for_subscribers:=0"])
+    next(c for c in stack.commands if c.name == "hw_bridge").argv.extend(["-p", "hw_bridge:wait_for_nodes:=''"])
     stack.start()
     view = types.SimpleNamespace(lines=lines, policy=probe.create_publisher(Float64MultiArray, POLICY, 10),
                                  joints=collect(probe, "joint_states", JointState), steps=collect(probe, STEP_TOPIC),
@@ -207,7 +207,7 @@ def test_bridge_commands_nothing_without_joint_states_then_sends_trajectory_poin
     """A bridge of its own (the fake arm's graph is down by now); the probe plays its arm."""
     stack, lines = graph_stack(["command_interface:=position", "auto_reset:=true", f"rtf:={RTF:g}"],
                                only=("hw_bridge",), start=False, graph_name="kitchen_hw")
-    stack.commands[0].argv.extend(["-p", "hw_bridge:wait_for_subscribers:=0"])
+    stack.commands[0].argv.extend(["-p", "hw_bridge:wait_for_nodes:=''"])
     stack.start()
     policy = probe.create_publisher(Float64MultiArray, POLICY, 10)
     joint_pub = probe.create_publisher(JointState, "joint_states", 10)

@@ -332,7 +332,7 @@ def test_the_robot_stops_when_its_commands_stop(probe):
     joints = collect(probe, "joint_states", JointState)
     command_pub = probe.create_publisher(Float64MultiArray, COMMANDS, 10)
     stack, lines = graph_stack(["rtf:=1"], only=("sim",), start=False)
-    stack.commands[0].argv.extend(["-p", "wait_for_subscribers:=0"])
+    stack.commands[0].argv.extend(["-p", "wait_for_nodes:=''"])
     stack.start()
     try:
         wait_for(lambda: command_pub.get_subscription_count() and joints, 20, "the sim")

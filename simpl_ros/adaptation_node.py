@@ -112,8 +112,8 @@ class AdaptationNode(Node):
         self.to_learn: queue.Queue = queue.Queue()
         self.swaps: queue.Queue = queue.Queue()  # exported bundle dirs for the selector
         self.learned = 0                        # fine-tuning episodes learned from and exported
-        self.learner_failed: str | None = None  # why the learner thread stopped, if it did
         self.queued = 0                         # ... handed to the learner
+        self.learner_failed: str | None = None  # why the learner thread stopped, if it did
         self.pending = None                     # a future the state machine waits on
         self.asked: tuple | None = None         # (call, when) of that future, to ask again if no answer comes
         self.state, self.episode = "connect", None

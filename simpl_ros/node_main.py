@@ -91,7 +91,7 @@ def run(node_class, args=None) -> int:
     except (StartupError, ParameterException, ValueError, FileNotFoundError) as err:
         print(f"[{node_class.__name__}] cannot start: {err}", file=sys.stderr, flush=True)
         code = 2
-    except RuntimeError:  # (below StartupError, one too) RCLError, or pybind11 failing on a message being taken
+    except RuntimeError:  # RCLError, or pybind11 failing on a message being taken (StartupError is one: above)
         if rclpy.ok():
             raise
         # else a signal shut the context down while the executor was busy (ros2/rclpy#398): a clean stop

@@ -81,7 +81,7 @@ class SimNode(Node):
         self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
         self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
                                f"task {task_name(self.task)}, commands on /{controller}/commands")
-        # episodes (auto_reset's first, and ~/reset's) wait until this many nodes hear the step topic
+        # episodes (auto_reset's first, and ~/reset's) wait until the named policy nodes hear the step topic
         self.listening = PolicyListening(self, self.step_pub, self.command_sub, parameter(self, "wait_for_nodes", ""))
 
     def _on_parameters(self, params) -> SetParametersResult:

@@ -2,7 +2,8 @@
 
 1. explore: `exploration_episodes` episodes (default 20), each started through the robot's ~/reset service (the sim's,
    or hw_bridge's on an arm: parameter `robot`; a refused reset is asked again until accepted), with the
-   task encoder sampling e ~ p(e) per episode; the encoder then publishes e* (the posterior mean).
+   task encoder sampling e ~ p(e) per episode; the encoder then publishes e* (the posterior mean). Without e* within
+   `e_star_timeout_s` (the encoder cannot encode episodes that hold no transitions) the node stops, saying why.
 2. fine-tune: `finetune_episodes` episodes with the selector sampling from pi(z | s, e*); after each, a background
    thread runs the gradient steps it pays for (simpl_core, torch), exports the policy, verifies it and the selector
    swaps to it (its `bundle` parameter) without the control loop stopping.
@@ -94,6 +95,9 @@ class AdaptationNode(Node):
         # torch threads of the learner (torch's default is one per core): one leaves the other cores to the nodes
         # of the control loop, which must answer every step
         self.learner_threads = parameter(self, "learner_threads", 1)
+        # how long e* may take after the exploration episodes are in (the encoder cannot encode an empty context)
+        self.e_star_timeout = parameter(self, "e_star_timeout_s", 60.0)
+        self.waiting_since: float | None = None  # when the protocol began waiting for e*
 
         # the node playing the robot: the sim, or hw_bridge on an arm; its ~/reset starts an episode
         self.robot = parameter(self, "robot", "sim")
@@ -146,9 +150,7 @@ class AdaptationNode(Node):
 
     def _step(self) -> None:
         if self.learner_failed is not None:  # the evaluation would wait for its policy forever
-            self.get_logger().error(f"fine-tuning failed: {self.learner_failed}; the episodes so far are in "
-                                    f"{self.log.out_dir} (a restart resumes)")
-            raise SystemExit(1)
+            self._stop(f"fine-tuning failed: {self.learner_failed}")
         if self.pending is not None and not self.pending.done():
             call, when = self.asked
             if time.monotonic() - when > ANSWER_TIMEOUT_S:  # a request or its answer was lost on the way
@@ -174,7 +176,7 @@ class AdaptationNode(Node):
         if phase is None:
             self._finish()
         elif phase != "explore" and self.e_star is None:
-            return  # the encoder publishes e* once the exploration episodes are in
+            self._wait_for_e_star()  # the encoder publishes e* once the exploration episodes are in
         elif phase == "evaluate" and (self.learned < self.queued or not self.swaps.empty()):
             self._swap()  # evaluate the final policy only
         else:
@@ -183,6 +185,17 @@ class AdaptationNode(Node):
             sample = {"explore": "auto", "finetune": "always", "evaluate": "never"}[phase]
             self._ask(lambda: self.selector_params.set_parameters([Parameter("sample", value=sample)]))
             self.state = "reset"
+
+    def _wait_for_e_star(self) -> None:
+        self.waiting_since = self.waiting_since or time.monotonic()
+        if time.monotonic() - self.waiting_since > self.e_star_timeout:
+            transitions = sum(len(rows) for rows in self.log.rows("explore"))
+            self._stop(f"no e* from the task encoder {self.e_star_timeout:g} s after the exploration episodes "
+                       f"({transitions} transitions in {self.log.count('explore')} episodes; the encoder's log says why)")
+
+    def _stop(self, reason: str) -> None:
+        self.get_logger().error(f"{reason}; the episodes so far are in {self.log.out_dir} (a restart resumes)")
+        raise SystemExit(1)
 
     def _reset(self) -> None:
         if time.monotonic() < self.retry_at:

@@ -348,12 +348,13 @@ def test_the_robot_stops_when_its_commands_stop(probe):
     assert "no command for 6 control steps: holding zero" in "".join(lines), lines  # then its watchdog zeroed them
 
 
-def adaptation_stack(out_dir: Path, eval_episodes: int) -> tuple[Stack, list[str]]:
+def adaptation_stack(out_dir: Path, eval_episodes: int, e_star_timeout_s: float = 60.0) -> tuple[Stack, list[str]]:
     stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={out_dir}", "rtf:=4", "horizon:=300",
                                 "exploration_episodes:=2", "finetune_episodes:=2", f"eval_episodes:={eval_episodes}"],
                                start=False)
     adaptation = next(c for c in stack.commands if c.name == "adaptation")  # a few gradient steps per episode
-    adaptation.argv.extend(["-p", "batch_size:=16", "-p", "min_buffer:=16", "-p", "updates_per_transition:=0.2"])
+    adaptation.argv.extend(["-p", "batch_size:=16", "-p", "min_buffer:=16", "-p", "updates_per_transition:=0.2",
+                            "-p", f"e_star_timeout_s:={e_star_timeout_s}"])
     return stack.start(), lines
 
 
@@ -394,6 +395,24 @@ def test_on_robot_adaptation_stops_with_the_reason_when_fine_tuning_fails(tmp_pa
     assert code == 1 and "fine-tuning failed: " in text and "node adaptation exited with code 1" in text, text[-3000:]
     assert [json.loads(line)["phase"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()][:3] == \
         ["explore", "explore", "finetune"]                  # the episodes before the failure are kept
+
+
+def test_on_robot_adaptation_stops_with_the_reason_when_no_e_star_comes(tmp_path):
+    dims = PolicyBundle.read_manifest(Path("models/maze"))["dims"]
+    empty = np.zeros((0, 2 * dims["state"] + dims["latent"] + 2))  # explored, but no skill was ever heard
+    (tmp_path / "explore").mkdir()
+    with (tmp_path / "episodes.jsonl").open("w") as log:
+        for i in range(2):
+            np.save(tmp_path / f"explore/{i:04d}.npy", empty)
+            log.write(json.dumps({"phase": "explore", "success": 0, "rows": f"explore/{i:04d}.npy"}) + "\n")
+    stack, lines = adaptation_stack(tmp_path, eval_episodes=1, e_star_timeout_s=2.0)
+    try:
+        code = stack.wait(timeout_s=60)
+    finally:
+        stack.stop()
+    text = "".join(lines)
+    assert code == 1 and "no e* from the task encoder 2 s after the exploration episodes (0 transitions in 2" in text \
+        and "cannot encode e*" in text, text[-3000:]            # the encoder's log says why
 
 
 def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):

@@ -31,6 +31,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
 from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, TRANSITIONS_TOPIC,
                                 MessageError, embedding_layout, read_rows)
@@ -83,7 +84,7 @@ class AdaptationNode(Node):
         self.bundle_dir = bundle_path(parameter(self, "bundle", "models/maze"))
         manifest = PolicyBundle.read_manifest(self.bundle_dir)
         dims, self.domain = manifest["dims"], manifest["domain"]
-        self.task_dim, self.width = dims["task"], 2 * dims["state"] + dims["latent"] + 2
+        self.task_dim, self.width = dims["task"], TransitionLayout(dims["state"], dims["latent"]).width
         self.targets = {"explore": parameter(self, "exploration_episodes", 20),
                         "finetune": parameter(self, "finetune_episodes", 20),
                         "evaluate": parameter(self, "eval_episodes", 10)}

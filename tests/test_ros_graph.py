@@ -399,7 +399,7 @@ def test_on_robot_adaptation_stops_with_the_reason_when_fine_tuning_fails(tmp_pa
 
 def test_on_robot_adaptation_stops_with_the_reason_when_no_e_star_comes(tmp_path):
     dims = PolicyBundle.read_manifest(Path("models/maze"))["dims"]
-    empty = np.zeros((0, 2 * dims["state"] + dims["latent"] + 2))  # explored, but no skill was ever heard
+    empty = np.zeros((0, TransitionLayout(dims["state"], dims["latent"]).width))  # explored; no skill was heard
     (tmp_path / "explore").mkdir()
     with (tmp_path / "episodes.jsonl").open("w") as log:
         for i in range(2):

@@ -58,10 +58,10 @@ def alive_and(stack, lines: list[str], condition):
     return check
 
 
-def drive(publisher, command: list[float], seconds: float) -> None:
-    """Publish one policy command per control period (wall clock at RTF) for `seconds`."""
+def drive(publisher, command: list[float], seconds: float, until=lambda: False) -> None:
+    """Publish one policy command per control period (wall clock at RTF) for `seconds`, or until `until()`."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not until():
         publisher.publish(Float64MultiArray(data=command))
         time.sleep(PERIOD / RTF)
 
@@ -175,12 +175,16 @@ class TestBridgeWithTheFakeArm:
     def test_limits_stop_joints_at_their_position_limits_and_clamp_velocities(self, arm):
         count, seen = len(arm.commands), len(arm.joints)
         j2_start = arm.joints[-1].position[1]
-        drive(arm.policy, action(j2=-1.0, j4=1.0, j5=5.0, j8=-1.0), 1.0)  # 4 s of the arm's time
+        limited = ((3, LIMITS.upper[3], 1), (4, LIMITS.upper[4], 1), (7, LIMITS.lower[7], -1))
+        at_limits = (lambda: all(abs(arm.joints[-1].position[j] - limit) < 0.005 for j, limit, _ in limited))
+        push = action(j2=-1.0, j4=1.0, j5=5.0, j8=-1.0)
+        drive(arm.policy, push, 1.0)                      # 4 s of the arm's time, then more if a loaded machine lagged
+        drive(arm.policy, push, 3.0, until=at_limits)
         sent = np.array([c.data for c in arm.commands[count:]])
         positions = np.array([j.position for j in arm.joints[seen:]])
         assert sent[:, 4].max() == 2.0 and sent[:, 7].min() == -0.1       # 5.0 -> 2 rad/s; the fingers' 0.1 m/s
         assert (sent[:, 1] == 0.0).all() and positions[:, 1].min() >= j2_start - 1e-9  # joint 2 starts past its limit
-        for joint, limit, side in ((3, LIMITS.upper[3], 1), (4, LIMITS.upper[4], 1), (7, LIMITS.lower[7], -1)):
+        for joint, limit, side in limited:
             assert abs(positions[-1, joint] - limit) < 0.005, (joint, positions[-1, joint])  # at rest at the limit
             assert (side * (positions[:, joint] - limit)).max() < 0.01, joint                 # never much past it
         drive(arm.policy, action(j4=-0.5, j5=-0.5, j8=0.5), 0.3)           # back into the range

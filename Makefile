@@ -80,7 +80,7 @@ kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (99 min
 	$(BIN)/simpl meta-train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
 	$(BIN)/simpl export --meta runs/simpl_kitchen --out models/kitchen
 
-kitchen-baselines: $(BIN)/.installed  ## meta-train the PEARL (~24 min) and MTRL baselines on kitchen-train-23
+kitchen-baselines: $(BIN)/.installed  ## meta-train the PEARL (~24 min) and MTRL (~90 min) baselines on kitchen-train-23
 	$(BIN)/simpl meta-train --config config/pearl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/pearl_kitchen --resume
 	$(BIN)/simpl meta-train --config config/mtrl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/mtrl_kitchen --resume
 

@@ -14,7 +14,7 @@ from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.maze.task import MazeTask
 from simpl_core.meta.adapt import TargetConfig
-from simpl_core.meta.benchmark import checkpoint_table, curves, sample_efficiency
+from simpl_core.meta.benchmark import checkpoint_table, curves, learning_table, sample_efficiency
 from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
@@ -311,7 +311,8 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     learned = [r for r in rows if r["method"] in ("simpl", "spirl", "sac") and r["updates"] != "0"]
     assert learned and all(float(r["alpha"]) > 0 and float(r["critic_loss"]) >= 0 for r in learned)
     assert set(result["learning"]) == {"simpl", "spirl", "mtrl", "sac", "pearl-ft"}
-    assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL", "critic loss"}
+    assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL", "critic loss",
+                                                 "learners", "diverged"}
     assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
     # runs of other seeds read as one run (seeds split over sessions); an episode in two runs is refused
@@ -427,6 +428,18 @@ def test_checkpoints_average_a_centred_window_and_skip_exploration():
     table = checkpoint_table(rows, "maze")
     assert table["simpl"] == {20: 1.0, 60: 1.0}   # only episodes 21-22 count at 20; exploration (0.0) is left out
     assert table["spirl"] == {20: 0.4, 60: 0.4}   # episodes 18-22 and 58-62 of an alternating 0/1 return
+
+
+def test_learning_table_counts_diverged_learners_and_reports_medians():
+    def row(task, episode, critic_loss):
+        return {"method": "simpl", "task": task, "seed": "0", "episode": str(episode), "updates": "200",
+                "alpha": "0.002", "policy_kl": "0.5" if critic_loss < 1 else "1e9", "critic_loss": str(critic_loss)}
+
+    rows = [row(task, e, 0.01) for task in "abc" for e in (21, 22)] + [row("d", 21, 0.02), row("d", 22, 3e14),
+                                                                        row("e", 21, float("nan"))]
+    table = learning_table(rows)["simpl"]
+    assert (table["learners"], table["diverged"]) == (5, 2)    # d blew up at episode 22, e's loss is not finite
+    assert table["policy KL"] == 0.5 and table["critic loss"] == 0.01  # the blown-up values do not drag the median
 
 
 def test_shipped_maze_bundle_is_meta_trained():

@@ -180,9 +180,21 @@ def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[s
     return table
 
 
+# A learner whose critic loss passes this (or is not finite) has diverged: with 0/1 or small integer rewards and
+# gamma 0.99 the values stay within a few hundred, so such a loss means Q and the unbounded policy mean feed each other.
+DIVERGED_CRITIC_LOSS = 1e6
+
+
+def diverged(row: dict) -> bool:
+    loss = float(row["critic_loss"])
+    return not np.isfinite(loss) or loss > DIVERGED_CRITIC_LOSS
+
+
 def learning_table(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Per method, what its gradient steps did over the episodes that paid for some: updates per episode, alpha at
-    the first and the last such episode, mean policy KL to the prior and critic loss (blank columns: older CSVs)."""
+    the first and the last such episode, the median policy KL to the prior and critic loss (medians, so that a
+    diverged learner does not hide the others), and how many learners (task, seed) diverged (blank columns: older
+    CSVs)."""
     table = {}
     for method in dict.fromkeys(row["method"] for row in rows):
         learned = [r for r in rows if r["method"] == method and str(r.get("alpha", "")) != ""]
@@ -190,13 +202,17 @@ def learning_table(rows: list[dict]) -> dict[str, dict[str, float]]:
             continue
         first, last = min(int(r["episode"]) for r in learned), max(int(r["episode"]) for r in learned)
 
-        def mean(key: str, episode: int | None = None) -> float:
-            values = [float(r[key]) for r in learned if episode is None or int(r["episode"]) == episode]
-            return round(float(np.mean(values)), 4)
+        def values(key: str, episode: int | None = None) -> list[float]:
+            return [float(r[key]) for r in learned if episode is None or int(r["episode"]) == episode]
 
-        table[method] = {"updates/episode": mean("updates"), f"alpha ep {first}": mean("alpha", first),
-                         f"alpha ep {last}": mean("alpha", last), "policy KL": mean("policy_kl"),
-                         "critic loss": mean("critic_loss")}
+        learners = {(r["task"], r["seed"]) for r in learned}
+        broken = {(r["task"], r["seed"]) for r in learned if diverged(r)}
+        table[method] = {"updates/episode": round(float(np.mean(values("updates"))), 4),
+                         f"alpha ep {first}": round(float(np.mean(values("alpha", first))), 4),
+                         f"alpha ep {last}": round(float(np.mean(values("alpha", last))), 4),
+                         "policy KL": round(float(np.nanmedian(values("policy_kl"))), 4),
+                         "critic loss": round(float(np.nanmedian(values("critic_loss"))), 4),
+                         "learners": len(learners), "diverged": len(broken)}
     return table
 
 

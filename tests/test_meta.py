@@ -179,6 +179,8 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
     first_two = np.mean([r["posterior_return"] for r in rows[:2]])
     assert table[2] == f"| return, e ~ q(e \\| c) | {first_two:.2f} | {rows[2]['posterior_return']:.2f} |"
     assert table[-1].startswith(f"3 iterations, {rows[-1]['env_steps']} env steps")
+    shares = next(line for line in table if line.startswith("| large contexts holding a reward |"))
+    assert shares.endswith(f"| {rows[2]['rewarded_context_share']:.2f} |")
     assert main(["meta-report", str(meta.parent)]) == 2  # not a run: says so
 
 

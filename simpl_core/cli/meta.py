@@ -67,7 +67,7 @@ def run_meta_train(args) -> int:
 REPORTED = {"posterior_return": "return, e ~ q(e \\| c)", "prior_return": "return, e ~ p(e)",
             "encoder_kl_large": "encoder KL, large contexts", "encoder_kl_small": "encoder KL, small contexts",
             "policy_kl_large": "policy KL to the prior, large", "policy_kl_small": "policy KL to the prior, small",
-            "iteration_s": "seconds per iteration"}
+            "rewarded_context_share": "large contexts holding a reward", "iteration_s": "seconds per iteration"}
 # the KL coefficients only grow: their value at each block's end says more than a mean
 COEFFICIENTS = {"lambda_small": "λ small (end of block)", "lambda_large_mean": "λ large, mean over tasks (end)",
                 "beta_small": "β small (end)", "beta_large": "β large (end)"}
@@ -84,6 +84,8 @@ def run_meta_report(args) -> int:
     print("| iterations | " + " | ".join(f"{b[0]['iteration']}–{b[-1]['iteration']}" for b in blocks) + " |")
     print("|---|" + "---|" * len(blocks))
     for key, label in REPORTED.items():
+        if key not in rows[-1]:  # runs older than the metric
+            continue
         print(f"| {label} | " + " | ".join(f"{np.mean([r[key] for r in b]):.2f}" for b in blocks) + " |")
     for key, label in COEFFICIENTS.items():
         print(f"| {label} | " + " | ".join(f"{b[-1][key]:.2g}" for b in blocks) + " |")

@@ -207,9 +207,9 @@ def test_meta_bundle_graphs_match_torch(meta_bundle):
 
 
 @pytest.mark.parametrize("name", ["simpl_maze_cpu", "simpl_maze_paper", "simpl_maze_cpu_ctx2048",
-                                  "simpl_maze_cpu_buf20k", "simpl_maze_cpu_reuse64", "pearl_maze_cpu",
-                                  "mtrl_maze_cpu", "simpl_kitchen_cpu", "simpl_kitchen_paper", "pearl_kitchen_cpu",
-                                  "mtrl_kitchen_cpu"])
+                                  "simpl_maze_cpu_buf20k", "simpl_maze_cpu_reuse64", "simpl_maze_cpu_reuse8",
+                                  "pearl_maze_cpu", "mtrl_maze_cpu", "simpl_kitchen_cpu", "simpl_kitchen_paper",
+                                  "pearl_kitchen_cpu", "mtrl_kitchen_cpu"])
 def test_shipped_meta_training_configs_load(name):
     cfg = SimplConfig.from_yaml(resource("config", f"{name}.yaml"))
     assert cfg.domain == name.split("_")[1] and cfg.n_prior_batch + cfg.n_post_batch > 0

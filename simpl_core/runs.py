@@ -14,9 +14,27 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 
 
+BASE_KEY = "base"
+
+
+def read_config_keys(path: str | Path, _inheriting: tuple[Path, ...] = ()) -> dict:
+    """The keys of a YAML config. `base: OTHER.yaml` (a path relative to this file) starts from OTHER's keys, so an
+    experiment config states only what it changes."""
+    path = Path(path).resolve()
+    if path in _inheriting:
+        raise ValueError(f"{path}: `{BASE_KEY}:` loops back through {[str(p) for p in _inheriting]}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of config keys, got {type(raw).__name__}")
+    base = raw.pop(BASE_KEY, None)
+    if base is None:
+        return raw
+    return {**read_config_keys(path.parent / base, _inheriting + (path,)), **raw}
+
+
 def config_from_yaml(cls, path: str | Path):
-    """Fill the dataclass `cls` from a YAML file; unknown keys (typos) are refused."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    """Fill the dataclass `cls` from a YAML file (see read_config_keys); unknown keys (typos) are refused."""
+    raw = read_config_keys(path)
     unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")

@@ -217,6 +217,17 @@ def test_shipped_meta_training_configs_load(name):
     assert (cfg.task_conditioning == "task_id") == name.startswith("mtrl") == (cfg.n_prior_batch == 0)
 
 
+@pytest.mark.parametrize("name, base, changed", [
+    ("simpl_maze_cpu_reuse8", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration"}),
+    ("simpl_maze_cpu_buf20k", "simpl_maze_cpu", {"enc_buffer_size", "buffer_size"}),
+    ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"})])
+def test_experiment_configs_change_only_what_they_state(name, base, changed):
+    def load(config):
+        return dataclasses.asdict(SimplConfig.from_yaml(resource("config", f"{config}.yaml")))
+    cfg, base_cfg = load(name), load(base)
+    assert {key for key in cfg if cfg[key] != base_cfg[key]} == changed
+
+
 def baseline_run(meta_bundle, name: str, extra_config: str):
     bundle_dir, meta = meta_bundle
     config = meta.parent / f"{name}_smoke.yaml"

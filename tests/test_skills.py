@@ -91,6 +91,21 @@ def test_config_typos_are_refused(tmp_path):
         SkillTrainConfig.from_yaml(bad)
 
 
+def test_config_base_key_inherits_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("domain: maze\nsteps: 10\nbatch_size: 8\n")
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.yaml"
+    child.write_text("base: ../base.yaml\nsteps: 20\n")
+    cfg = SkillTrainConfig.from_yaml(child)
+    assert (cfg.domain, cfg.steps, cfg.batch_size) == ("maze", 20, 8)
+    (tmp_path / "base.yaml").write_text("base: sub/child.yaml\n")
+    with pytest.raises(ValueError, match="loops back"):
+        SkillTrainConfig.from_yaml(child)
+    child.write_text("base: ../missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        SkillTrainConfig.from_yaml(child)
+
+
 def test_onnx_matches_torch(skills_run, bundle_dir, dataset):
     model, _ = load_skill_model(skills_run)
     bundle = PolicyBundle.load(bundle_dir)

@@ -190,20 +190,35 @@ class Stack:
             time.sleep(poll_s)
         return 0
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGINT to every node (rclpy shuts down cleanly), SIGKILL to any still running after the timeout."""
+    def stop(self, sigterm_timeout_s: float = 5.0, sigkill_timeout_s: float = 5.0) -> None:
+        """SIGINT to every node (rclpy shuts down cleanly), then, as ros2 launch escalates, SIGTERM to any still
+        running after sigterm_timeout_s and SIGKILL after sigkill_timeout_s more."""
         self.stopping.set()
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+        running = self._signal_running(signal.SIGINT, dict(self.processes))
+        running = self._signal_running(signal.SIGTERM, self._wait_for(running, sigterm_timeout_s))
+        for name, process in self._wait_for(running, sigkill_timeout_s).items():
+            self.out.write(f"[launch] {name} did not stop within {sigterm_timeout_s + sigkill_timeout_s:g} s; "
+                           "killed\n")
+            process.kill()
+            process.wait()
+
+    @staticmethod
+    def _signal_running(signum: int, processes: dict[str, subprocess.Popen]) -> dict[str, subprocess.Popen]:
+        running = {name: process for name, process in processes.items() if process.poll() is None}
+        for process in running.values():
+            process.send_signal(signum)
+        return running
+
+    @staticmethod
+    def _wait_for(processes: dict[str, subprocess.Popen], timeout_s: float) -> dict[str, subprocess.Popen]:
+        """The processes still running after timeout_s."""
         deadline = time.monotonic() + timeout_s
-        for name, process in self.processes.items():
+        for process in processes.values():
             try:
                 process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.out.write(f"[launch] {name} did not stop within {timeout_s:g} s; killed\n")
-                process.kill()
-                process.wait()
+                pass
+        return {name: process for name, process in processes.items() if process.poll() is None}
 
 
 def run_graph(name: str, argv: list[str]) -> int:

@@ -327,6 +327,24 @@ def test_stack_that_runs_past_its_time_is_stopped_and_says_so():
     assert stack.processes["sleeper"].poll() is not None and "still running after 1 s" in "".join(lines)
 
 
+def test_stack_escalates_sigint_to_sigterm_to_sigkill_as_ros2_launch_does():
+    lines: list[str] = []
+    ignores_sigint = ("import signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                      "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); print('up', flush=True); time.sleep(60)")
+    ignores_both = ignores_sigint.replace("lambda *_: sys.exit(0)", "signal.SIG_IGN")
+    commands = [NodeCommand(name, [sys.executable, "-c", code], False, False)
+                for name, code in (("slow", ignores_sigint), ("stuck", ignores_both))]
+    stack = Stack(commands, out=types.SimpleNamespace(write=lines.append, flush=lambda: None)).start()
+    while "".join(lines).count("up") < 2:  # both handlers installed
+        time.sleep(0.05)
+    started = time.monotonic()
+    stack.stop(sigterm_timeout_s=0.5, sigkill_timeout_s=0.5)
+    assert time.monotonic() - started < 3.0
+    assert stack.processes["slow"].returncode == 0                      # SIGTERM let it exit cleanly
+    assert stack.processes["stuck"].returncode == -signal.SIGKILL
+    assert "stuck did not stop within 1 s; killed" in "".join(lines) and "slow did not stop" not in "".join(lines)
+
+
 def test_the_robot_stops_when_its_commands_stop(probe):
     """A killed decoder leaves no command stream: the sim, like a controller with a safety timer, zeroes it."""
     joints = collect(probe, "joint_states", JointState)

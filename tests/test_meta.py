@@ -101,6 +101,28 @@ def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     assert np.isfinite(list(metrics.values())).all()
 
 
+def test_policy_coefficients_may_fall_when_not_monotone():
+    # SPiRL's alpha: KLs far under their targets lower the policy's coefficients; the encoder's still only grow.
+    cfg = dataclasses.replace(SimplConfig.from_yaml(SMOKE), monotone_policy_reg=False, target_enc_prior_kl=1e6,
+                              target_enc_post_kl=1e6, target_policy_prior_kl=1e6, target_policy_post_kl=1e6)
+    simpl, enc, rl = make_simpl(cfg)
+    before = simpl.coefficient_values()
+    for _ in range(5):
+        simpl.update(enc, rl, np.random.default_rng(1))
+    after = simpl.coefficient_values()
+    assert after["beta_small"] < before["beta_small"] and after["beta_large"] < before["beta_large"]
+    assert after["lambda_small"] == before["lambda_small"] and after["lambda_large_mean"] == before["lambda_large_mean"]
+
+
+def test_update_runs_with_large_contexts_only():
+    # n_prior_batch: 0 with the set encoder: one task batch of one large context per step, as SPiRL's one batch.
+    cfg = dataclasses.replace(SimplConfig.from_yaml(SMOKE), n_prior_batch=0, n_post_batch=1)
+    simpl, enc, rl = make_simpl(cfg)
+    metrics = simpl.update(enc, rl, np.random.default_rng(0))
+    assert np.isfinite(list(metrics.values())).all()
+    assert metrics["encoder_kl_small"] == metrics["policy_kl_small"] == 0 and metrics["encoder_kl_large"] > 0
+
+
 def test_rewarded_context_share_counts_large_contexts_holding_a_reward():
     cfg = SimplConfig.from_yaml(SMOKE)
     simpl, enc, rl = make_simpl(cfg)
@@ -220,7 +242,14 @@ def test_shipped_meta_training_configs_load(name):
 @pytest.mark.parametrize("name, base, changed", [
     ("simpl_maze_cpu_reuse8", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration"}),
     ("simpl_maze_cpu_buf20k", "simpl_maze_cpu", {"enc_buffer_size", "buffer_size"}),
-    ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"})])
+    ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"}),
+    ("simpl_maze_cpu_reuse256", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration", "iterations"}),
+    ("studies/simpl_maze_1task_matched", "simpl_maze_cpu",
+     {"n_prior_batch", "n_post_batch", "reuse_rate", "max_updates_per_iteration", "iterations", "threads"}),
+    ("studies/simpl_maze_1task_matched_beta05", "studies/simpl_maze_1task_matched",
+     {"init_policy_prior_reg", "init_policy_post_reg"}),
+    ("studies/simpl_maze_1task_matched_beta05_free", "studies/simpl_maze_1task_matched_beta05",
+     {"monotone_policy_reg"})])
 def test_experiment_configs_change_only_what_they_state(name, base, changed):
     def load(config):
         return dataclasses.asdict(SimplConfig.from_yaml(resource("config", f"{config}.yaml")))

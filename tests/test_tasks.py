@@ -3,6 +3,7 @@
 import pytest
 
 from simpl_core.cli import main
+from simpl_core.paths import resource
 from simpl_core.tasks import TaskError, builtin_task_sets, resolve_tasks
 
 
@@ -14,6 +15,14 @@ def test_shipped_maze_sets_have_spec_sizes():
     assert resolve_tasks("maze-train-10").tasks == resolve_tasks("maze-train-20").tasks[:10]
     targets = {t.goal for t in resolve_tasks("maze-target-10").tasks}
     assert not targets & {t.goal for t in resolve_tasks("maze-train-40").tasks}  # targets are unseen
+
+
+def test_study_goals_are_target_goals():
+    # the few-goal study compares the meta-learner with SPiRL's curves on these target goals
+    study = resource("config", "studies", "maze_few_goals.yaml")
+    goals = [t.goal for t in resolve_tasks(f"{study}:goals-4").tasks]
+    assert goals[:1] == [t.goal for t in resolve_tasks(f"{study}:goal-20-16").tasks] == [(20, 16)]
+    assert set(goals) <= {t.goal for t in resolve_tasks("maze-target-10").tasks}
 
 
 def test_user_file(tmp_path):

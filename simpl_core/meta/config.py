@@ -33,6 +33,7 @@ class SimplConfig:
     target_policy_prior_kl: float = 0.5
     init_policy_post_reg: float = 1e-3   # beta_large: policy KL weight on large-context batches
     target_policy_post_kl: float = 1.0
+    monotone_policy_reg: bool = True   # paper: beta only grows; False lets it fall too, as SPiRL's alpha does
     prior_enc_size: int = 4            # small context: transitions per set
     post_enc_size: int = 256           # large context (paper: 8192 maze, 1024 kitchen)
     n_prior_batch: int = 2             # task batches per update with a small context (paper 4)

@@ -77,6 +77,10 @@ class Simpl(nn.Module):
     def coefficients(self) -> list[nn.Parameter]:
         return [self.enc_prior_reg, self.enc_post_reg, self.policy_prior_reg, self.policy_post_reg]
 
+    def monotone_coefficients(self) -> list[nn.Parameter]:
+        policy = [self.policy_prior_reg, self.policy_post_reg] if self.cfg.monotone_policy_reg else []
+        return [self.enc_prior_reg, self.enc_post_reg, *policy]
+
     def coefficient_values(self) -> dict[str, float]:
         return {"lambda_small": F.softplus(self.enc_prior_reg).item(),
                 "lambda_large_mean": F.softplus(self.enc_post_reg).mean().item(),
@@ -92,6 +96,9 @@ class Simpl(nn.Module):
         """q(e | c) for a stack of contexts (tasks, set size, width), or MTRL's q(e | task id)."""
         if isinstance(self.encoder, TaskEmbedding):
             return self.encoder(torch.as_tensor(np.asarray(task_ids)))
+        if len(contexts) == 0:  # no small-context batches (n_prior_batch: 0): nothing to encode
+            empty = torch.zeros(0, self.cfg.task_dim)
+            return empty, empty
         return self.encoder(torch.from_numpy(contexts))
 
     @torch.no_grad()
@@ -155,7 +162,8 @@ class Simpl(nn.Module):
         policy_loss.backward()
         self.policy_optimizer.step()
 
-        # Dual ascent on the KL coefficients toward their targets; gradients clamped so they only grow.
+        # Dual ascent on the KL coefficients toward their targets; gradients clamped so they only grow (the policy's
+        # may also fall when monotone_policy_reg is off).
         kl_small = batch_mean(policy_kl[:cfg.n_prior_batch]).detach()
         kl_large = policy_kl[cfg.n_prior_batch:].mean().detach()
         coefficient_loss = (
@@ -165,7 +173,7 @@ class Simpl(nn.Module):
             + F.softplus(self.policy_post_reg) * (cfg.target_policy_post_kl - kl_large))
         self.coefficient_optimizer.zero_grad()
         coefficient_loss.backward()
-        for parameter in self.coefficients():
+        for parameter in self.monotone_coefficients():
             parameter.grad.clamp_(max=0.0)
         self.coefficient_optimizer.step()
 

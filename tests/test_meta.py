@@ -112,6 +112,10 @@ def test_policy_coefficients_may_fall_when_not_monotone():
     after = simpl.coefficient_values()
     assert after["beta_small"] < before["beta_small"] and after["beta_large"] < before["beta_large"]
     assert after["lambda_small"] == before["lambda_small"] and after["lambda_large_mean"] == before["lambda_large_mean"]
+    fast, enc, rl = make_simpl(dataclasses.replace(cfg, coefficient_learning_rate=10 * cfg.coefficient_learning_rate))
+    for _ in range(5):
+        fast.update(enc, rl, np.random.default_rng(1))
+    assert fast.coefficient_values()["beta_large"] < after["beta_large"]  # the dual step has its own rate
 
 
 def test_update_runs_with_large_contexts_only():
@@ -249,7 +253,11 @@ def test_shipped_meta_training_configs_load(name):
     ("studies/simpl_maze_1task_matched_beta05", "studies/simpl_maze_1task_matched",
      {"init_policy_prior_reg", "init_policy_post_reg"}),
     ("studies/simpl_maze_1task_matched_beta05_free", "studies/simpl_maze_1task_matched_beta05",
-     {"monotone_policy_reg"})])
+     {"monotone_policy_reg"}),
+    ("studies/simpl_maze_matched_free_fastcoef", "studies/simpl_maze_1task_matched_beta05_free",
+     {"coefficient_learning_rate"}),
+    ("studies/simpl_maze_cpu_beta05_free", "simpl_maze_cpu",
+     {"init_policy_prior_reg", "init_policy_post_reg", "monotone_policy_reg"})])
 def test_experiment_configs_change_only_what_they_state(name, base, changed):
     def load(config):
         return dataclasses.asdict(SimplConfig.from_yaml(resource("config", f"{config}.yaml")))

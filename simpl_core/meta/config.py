@@ -23,7 +23,8 @@ class SimplConfig:
     encoder_inducing_points: int = 32
     gamma: float = 0.99                # per high-level step
     tau: float = 0.005                 # Polyak rate of the target critics
-    learning_rate: float = 3e-4        # Adam, for policy, critics, encoder and the KL coefficients
+    learning_rate: float = 3e-4        # Adam, for policy, critics and encoder
+    coefficient_learning_rate: float = 3e-4  # Adam, for the KL coefficients (SPiRL's kitchen alpha: 3e-3)
     kl_clip: float = 5.0               # clip of the policy KL inside the critic target
     init_enc_prior_reg: float = 1e-5   # lambda_small: encoder KL weight for small contexts
     target_enc_prior_kl: float = 1.0

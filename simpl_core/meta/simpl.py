@@ -72,7 +72,7 @@ class Simpl(nn.Module):
         lr = cfg.learning_rate
         self.critic_optimizer = torch.optim.Adam([*self.critics.parameters(), *self.encoder.parameters()], lr=lr)
         self.policy_optimizer = torch.optim.Adam(self.policy.residual.parameters(), lr=lr)
-        self.coefficient_optimizer = torch.optim.Adam(self.coefficients(), lr=lr)
+        self.coefficient_optimizer = torch.optim.Adam(self.coefficients(), lr=cfg.coefficient_learning_rate)
 
     def coefficients(self) -> list[nn.Parameter]:
         return [self.enc_prior_reg, self.enc_post_reg, self.policy_prior_reg, self.policy_post_reg]

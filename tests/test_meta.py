@@ -256,6 +256,7 @@ def test_shipped_meta_training_configs_load(name):
      {"monotone_policy_reg"}),
     ("studies/simpl_maze_matched_free_fastcoef", "studies/simpl_maze_1task_matched_beta05_free",
      {"coefficient_learning_rate"}),
+    ("studies/simpl_maze_cpu_beta05_free_fastcoef", "studies/simpl_maze_cpu_beta05_free", {"coefficient_learning_rate"}),
     ("studies/simpl_maze_cpu_beta05_free", "simpl_maze_cpu",
      {"init_policy_prior_reg", "init_policy_post_reg", "monotone_policy_reg"})])
 def test_experiment_configs_change_only_what_they_state(name, base, changed):

@@ -115,10 +115,12 @@ class HwBridgeNode(Node):
                             lambda: {"episode": self.episode, "task": task_name(self.task)})
 
     def _cannot_start(self) -> str | None:
-        """Why an episode cannot start now, or None: the arm must be heard, the policy must hear the bridge, and
-        the kitchen must be in its start state (an arm away from home is sent there)."""
+        """Why an episode cannot start now, or None: the arm must be heard and its controller must listen, the policy
+        must hear the bridge, and the kitchen must be in its start state (an arm away from home is sent there)."""
         if not self.arm.ready:
             return f"no fresh {self.arm.joint_sub.topic_name} from the arm"
+        if not self.arm.controller_listening:
+            return f"no controller subscribed to {self.arm.command_topic}"
         if (reason := self.listening.reason()) is not None:
             return reason
         if self.arm.objects_heard.stale(time.monotonic()):

@@ -103,6 +103,11 @@ class Ros2ControlArm(Robot):
         return not self.joints.stale(time.monotonic())
 
     @property
+    def controller_listening(self) -> bool:
+        """Whether a controller subscribes to the commands (else the arm would stand still through an episode)."""
+        return self.publisher.get_subscription_count() > 0
+
+    @property
     def command_topic(self) -> str:
         return self.publisher.topic_name
 

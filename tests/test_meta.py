@@ -14,7 +14,7 @@ from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.maze.task import MazeTask
 from simpl_core.meta.adapt import TargetConfig
-from simpl_core.meta.benchmark import checkpoint_table, curves, learning_table, sample_efficiency
+from simpl_core.meta.benchmark import block_table, checkpoint_table, curves, learning_table, sample_efficiency
 from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
@@ -247,7 +247,6 @@ def test_shipped_meta_training_configs_load(name):
     ("simpl_maze_cpu_reuse8", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration"}),
     ("simpl_maze_cpu_buf20k", "simpl_maze_cpu", {"enc_buffer_size", "buffer_size"}),
     ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"}),
-    ("simpl_maze_cpu_reuse256", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration", "iterations"}),
     ("studies/simpl_maze_1task_matched", "simpl_maze_cpu",
      {"n_prior_batch", "n_post_batch", "reuse_rate", "max_updates_per_iteration", "iterations", "threads"}),
     ("studies/simpl_maze_1task_matched_beta05", "studies/simpl_maze_1task_matched",
@@ -374,6 +373,12 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
         shutil.copy(tmp_path / "run.json", path.with_name("run.json"))
     assert main(["bench", "curves", *map(str, split), "--png", str(tmp_path / "both.png")]) == 0
     assert (tmp_path / "both.png").is_file()
+    # one task's curves, by blocks of episodes: drawn elsewhere than the run's own; an unknown task is refused
+    task = rows[0]["task"]
+    assert main(["bench", "curves", result["csv"], "--task", task, "--block", "2", "--png", str(tmp_path / "one.png")]) == 0
+    assert (tmp_path / "one.png").is_file()
+    assert main(["bench", "curves", result["csv"], "--task", task]) == 2
+    assert main(["bench", "curves", result["csv"], "--task", "goal(0,0)", "--png", str(tmp_path / "none.png")]) == 2
     assert main(["bench", "curves", str(split[0]), result["csv"], "--png", str(tmp_path / "twice.png")]) == 2
     assert main(["bench", "curves", *map(str, split)]) == 2  # several CSVs need --png
     info = json.loads((tmp_path / "run.json").read_text())
@@ -480,6 +485,12 @@ def test_checkpoints_average_a_centred_window_and_skip_exploration():
     table = checkpoint_table(rows, "maze")
     assert table["simpl"] == {20: 1.0, 60: 1.0}   # only episodes 21-22 count at 20; exploration (0.0) is left out
     assert table["spirl"] == {20: 0.4, 60: 0.4}   # episodes 18-22 and 58-62 of an alternating 0/1 return
+
+
+def test_block_table_averages_each_block_of_episodes_over_tasks():
+    rows = [{"method": "spirl", "task": task, "seed": "0", "episode": str(e), "return": str(float(e > 2 and task == "a"))}
+            for task in "ab" for e in range(1, 6)]
+    assert block_table(rows, 2) == {"spirl": {"1-2": 0.0, "3-4": 0.5, "5-5": 0.5}}
 
 
 def test_learning_table_counts_diverged_learners_and_reports_medians():

@@ -79,6 +79,9 @@ def add_parser(commands) -> None:
                     "run cut short reads too.")
     curves.add_argument("csv", nargs="+", help="returns.csv from sample-efficiency or adapt")
     curves.add_argument("--exploration-episodes", type=int, default=20)
+    curves.add_argument("--task", action="append", help="only this task, as the CSV names it, e.g. 'goal(20,16)'; "
+                                                      "repeat for several (needs --png)")
+    curves.add_argument("--block", type=int, help="also print the mean return per block of this many episodes")
     curves.add_argument("--png", help="where to draw the curves (default: next to the CSV; required with several)")
     curves.add_argument("--record-in", metavar="BUNDLE",
                         help="also write SiMPL's numbers into this bundle's manifest (the run must have adapted "
@@ -163,11 +166,17 @@ def run_curves(args) -> int:
     from pathlib import Path
 
     from simpl_core.cli.meta import print_tables
-    from simpl_core.meta.benchmark import (checkpoint_table, learning_table, merge_runs, phase_table, plot_curves,
-                                           read_csv, return_label)
+    from simpl_core.meta.benchmark import (block_table, checkpoint_table, learning_table, merge_runs, phase_table,
+                                           plot_curves, read_csv, return_label)
 
     if len(args.csv) > 1 and (args.record_in or not args.png):
         print("error: with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
+        return 2
+    if args.task and (args.record_in or not args.png):
+        print("error: with --task give --png (the run's own curves stay as they are) and do not --record-in")
+        return 2
+    if args.block is not None and args.block < 1:
+        print("error: --block must be at least 1")
         return 2
     domains = {json.loads(info.read_text()).get("domain", "maze") if info.exists() else "maze"
                for info in (Path(csv).with_name("run.json") for csv in args.csv)}
@@ -179,8 +188,16 @@ def run_curves(args) -> int:
     except ValueError as err:
         print(f"error: {err}")
         return 2
+    if args.task:
+        wanted = set(args.task)
+        if missing := wanted - {r["task"] for r in rows}:
+            print(f"error: no rows for task(s) {', '.join(sorted(missing))}")
+            return 2
+        rows = [r for r in rows if r["task"] in wanted]
     domain = domains.pop()
     print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes), learning_table(rows))
+    for method, blocks in (block_table(rows, args.block) if args.block else {}).items():
+        print(f"{method:8s} per {args.block} episodes: " + "  ".join(f"{span}: {v:.3f}" for span, v in blocks.items()))
     png = Path(args.png) if args.png else Path(args.csv[0]).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:

@@ -180,6 +180,18 @@ def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[s
     return table
 
 
+def block_table(rows: list[dict], block: int) -> dict[str, dict[str, float]]:
+    """Mean return per method over each block of `block` episodes (episodes 1-20, 21-40, ... for 20)."""
+    table = {}
+    for method, (episodes, mean, _) in curves(rows).items():
+        table[method] = {}
+        for first in range(1, int(episodes.max()) + 1, block):
+            inside = (episodes >= first) & (episodes < first + block)
+            if inside.any():
+                table[method][f"{first}-{episodes[inside].max()}"] = round(float(mean[inside].mean()), 3)
+    return table
+
+
 # A learner whose critic loss passes this (or is not finite) has diverged: with 0/1 or small integer rewards and
 # gamma 0.99 the values stay within a few hundred, so such a loss means Q and the unbounded policy mean feed each other.
 DIVERGED_CRITIC_LOSS = 1e6

@@ -259,8 +259,9 @@ def test_bridge_without_its_limits_says_which_parameter_is_missing():
 
 # --- on-arm adaptation through the bridge, the mock driver ------------------------------------------------------
 def test_adaptation_through_the_bridge_homes_the_arm_before_every_episode(tmp_path):
-    stack, lines = graph_stack(["driver:=mock", "adapt:=true", f"adapt_dir:={tmp_path}", f"rtf:={RTF:g}", "horizon:=40",
-                                "exploration_episodes:=2", "finetune_episodes:=1", "eval_episodes:=1"],
+    # at half the other tests' rtf: the policy's deadlines (a skill within its 10 steps) stay met under CI load
+    stack, lines = graph_stack(["driver:=mock", "adapt:=true", f"adapt_dir:={tmp_path}", f"rtf:={RTF / 2:g}",
+                                "horizon:=40", "exploration_episodes:=2", "finetune_episodes:=1", "eval_episodes:=1"],
                                graph_name="kitchen_hw")
     text = run_to_end(stack, lines)
     assert "completed subtasks before" in text, text[-3000:]

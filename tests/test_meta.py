@@ -14,7 +14,8 @@ from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.maze.task import MazeTask
 from simpl_core.meta.adapt import TargetConfig
-from simpl_core.meta.benchmark import block_table, checkpoint_table, curves, learning_table, sample_efficiency
+from simpl_core.meta.benchmark import (block_table, checkpoint_errors, checkpoint_table, curves, learning_table,
+                                       sample_efficiency)
 from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
@@ -485,6 +486,13 @@ def test_checkpoints_average_a_centred_window_and_skip_exploration():
     table = checkpoint_table(rows, "maze")
     assert table["simpl"] == {20: 1.0, 60: 1.0}   # only episodes 21-22 count at 20; exploration (0.0) is left out
     assert table["spirl"] == {20: 0.4, 60: 0.4}   # episodes 18-22 and 58-62 of an alternating 0/1 return
+
+
+def test_checkpoint_errors_are_standard_errors_over_task_seed_runs():
+    rows = [{"method": "spirl", "task": task, "seed": 0, "episode": e, "return": float(task == "a")}
+            for task in "abcd" for e in range(16, 25)]
+    assert checkpoint_errors(rows, "maze") == {"spirl": {20: 0.25}}  # runs 1, 0, 0, 0: std 0.5 / sqrt(4)
+    assert checkpoint_errors(rows[:9], "maze") == {"spirl": {20: 0.0}}  # one run: no spread to estimate
 
 
 def test_block_table_averages_each_block_of_episodes_over_tasks():

@@ -166,8 +166,8 @@ def run_curves(args) -> int:
     from pathlib import Path
 
     from simpl_core.cli.meta import print_tables
-    from simpl_core.meta.benchmark import (block_table, checkpoint_table, learning_table, merge_runs, phase_table,
-                                           plot_curves, read_csv, return_label)
+    from simpl_core.meta.benchmark import (block_table, checkpoint_errors, checkpoint_table, learning_table,
+                                           merge_runs, phase_table, plot_curves, read_csv, return_label)
 
     if len(args.csv) > 1 and (args.record_in or not args.png):
         print("error: with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
@@ -196,6 +196,9 @@ def run_curves(args) -> int:
         rows = [r for r in rows if r["task"] in wanted]
     domain = domains.pop()
     print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes), learning_table(rows))
+    for method, errors in checkpoint_errors(rows, domain).items():
+        print(f"{method:8s} standard error over its task x seed runs: "
+              + "  ".join(f"ep {e}: {v:.3f}" for e, v in errors.items()))
     for method, blocks in (block_table(rows, args.block) if args.block else {}).items():
         print(f"{method:8s} per {args.block} episodes: " + "  ".join(f"{span}: {v:.3f}" for span, v in blocks.items()))
     png = Path(args.png) if args.png else Path(args.csv[0]).with_name("learning_curves.png")

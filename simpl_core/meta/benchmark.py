@@ -169,6 +169,17 @@ def checkpoint_table(rows: list[dict], domain: str, window: int = 5) -> dict[str
             for method, points in checkpoint_runs(rows, domain, window).items()}
 
 
+def standard_error(values: np.ndarray) -> float:
+    """The standard error of the mean of independent runs (0 for a single run: no spread to estimate)."""
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def checkpoint_errors(rows: list[dict], domain: str, window: int = 5) -> dict[str, dict[int, float]]:
+    """The standard error of each checkpoint_table mean, over its task x seed runs."""
+    return {method: {c: round(standard_error(values), 3) for c, values in points.items()}
+            for method, points in checkpoint_runs(rows, domain, window).items()}
+
+
 def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[str, float]]:
     """Mean return per method over the exploration episodes and over the episodes after them."""
     table = {}
@@ -344,7 +355,7 @@ def reproduce(bundle_dir, out_dir, first_seed: int = 100, workers: int = 1, prog
     checks = {}
     for checkpoint, old in recorded["success_at_checkpoints"].items():
         values = measured[int(checkpoint)]
-        tolerance = 2 * np.sqrt(2) * values.std(ddof=1) / np.sqrt(len(values))
+        tolerance = 2 * np.sqrt(2) * standard_error(values)
         checks[int(checkpoint)] = {"recorded": old, "measured": round(float(values.mean()), 3),
                                    "tolerance": round(float(tolerance), 3),
                                    "reproduced": bool(abs(values.mean() - old) <= tolerance + 1e-9)}

@@ -194,10 +194,14 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
                 "policy_kl_large", "encoder_kl_small"):
         assert key in rows[-1]
     assert 0.0 <= rows[-1]["rewarded_context_share"] <= 1.0  # exact counting: see the test above
+    threads = torch.get_num_threads()
     assert main(["meta-train", "--config", str(SMOKE), "--bundle", str(meta_bundle[0]), "--tasks",
-                 str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "3"]) == 0
+                 str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "3",
+                 "--threads", "2"]) == 0
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert torch.get_num_threads() == 2  # --threads overrode the smoke config's 1
+    torch.set_num_threads(threads)
 
     capsys.readouterr()
     assert main(["meta-report", str(meta), "--block", "2"]) == 0

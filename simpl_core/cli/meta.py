@@ -24,6 +24,8 @@ def add_parser(commands) -> None:
     train.add_argument("--out", required=True, help="run directory, e.g. runs/simpl_maze")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--iterations", type=int, help="override the config's number of iterations")
+    train.add_argument("--threads", type=int,
+                       help="override the config's torch threads (1 lets two runs share 2 cores without contention)")
     train.set_defaults(run=run_meta_train)
 
     report = commands.add_parser(
@@ -57,6 +59,8 @@ def run_meta_train(args) -> int:
     cfg = SimplConfig.from_yaml(args.config)
     if args.iterations is not None:
         cfg.iterations = args.iterations
+    if args.threads is not None:
+        cfg.threads = args.threads
     rows = meta_train(cfg, args.bundle, args.tasks, args.out, resume=args.resume)
     last = rows[-1]
     print(f"iteration {last['iteration']}: posterior-conditioned success {last['posterior_return']:.2f}, "

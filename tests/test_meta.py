@@ -337,7 +337,7 @@ def test_partial_csv_keeps_every_reported_wave(tmp_path):
     assert episodes.tolist() == [1] and mean.tolist() == [0.5]
 
 
-def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp_path):
+def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp_path, capsys):
     bundle_dir, _ = meta_bundle
     sac = dict(batch_size=8, min_buffer=8)
     cfg = TargetConfig(episodes=4, exploration_episodes=2, horizon=100, scratch_hidden=16, scratch_layers=1,
@@ -386,6 +386,19 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert main(["bench", "curves", result["csv"], "--task", "goal(0,0)", "--png", str(tmp_path / "none.png")]) == 2
     assert main(["bench", "curves", str(split[0]), result["csv"], "--png", str(tmp_path / "twice.png")]) == 2
     assert main(["bench", "curves", *map(str, split)]) == 2  # several CSVs need --png
+    # the same run twice under two labels: one method from two meta-trainings, side by side, not merged
+    capsys.readouterr()
+    assert main(["bench", "curves", result["csv"], result["csv"], "--label", "a", "--label", "b",
+                 "--png", str(tmp_path / "labelled.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "simpl-a " in printed and "simpl-b " in printed and "spirl-b " in printed
+    assert main(["bench", "curves", result["csv"], result["csv"], "--label", "a", "--label", "b", "--method",
+                 "simpl-a", "--method", "spirl-b", "--png", str(tmp_path / "labelled.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "simpl-a " in printed and "spirl-b " in printed and "simpl-b " not in printed
+    assert main(["bench", "curves", result["csv"], "--method", "simpl-a", "--png", str(tmp_path / "x.png")]) == 2
+    assert main(["bench", "curves", result["csv"], result["csv"], "--label", "a",
+                 "--png", str(tmp_path / "labelled.png")]) == 2  # a label per CSV
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["runs"] == {"pearl": str(pearl_run), "mtrl": str(mtrl_run)} and info["episodes"] == 4
 

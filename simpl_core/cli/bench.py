@@ -83,6 +83,11 @@ def add_parser(commands) -> None:
                                                       "repeat for several (needs --png)")
     curves.add_argument("--block", type=int, help="also print the mean return per block of this many episodes")
     curves.add_argument("--png", help="where to draw the curves (default: next to the CSV; required with several)")
+    curves.add_argument("--method", action="append",
+                        help="only this method, as printed (after --label); repeat for several (needs --png)")
+    curves.add_argument("--label", action="append",
+                        help="once per CSV: its methods are shown as METHOD-LABEL, so runs of one method from "
+                             "different meta-trainings (e.g. 40, 20, 10 tasks) sit side by side instead of merging")
     curves.add_argument("--record-in", metavar="BUNDLE",
                         help="also write SiMPL's numbers into this bundle's manifest (the run must have adapted "
                              "this bundle's meta-training)")
@@ -167,13 +172,18 @@ def run_curves(args) -> int:
 
     from simpl_core.cli.meta import print_tables
     from simpl_core.meta.benchmark import (block_table, checkpoint_errors, checkpoint_table, learning_table,
-                                           merge_runs, phase_table, plot_curves, read_csv, return_label)
+                                           label_methods, merge_runs, phase_table, plot_curves, read_csv,
+                                           return_label)
 
     if len(args.csv) > 1 and (args.record_in or not args.png):
         print("error: with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
         return 2
-    if args.task and (args.record_in or not args.png):
-        print("error: with --task give --png (the run's own curves stay as they are) and do not --record-in")
+    if (args.task or args.method) and (args.record_in or not args.png):
+        print("error: with --task or --method give --png (the run's own curves stay as they are) and do not "
+              "--record-in")
+        return 2
+    if args.label and len(args.label) != len(args.csv):
+        print(f"error: give --label once per CSV ({len(args.csv)} CSVs, {len(args.label)} labels)")
         return 2
     if args.block is not None and args.block < 1:
         print("error: --block must be at least 1")
@@ -184,7 +194,8 @@ def run_curves(args) -> int:
         print(f"error: the CSVs come from different domains ({', '.join(sorted(domains))})")
         return 2
     try:
-        rows = merge_runs([read_csv(csv) for csv in args.csv])
+        runs = [read_csv(csv) for csv in args.csv]
+        rows = merge_runs([label_methods(run, label) for run, label in zip(runs, args.label)] if args.label else runs)
     except ValueError as err:
         print(f"error: {err}")
         return 2
@@ -194,6 +205,11 @@ def run_curves(args) -> int:
             print(f"error: no rows for task(s) {', '.join(sorted(missing))}")
             return 2
         rows = [r for r in rows if r["task"] in wanted]
+    if args.method:
+        if missing := set(args.method) - {r["method"] for r in rows}:
+            print(f"error: no rows for method(s) {', '.join(sorted(missing))}")
+            return 2
+        rows = [r for r in rows if r["method"] in args.method]
     domain = domains.pop()
     print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes), learning_table(rows))
     for method, errors in checkpoint_errors(rows, domain).items():

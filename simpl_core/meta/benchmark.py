@@ -253,6 +253,11 @@ def merge_runs(runs: list[list[dict]]) -> list[dict]:
     return merged
 
 
+def label_methods(rows: list[dict], label: str) -> list[dict]:
+    """The rows with every method renamed METHOD-LABEL (one method's runs on different meta-trainings, compared)."""
+    return [{**r, "method": f"{r['method']}-{label}"} for r in rows]
+
+
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open() as f:
         return list(csv.DictReader(f))

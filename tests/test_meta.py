@@ -397,6 +397,7 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     printed = capsys.readouterr().out
     assert "simpl-a " in printed and "spirl-b " in printed and "simpl-b " not in printed
     assert main(["bench", "curves", result["csv"], "--method", "simpl-a", "--png", str(tmp_path / "x.png")]) == 2
+    assert main(["bench", "curves", result["csv"], "--label", "a"]) == 2  # would redraw the run's own curves
     assert main(["bench", "curves", result["csv"], result["csv"], "--label", "a",
                  "--png", str(tmp_path / "labelled.png")]) == 2  # a label per CSV
     info = json.loads((tmp_path / "run.json").read_text())

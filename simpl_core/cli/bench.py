@@ -87,7 +87,8 @@ def add_parser(commands) -> None:
                         help="only this method, as printed (after --label); repeat for several (needs --png)")
     curves.add_argument("--label", action="append",
                         help="once per CSV: its methods are shown as METHOD-LABEL, so runs of one method from "
-                             "different meta-trainings (e.g. 40, 20, 10 tasks) sit side by side instead of merging")
+                             "different meta-trainings (e.g. 40, 20, 10 tasks) sit side by side instead of merging "
+                             "(needs --png)")
     curves.add_argument("--record-in", metavar="BUNDLE",
                         help="also write SiMPL's numbers into this bundle's manifest (the run must have adapted "
                              "this bundle's meta-training)")
@@ -178,9 +179,9 @@ def run_curves(args) -> int:
     if len(args.csv) > 1 and (args.record_in or not args.png):
         print("error: with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
         return 2
-    if (args.task or args.method) and (args.record_in or not args.png):
-        print("error: with --task or --method give --png (the run's own curves stay as they are) and do not "
-              "--record-in")
+    if (args.task or args.method or args.label) and (args.record_in or not args.png):
+        print("error: with --task, --method or --label give --png (the run's own curves stay as they are) and do "
+              "not --record-in")
         return 2
     if args.label and len(args.label) != len(args.csv):
         print(f"error: give --label once per CSV ({len(args.csv)} CSVs, {len(args.label)} labels)")

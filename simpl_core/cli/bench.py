@@ -174,7 +174,7 @@ def run_curves(args) -> int:
     from simpl_core.cli.meta import print_tables
     from simpl_core.meta.benchmark import (block_table, checkpoint_errors, checkpoint_table, learning_table,
                                            label_methods, merge_runs, phase_table, plot_curves, read_csv,
-                                           return_label)
+                                           return_label, rows_with)
 
     if len(args.csv) > 1 and (args.record_in or not args.png):
         print("error: with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
@@ -197,20 +197,11 @@ def run_curves(args) -> int:
     try:
         runs = [read_csv(csv) for csv in args.csv]
         rows = merge_runs([label_methods(run, label) for run, label in zip(runs, args.label)] if args.label else runs)
+        for column, wanted in (("task", args.task), ("method", args.method)):
+            rows = rows_with(rows, column, wanted) if wanted else rows
     except ValueError as err:
         print(f"error: {err}")
         return 2
-    if args.task:
-        wanted = set(args.task)
-        if missing := wanted - {r["task"] for r in rows}:
-            print(f"error: no rows for task(s) {', '.join(sorted(missing))}")
-            return 2
-        rows = [r for r in rows if r["task"] in wanted]
-    if args.method:
-        if missing := set(args.method) - {r["method"] for r in rows}:
-            print(f"error: no rows for method(s) {', '.join(sorted(missing))}")
-            return 2
-        rows = [r for r in rows if r["method"] in args.method]
     domain = domains.pop()
     print_tables(checkpoint_table(rows, domain), phase_table(rows, args.exploration_episodes), learning_table(rows))
     for method, errors in checkpoint_errors(rows, domain).items():

@@ -258,6 +258,14 @@ def label_methods(rows: list[dict], label: str) -> list[dict]:
     return [{**r, "method": f"{r['method']}-{label}"} for r in rows]
 
 
+def rows_with(rows: list[dict], column: str, wanted) -> list[dict]:
+    """The rows whose `column` is one of `wanted`; a wanted value that no row has is an error."""
+    wanted = set(wanted)
+    if missing := wanted - {r[column] for r in rows}:
+        raise ValueError(f"no rows for {column}(s) {', '.join(sorted(missing))}")
+    return [r for r in rows if r[column] in wanted]
+
+
 def read_csv(path: str | Path) -> list[dict]:
     with Path(path).open() as f:
         return list(csv.DictReader(f))

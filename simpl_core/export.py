@@ -26,7 +26,8 @@ from simpl_core.skills.model import SkillDecoder, SkillModel, SkillModelConfig, 
 from simpl_core.skills.train import SUMMARY, load_skill_model
 
 ONNX_OPSET = 17
-SKILL_WEIGHTS = "skill_model.pt"  # torch weights of decoder and prior, for training the high level on top
+SKILL_WEIGHTS = "skill_model.pt"  # torch weights of decoder and prior (for training the high level on top) and of
+                                  # the encoder (for continuing the skill training: train-skills init_from)
 META_WEIGHTS = "simpl_model.pt"   # torch weights of the meta-trained encoder, policy and critics, for adaptation
 # Not stored in META_WEIGHTS: the skill prior is in SKILL_WEIGHTS, target critics restart as copies of the critics.
 REBUILT_WEIGHTS = ("policy.prior.", "target_critics.")
@@ -91,6 +92,9 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
         "action_bounds": {"low": [spec.action_low] * spec.action_dim, "high": [spec.action_high] * spec.action_dim},
         "observation_names": list(spec.observation_names),
         "action_names": list(spec.action_names),
+        # What decoder and prior read of the observation (the graphs take the whole observation and pick these);
+        # their standardisation, where the model has one, is inside the graphs.
+        "input_slice": [spec.observation_names[i] for i in model.cfg.decoder_inputs],
         "graphs": {name: graph_entry(name, dims) for name in ("skill_decoder", "skill_prior")},
         "files": {},
         "provenance": {
@@ -103,19 +107,21 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
                 "train_config": checkpoint["train_config"],
                 "model_config": checkpoint["model_config"],
                 "steps": checkpoint["step"],
+                "selection": checkpoint.get("selection"),
                 "metrics": json.loads(summary_path.read_text()) if summary_path.exists() else None,
             },
             "versions": {"torch": str(torch.__version__), "onnx_opset": ONNX_OPSET},
         },
     }
     torch.save({"model_config": checkpoint["model_config"], "decoder": model.decoder.state_dict(),
-                "prior": model.prior.state_dict()}, out_dir / SKILL_WEIGHTS)
+                "prior": model.prior.state_dict(), "encoder": model.encoder.state_dict()}, out_dir / SKILL_WEIGHTS)
     return seal(out_dir, manifest, extra_files=(SKILL_WEIGHTS,))
 
 
 def load_bundle_skills(bundle_dir: str | Path) -> tuple[SkillDecoder, SkillPrior, PolicyBundle]:
     """The frozen torch decoder and prior of a verified bundle (for training the levels above them)."""
-    bundle = PolicyBundle.load(bundle_dir)
+    manifest = PolicyBundle.read_manifest(Path(bundle_dir))
+    bundle = PolicyBundle.load(bundle_dir, domain(manifest["domain"]).observation_names)
     weights = torch.load(Path(bundle_dir) / SKILL_WEIGHTS, map_location="cpu", weights_only=True)
     cfg = SkillModelConfig(**weights["model_config"])
     decoder, prior = SkillDecoder(cfg), SkillPrior(cfg)

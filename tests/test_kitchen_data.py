@@ -1,10 +1,12 @@
 """`simpl data kitchen` and `simpl data inspect` on kitchen data, end to end on a small scripted-teleop dataset."""
 
 import json
+import shutil
 
 import minari
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from simpl_core.cli import main
@@ -13,7 +15,9 @@ from simpl_core.data.minari_io import OfflineDataset, load_dataset
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.meta.benchmark import read_csv
 from simpl_core.paths import resource
-from simpl_core.runtime.bundle import PolicyBundle
+from simpl_core.envs.domains import domain
+from simpl_core.envs.kitchen.env import POSITION_NAMES
+from simpl_core.runtime.bundle import BundleError, PolicyBundle, seal
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,10 @@ def smoke_bundle(small_dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("kitchen_skills")
     smoke = yaml.safe_load(resource("config", "skills_smoke.yaml").read_text())
     config = root / "skills_kitchen_smoke.yaml"
-    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen"}))
+    # As skills_kitchen_v1.yaml: positions-only inputs, standardisation in the graphs, replay-based selection.
+    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "inputs": "positions", "lr_schedule": "cosine",
+                                      "model": {**smoke["model"], "normalize": True, "gripper_dims": 2},
+                                      "select_every": 20, "select_episodes": 1}))
     run, bundle = root / "skills", root / "bundle"
     assert main(["train-skills", "--config", str(config), "--dataset", str(small_dataset), "--out", str(run)]) == 0
     assert main(["export", "--skills", str(run), "--out", str(bundle)]) == 0
@@ -147,3 +154,62 @@ def test_shipped_kitchen_skills_bundle_verifies_and_runs():
     assert bundle.decode(np.zeros(59, np.float32), z).shape == (1, 9)
     report = json.loads(resource("models", "kitchen", "prior_report.json").read_text())
     assert report["episodes"] == 100 and set(report["subtask_rate"]) == set(SUBTASKS)
+
+
+def test_v1_data_keeps_corrective_labels_and_the_executed_actions(small_dataset):
+    for episode in load_dataset(small_dataset).episodes:
+        executed = episode.infos["executed_actions"]
+        assert executed.shape == episode.actions.shape
+        assert np.abs(executed[:, :7] - episode.actions[:, :7]).mean() > 1e-3  # noise was executed, not stored
+
+
+def test_selection_by_replay_keeps_the_best_model_and_the_manifest_records_the_input_slice(smoke_bundle):
+    run = smoke_bundle.parent / "skills"
+    selections = [row for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+                  if "replay_subtasks" in row]
+    assert [row["step"] for row in selections] == [20, 40]
+    assert all(row["executed_window_gap_rad"] < 0.02 for row in selections)  # the sim restarts at the demo's state
+    manifest = PolicyBundle.load(smoke_bundle).manifest
+    assert manifest["input_slice"] == list(POSITION_NAMES)
+    assert manifest["provenance"]["skills"]["steps"] == manifest["provenance"]["skills"]["selection"]["step"]
+
+
+def test_onnx_graphs_with_the_baked_in_normaliser_match_torch(small_dataset, smoke_bundle):
+    from simpl_core.export import load_bundle_skills
+
+    decoder, prior, bundle = load_bundle_skills(smoke_bundle)
+    assert decoder.inputs.std.min() < 0.1 and decoder.outputs.mean.abs().max() > 0  # fitted, not identity
+    rng = np.random.default_rng(0)
+    recorded = load_dataset(small_dataset).episodes[0].observations
+    states = recorded[rng.integers(len(recorded), size=16)] + 0.01 * rng.standard_normal((16, 59)).astype(np.float32)
+    z = rng.standard_normal((16, 10)).astype(np.float32)
+    with torch.no_grad():
+        torch_action = decoder(torch.from_numpy(states), torch.from_numpy(z)).numpy()
+        torch_mean, torch_log_std = (t.numpy() for t in prior(torch.from_numpy(states)))
+    np.testing.assert_allclose(bundle.decode(states, z), torch_action, atol=1e-5)
+    mean, log_std = bundle.prior(states)
+    np.testing.assert_allclose(mean, torch_mean, atol=1e-5)
+    np.testing.assert_allclose(log_std, torch_log_std, atol=1e-5)
+    # positions only: the graphs ignore the velocities
+    moved = states.copy()
+    moved[:, 9:18] += 1.0
+    np.testing.assert_array_equal(bundle.decode(moved, z), bundle.decode(states, z))
+
+
+def test_a_bundle_whose_input_slice_does_not_match_the_env_is_refused(smoke_bundle, tmp_path, capsys):
+    swapped = tmp_path / "swapped"
+    shutil.copytree(smoke_bundle, swapped)
+    manifest = yaml.safe_load((swapped / "manifest.yaml").read_text())
+    names = manifest["observation_names"]
+    names[0], names[9] = names[9], names[0]  # trained where joint 1's position and velocity sit the other way round
+    seal(swapped, manifest, extra_files=("skill_model.pt",))
+    PolicyBundle.load(swapped)  # a sound bundle in itself
+    with pytest.raises(BundleError, match="differs at 'joint1_pos'"):
+        PolicyBundle.load(swapped, domain("kitchen").observation_names)
+    assert main(["eval-prior", "--bundle", str(swapped), "--episodes", "1", "--steps", "2"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "differs at 'joint1_pos'" in error and len(error.splitlines()) == 1
+    manifest["input_slice"] = ["joint1_pos", "joint8_pos"]
+    seal(swapped, manifest, extra_files=("skill_model.pt",))
+    with pytest.raises(BundleError, match="joint8_pos"):
+        PolicyBundle.load(swapped)

@@ -141,3 +141,30 @@ def test_unknown_subtask_is_rejected_with_the_valid_names(kitchen):
     _, model, data, _ = kitchen
     with pytest.raises(ValueError, match="valid subtasks: " + ", ".join(SUBTASKS)):
         ScriptedTeleoperator(model, data, ["microwave", "dishwasher"], np.random.default_rng(0), TeleopNoise())
+
+
+def test_the_corrective_label_is_the_operators_clean_command_at_the_state_reached():
+    """DART-style data (recipe v1): the stored label is what the operator, free of noise, commands at the state the
+    noisy execution actually reached; the executed action is that command's noisy twin."""
+    import copy
+    import dataclasses
+
+    from simpl_core.data.kitchen_demos import RECIPES, perturbed_start, teleop_step
+    from simpl_core.envs.kitchen.env import KitchenEnv
+
+    recipe, rng = RECIPES["v1"], np.random.default_rng(3)
+    env = KitchenEnv()
+    env.reset(seed=3, options={"state": perturbed_start(env, rng, recipe.start_noise)})
+    operator = ScriptedTeleoperator(env.model, env.data, ["microwave"], rng, recipe.noise,
+                                    TeleopConfig(watch_fingers=True))
+    controller = CartesianController(env.model, env.data)
+    differing = 0
+    for _ in range(40):
+        twin = copy.deepcopy(operator)  # same script position, same MuJoCo state, no shared noise generator use
+        expected = CartesianController(twin.scene.model, twin.scene.data).action(twin.command())
+        label, executed = teleop_step(operator, controller)
+        np.testing.assert_allclose(label, expected, atol=1e-6)
+        differing += not np.allclose(label, executed)
+        env.step(executed)
+    assert differing >= 35  # the noise was executed at almost every step
+    env.close()

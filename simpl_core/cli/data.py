@@ -32,7 +32,12 @@ def add_parser(commands) -> None:
         description="Record scripted-teleop play data in FrankaKitchen-v1: each episode performs random distinct "
                     "subtasks in a random order through the Cartesian teleop interface (twist -> joint velocities), "
                     "with noise. No rewards and no task labels are stored. The output directory name must end in "
-                    "-vN (Minari naming), e.g. datasets/kitchen-teleop-v0.")
+                    "-vN (Minari naming), e.g. datasets/kitchen-teleop-v1. --recipe v1 (default) stores DART-style "
+                    "corrective labels (the clean command at the state the noisy execution reached) as the actions "
+                    "and the executed ones in infos/executed_actions, from a perturbed start pose; --recipe v0 is "
+                    "the data of the shipped models/kitchen skills (noisy commands stored as the actions).")
+    kitchen.add_argument("--recipe", choices=("v0", "v1"), default="v1",
+                         help="how the operator records (default v1; see above and RECIPES in kitchen_demos.py)")
     kitchen.add_argument("--episodes", type=int, default=600, help="episodes to record (default 600, as the paper)")
     kitchen.add_argument("--out", required=True, help="dataset directory, e.g. datasets/kitchen-teleop-v0")
     kitchen.add_argument("--subtasks", type=int, default=4, help="subtasks per episode (default 4)")
@@ -92,14 +97,16 @@ def _report_written(path: Path, stats, elapsed: float) -> None:
 def run_kitchen(args) -> int:
     import gymnasium
 
-    from simpl_core.data.kitchen_demos import DemoConfig, generate_kitchen_episodes
+    import dataclasses
+
+    from simpl_core.data.kitchen_demos import RECIPES, generate_kitchen_episodes
     from simpl_core.data.minari_io import write_dataset
     from simpl_core.envs import KITCHEN_ENV_ID
 
     out = Path(args.out)
     _refuse_existing(out, args.overwrite)
-    cfg = DemoConfig(episodes=args.episodes, subtasks_per_episode=args.subtasks, noise_scale=args.noise,
-                     seed=args.seed, workers=args.workers)
+    cfg = dataclasses.replace(RECIPES[args.recipe], episodes=args.episodes, subtasks_per_episode=args.subtasks,
+                              noise_scale=args.noise, seed=args.seed, workers=args.workers)
     start = time.perf_counter()
     episodes, stats = generate_kitchen_episodes(cfg)
     elapsed = time.perf_counter() - start
@@ -109,9 +116,12 @@ def run_kitchen(args) -> int:
     path = write_dataset(out, episodes, env.observation_space, env.action_space,
                          description="Task-agnostic scripted teleoperation in FrankaKitchen-v1 (simpl data kitchen): "
                                      f"{cfg.subtasks_per_episode} random distinct subtasks per episode in random "
-                                     "order; rewards are zeros, no task labels.",
+                                     f"order (recipe {args.recipe}); rewards are zeros, no task labels."
+                                     + (" Actions are corrective labels; infos/executed_actions were executed."
+                                        if cfg.corrective_labels else ""),
                          algorithm_name="scripted Cartesian teleoperator (twist -> damped least squares) + noise",
                          extra_metadata={"env_spec": spec.to_json(), "command_line": args.command_line,
+                                         "recipe": args.recipe,
                                          "teleop_subtask_success": rates})
     _report_written(path, stats, elapsed)
     print("scripted operator, episodes completing each subtask it attempted: " +

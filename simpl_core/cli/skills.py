@@ -16,6 +16,8 @@ def add_parser(commands) -> None:
     train.add_argument("--out", required=True, help="run directory, e.g. runs/skills_maze")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--steps", type=int, help="override the config's number of gradient steps")
+    train.add_argument("--threads", type=int, help="override the config's torch threads (1 each lets two runs "
+                                                   "share 2 cores; two runs of 2 threads each stall each other)")
     train.set_defaults(run=run_train)
     add_export_parser(commands)
 
@@ -26,6 +28,8 @@ def run_train(args) -> int:
     cfg = SkillTrainConfig.from_yaml(args.config)
     if args.steps is not None:
         cfg.steps = args.steps
+    if args.threads is not None:
+        cfg.threads = args.threads
     summary = train_skills(cfg, args.dataset, args.out, resume=args.resume)
     print(json.dumps(summary, indent=2))
     return 0
@@ -125,8 +129,8 @@ def run_eval_prior(args) -> int:
     from simpl_core.skills.eval_prior import kitchen_prior_report, maze_prior_report, rollout_prior
     from simpl_core.tasks import resolve_tasks
 
-    bundle = PolicyBundle.load(args.bundle)
-    spec = domain(bundle.manifest["domain"])
+    spec = domain(PolicyBundle.read_manifest(Path(args.bundle))["domain"])
+    bundle = PolicyBundle.load(args.bundle, spec.observation_names)
     steps = args.steps or spec.horizon
     rollouts = rollout_prior(bundle, args.episodes, steps, args.seed)
     out = Path(args.out or args.bundle)

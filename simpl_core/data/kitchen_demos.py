@@ -6,11 +6,15 @@ order (any order, like play data, not only the task sequences) and the ScriptedT
 twists -> CartesianController -> joint-velocity actions, with noise. The episode ends when the operator is done (plus
 a short pause) or at `max_steps`. Only observations and actions are kept: rewards are zeros, no task is stored; which
 subtasks an episode completed can be read back from its observations (`simpl data inspect`).
+With corrective labels (recipe v1, DART-style) the stored action is the operator's clean command at the state the
+noisy execution actually reached, so the data shows how to bring a drifted arm back; the executed actions are kept
+in infos["executed_actions"] for open-loop replay.
 Episodes are independent, so they run in parallel processes, each seeded from (seed, episode index).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -21,8 +25,8 @@ from tqdm import tqdm
 from simpl_core.data.minari_io import Episode
 from simpl_core.envs.kitchen.env import KitchenEnv
 from simpl_core.envs.kitchen.task import SUBTASKS, completed_subtasks
-from simpl_core.teleop.cartesian import CartesianController
-from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
+from simpl_core.teleop.cartesian import KITCHEN_REST_POSTURE, CartesianController
+from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopConfig, TeleopNoise
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,25 @@ class DemoConfig:
     max_steps: int = 500            # hard cap per episode (4 subtasks take ~200-300 steps)
     pause_steps: int = 5            # the operator lets go and waits a moment before the recording stops
     noise_scale: float = 1.0        # multiplies the teleoperator's twist and waypoint noise (0: no noise)
+    noise: TeleopNoise = TeleopNoise()  # the teleoperator's noise (scaled by noise_scale)
+    watch_fingers: bool = False     # grasps end when the fingers stop, releases when they are open (TeleopConfig)
+    corrective_labels: bool = False  # DART: store the clean command at the state reached as the action, the noisy
+                                    # one that was executed in infos["executed_actions"]
+    start_noise: float = 0.0        # rad; std of a per-episode offset of the 7 arm joints at reset (clipped at 2 std)
     seed: int = 0
     workers: int = 2                # parallel processes
+
+
+# The recipes of `simpl data kitchen --recipe`. v0: the data of the shipped models/kitchen skills (white twist noise
+# recorded as the action, per-episode waypoint offsets, fixed reset, timed grasps). v1: corrective labels under
+# stronger, autocorrelated noise that actually pushes the hand off its path, a perturbed start pose, grasps and
+# releases that end on the fingers, no hidden per-episode offsets.
+RECIPES = {
+    "v0": DemoConfig(),
+    "v1": DemoConfig(noise=TeleopNoise(linear_std=0.08, angular_std=0.15, waypoint_std=0.0, correlation=0.7),
+                     watch_fingers=True, corrective_labels=True, start_noise=0.05),
+}
+EXECUTED_ACTIONS = "executed_actions"  # infos key of the actions that were executed, where `actions` are labels
 
 
 @dataclass
@@ -53,27 +74,53 @@ class DemoStats:
         return {name: self.completed[name] / self.attempted[name] for name in SUBTASKS if self.attempted[name]}
 
 
+def perturbed_start(env: KitchenEnv, rng: np.random.Generator, std: float) -> tuple[np.ndarray, np.ndarray]:
+    """The reset state with the arm joints moved by N(0, std) each (clipped at 2 std and to the joint ranges)."""
+    qpos, qvel = env.base.robot_env.init_qpos.copy(), np.zeros(env.model.nv)
+    arm = slice(0, len(KITCHEN_REST_POSTURE))
+    qpos[arm] += np.clip(rng.normal(0.0, std, len(KITCHEN_REST_POSTURE)), -2 * std, 2 * std)
+    qpos[arm] = np.clip(qpos[arm], *env.model.jnt_range[arm].T)
+    return qpos, qvel
+
+
 def record_episode(cfg: DemoConfig, index: int) -> tuple[Episode, list[str], set[str]]:
     """One scripted-teleop episode: the episode, the subtasks attempted and the subtasks it completed at some step."""
     rng = np.random.default_rng([cfg.seed, index])
     subtasks = [str(name) for name in rng.choice(SUBTASKS, cfg.subtasks_per_episode, replace=False)]
     env = KitchenEnv()
-    observation, _ = env.reset(seed=int(rng.integers(2**31)))
-    operator = ScriptedTeleoperator(env.model, env.data, subtasks, rng, TeleopNoise(scale=cfg.noise_scale))
+    options = {"state": perturbed_start(env, rng, cfg.start_noise)} if cfg.start_noise > 0 else None
+    observation, _ = env.reset(seed=int(rng.integers(2**31)), options=options)
+    operator = ScriptedTeleoperator(env.model, env.data, subtasks, rng,
+                                    dataclasses.replace(cfg.noise, scale=cfg.noise_scale),
+                                    TeleopConfig(watch_fingers=cfg.watch_fingers))
     controller = CartesianController(env.model, env.data)
-    observations, actions, completed = [observation], [], set()
+    observations, labels, executed, completed = [observation], [], [], set()
     pause = cfg.pause_steps
-    while len(actions) < cfg.max_steps and pause > 0:
+    while len(executed) < cfg.max_steps and pause > 0:
         pause -= operator.done
-        action = controller.action(operator.twist())
+        label, action = teleop_step(operator, controller)
         observation, _, _, _, _ = env.step(action)
         observations.append(observation)
-        actions.append(action)
+        labels.append(label)
+        executed.append(action)
         completed |= completed_subtasks(env.data.qpos)
     env.close()
-    truncations = np.zeros(len(actions), dtype=bool)
+    truncations = np.zeros(len(executed), dtype=bool)
     truncations[-1] = True  # the recording stopped; the kitchen has no terminal state
-    return Episode(np.stack(observations), np.stack(actions), truncations=truncations), subtasks, completed
+    if cfg.corrective_labels:
+        episode = Episode(np.stack(observations), np.stack(labels), truncations=truncations,
+                          infos={EXECUTED_ACTIONS: np.stack(executed)})
+    else:
+        episode = Episode(np.stack(observations), np.stack(executed), truncations=truncations)
+    return episode, subtasks, completed
+
+
+def teleop_step(operator: ScriptedTeleoperator, controller: CartesianController) -> tuple[np.ndarray, np.ndarray]:
+    """(label, executed) actions of one step: the operator's clean command at the current state, and the noisy one
+    it sends (the same once it is done)."""
+    clean = operator.command()
+    sent = clean if operator.done else operator.perturb(clean)
+    return controller.action(clean), controller.action(sent)
 
 
 def _record(job: tuple[DemoConfig, int]):

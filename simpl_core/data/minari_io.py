@@ -46,6 +46,9 @@ class Episode:
     rewards: np.ndarray | None = None
     terminations: np.ndarray | None = None
     truncations: np.ndarray | None = None
+    # Extra per-step arrays (Minari's `infos` group), one row per action, e.g. "executed_actions" of data whose
+    # `actions` are corrective labels rather than what was executed.
+    infos: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -55,6 +58,7 @@ class Episode:
             self.rewards = np.zeros(steps) if self.rewards is None else np.asarray(self.rewards, dtype=np.float64)
             self.terminations = _flags_or_false(self.terminations, steps)
             self.truncations = _flags_or_false(self.truncations, steps)
+            self.infos = {name: np.asarray(value) for name, value in self.infos.items()}
         except (TypeError, ValueError) as err:
             raise DatasetError(f"episode arrays are not numeric: {err}") from None
         self.validate()
@@ -70,6 +74,9 @@ class Episode:
         for name in ("rewards", "terminations", "truncations"):
             if getattr(self, name).shape != (len(act),):
                 raise DatasetError(f"{name} must have shape ({len(act)},); got {getattr(self, name).shape}")
+        for name, value in self.infos.items():
+            if len(value) != len(act):
+                raise DatasetError(f"infos[{name!r}] must have one row per action ({len(act)}); got {len(value)}")
         for name in ("observations", "actions", "rewards"):
             if not np.isfinite(getattr(self, name)).all():
                 raise DatasetError(f"episode {name} contain NaN or inf values")
@@ -246,7 +253,9 @@ def _write_episode(file: h5py.File, index: int, episode: Episode) -> None:
     group.attrs["total_steps"] = np.int64(episode.length)  # minari needs it for filtered/split datasets
     for name in EPISODE_ARRAYS:
         group.create_dataset(name, data=getattr(episode, name), compression="gzip")
-    group.create_group("infos")  # without it minari's EpisodeData.infos is None and its repr fails
+    infos = group.create_group("infos")  # even empty: without it minari's EpisodeData.infos is None
+    for name, value in episode.infos.items():
+        infos.create_dataset(name, data=value, compression="gzip")
 
 
 def _write_metadata(data_dir: Path, metadata: dict[str, Any], total_episodes: int, total_steps: int) -> None:
@@ -354,7 +363,11 @@ def _read_episode(group: h5py.Group, obs_key: str | None, where: str) -> Episode
         raise DatasetError(f"{where} lacks the datasets {missing}")
     observations = group["observations"] if obs_key is None else group["observations"][obs_key]
     try:
-        return Episode(observations[()], *(group[name][()] for name in EPISODE_ARRAYS[1:]))
+        steps = len(group["actions"])
+        # Per-action info arrays only: other writers (Minari's DataCollector) also keep nested or per-state infos.
+        infos = {name: value[()] for name, value in group.get("infos", {}).items()
+                 if isinstance(value, h5py.Dataset) and value.shape[:1] == (steps,)}
+        return Episode(observations[()], *(group[name][()] for name in EPISODE_ARRAYS[1:]), infos=infos)
     except DatasetError as err:
         raise DatasetError(f"{where}: {err}") from None
 

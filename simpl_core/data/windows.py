@@ -45,6 +45,10 @@ class WindowSampler:
     def num_windows(self) -> int:
         return int(self._starts_per_episode.sum())
 
+    def flat_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every state and every action of the sampler's episodes (for normalisation statistics)."""
+        return self._states, self._actions
+
     def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Return states (B, K+1, obs_dim) and actions (B, K, act_dim), both float32."""
         episode = self._rng.integers(0, self.num_episodes, size=batch_size)

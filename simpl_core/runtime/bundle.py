@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,20 @@ def _check_signature(name: str, session: ort.InferenceSession, entry: dict, wher
                                   f"{shape}")
 
 
+def check_observation(directory: Path, manifest: dict, observation_names: Sequence[str]) -> None:
+    """One line of refusal when the env's observation layout is not the one the bundle's graphs were trained on,
+    naming the first of its input-slice features that is missing or in another place."""
+    expected, given = list(manifest["observation_names"]), list(observation_names)
+    if expected == given:
+        return
+    wanted = manifest.get("input_slice", expected)
+    wrong = next((name for name in wanted if name not in given or given.index(name) != expected.index(name)),
+                 None) or "the observation size"
+    raise BundleError(f"{directory}: its skills read {len(wanted)} of a {len(expected)}-value observation, but this "
+                      f"env's observation has {len(given)} values and differs at {wrong!r}; use a bundle trained "
+                      f"on this observation layout")
+
+
 @dataclass
 class PolicyBundle:
     directory: Path
@@ -92,9 +107,13 @@ class PolicyBundle:
     sessions: dict[str, ort.InferenceSession]
 
     @classmethod
-    def load(cls, directory: str | Path) -> "PolicyBundle":
+    def load(cls, directory: str | Path, observation_names: Sequence[str] | None = None) -> "PolicyBundle":
+        """The verified bundle; with `observation_names` (the env's observation layout) also refused unless its
+        skills read the observation that env gives."""
         directory = Path(directory)
         manifest = cls.read_manifest(directory)
+        if observation_names is not None:
+            check_observation(directory, manifest, observation_names)
         cls.verify_files(directory, manifest)
         sessions = {}
         for name, entry in manifest["graphs"].items():
@@ -137,6 +156,9 @@ class PolicyBundle:
         unknown = set(manifest["graphs"]) - set(GRAPH_SIGNATURES)
         if unknown:
             raise BundleError(f"{path}: unknown graphs {sorted(unknown)}")
+        stray = [name for name in manifest.get("input_slice", []) if name not in manifest["observation_names"]]
+        if stray:
+            raise BundleError(f"{path}: input_slice names {stray} that are not among its observation_names")
         for name, entry in manifest["graphs"].items():
             if entry != graph_entry(name, manifest["dims"]):
                 raise BundleError(f"{path}: graph {name} does not match the dims {manifest['dims']}")

@@ -2,8 +2,8 @@
 
 Replay demonstration episodes in the sim closed-loop through the skill autoencoder: every K steps, encode the
 demonstration's next K (state, action) pairs into z = the posterior mean of q(z | window), and let the decoder act
-on that z from the state the sim is actually in. As a control, the same episodes' actions are also replayed
-open-loop (they start from a fresh reset, whose noise differs from the recording's). A subtask the demonstrations
+on that z from the state the sim is actually in. As a control, the same episodes' executed actions are also replayed
+open-loop. Both start from the state the demonstration starts in (its first observation, noise included). A subtask the demonstrations
 and their open-loop replay complete but the skill replay does not is one the skills cannot express, whatever a
 high-level policy picks; one the skill replay completes but the prior rarely reaches (`simpl eval-prior`) is a
 matter of choosing the right skills.
@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from simpl_core.data.inspect import subtask_order
+from simpl_core.data.kitchen_demos import EXECUTED_ACTIONS
 from simpl_core.data.minari_io import Episode
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.kitchen.env import ROBOT_POSITIONS
@@ -23,6 +24,7 @@ from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.skills.model import SkillModel
 
 REPLAYS = ("demonstration", "open-loop actions", "skills, closed loop")
+ARM_POSITIONS = slice(0, 7)  # the 7 arm joints' positions in the observation
 GAP_STEPS = (10, 50, 100, 200)  # steps at which the replays' distance from the demonstration is reported
 
 
@@ -35,29 +37,72 @@ def encode_window(model: SkillModel, episode: Episode, t: int) -> np.ndarray:
     return model.encoder(states[:, :actions.shape[1]], actions)[0][0].numpy()
 
 
+def executed_actions(episode: Episode) -> np.ndarray:
+    """What the demonstration executed: its actions, unless they are corrective labels (kitchen data recipe v1)."""
+    return episode.infos.get(EXECUTED_ACTIONS, episode.actions)
+
+
 @torch.no_grad()
-def replay_kitchen(model: SkillModel, episodes: list[Episode], seed: int = 0, progress: bool = True) -> np.ndarray:
+def replay_kitchen(model: SkillModel, episodes: list[Episode], seed: int = 0, progress: bool = True,
+                   open_loop: bool = True) -> np.ndarray:
     """Observations (2 x episodes, steps + 1, 59) of the open-loop replays (first half) and the skill replays
-    (second half), all stepped together; an episode past its demonstration's end holds still."""
+    (second half), all stepped together from the state each demonstration starts in; an episode past its
+    demonstration's end holds still. Without `open_loop`, only the skill replays (episodes, steps + 1, 59)."""
     n, k = len(episodes), model.cfg.horizon
+    replays = 2 if open_loop else 1
     steps = max(len(e.actions) for e in episodes)
-    env = make_vector_env("kitchen", 2 * n, max_episode_steps=steps + 1)
-    obs, _ = env.reset(seed=seed)
+    env = make_vector_env("kitchen", replays * n, max_episode_steps=steps + 1)
+    starts = np.stack([e.observations[0] for e in episodes] * replays)
+    obs, _ = env.reset(seed=seed, options={"observations": starts})
     trajectory, z = [obs], np.zeros((n, model.cfg.latent_dim), np.float32)
+    skills = slice((replays - 1) * n, replays * n)
     for t in tqdm(range(steps), desc="skill replay", unit="step", disable=not progress):
-        actions = np.zeros((2 * n, model.cfg.action_dim), np.float32)
+        actions = np.zeros((replays * n, model.cfg.action_dim), np.float32)
         live = np.array([t < len(e.actions) for e in episodes])
         if t % k == 0:
             z = np.stack([encode_window(model, e, t) if live[i] else z[i] for i, e in enumerate(episodes)])
-        decoded = model.decoder(torch.from_numpy(obs[n:]), torch.from_numpy(z)).numpy()
+        decoded = model.decoder(torch.from_numpy(obs[skills]), torch.from_numpy(z)).numpy()
         for i, episode in enumerate(episodes):
             if live[i]:
-                actions[i] = episode.actions[t]
-                actions[n + i] = np.clip(decoded[i], -1.0, 1.0)
+                actions[skills.start + i] = np.clip(decoded[i], -1.0, 1.0)
+                if open_loop:
+                    actions[i] = executed_actions(episode)[t]
         obs, *_ = env.step(actions)
         trajectory.append(obs)
     env.close()
     return np.stack(trajectory, axis=1)
+
+
+def skill_replay_subtasks(model: SkillModel, episodes: list[Episode], seed: int = 0) -> float:
+    """Mean subtasks per episode the skills complete replaying `episodes` closed-loop (checkpoint selection)."""
+    trajectories = replay_kitchen(model, episodes, seed, progress=False, open_loop=False)
+    return float(np.mean([len(subtask_order(trajectories[i, :len(e.observations)])) for i, e in enumerate(episodes)]))
+
+
+@torch.no_grad()
+def window_replay_error(model: SkillModel, episodes: list[Episode], windows: int = 256, seed: int = 0) -> dict:
+    """Per-window replay: the sim reset to a demonstration's state at a random window start, then K steps of the
+    skill (z = posterior mean of the window) and, as the floor, of the demonstration's executed actions. Returns
+    the mean distance (rad, 7 arm joints) of each from the demonstration's arm after K steps."""
+    k, rng = model.cfg.horizon, np.random.default_rng(seed)
+    long_enough = [e for e in episodes if e.length >= k]
+    picked = [long_enough[i] for i in rng.integers(len(long_enough), size=windows)]
+    starts = [int(rng.integers(e.length - k + 1)) for e in picked]
+    env = make_vector_env("kitchen", 2 * windows, max_episode_steps=k + 1)
+    obs, _ = env.reset(seed=seed, options={"observations": np.stack(
+        [e.observations[t] for e, t in zip(picked, starts)] * 2)})
+    states = torch.from_numpy(np.stack([e.observations[t:t + k] for e, t in zip(picked, starts)]))
+    labels = torch.from_numpy(np.stack([e.actions[t:t + k] for e, t in zip(picked, starts)]))
+    z = model.encoder(states, labels)[0]
+    executed = np.stack([executed_actions(e)[t:t + k] for e, t in zip(picked, starts)])
+    for step in range(k):
+        decoded = model.decoder(torch.from_numpy(obs[windows:]), z).numpy()
+        obs, *_ = env.step(np.concatenate([executed[:, step], np.clip(decoded, -1.0, 1.0)]))
+    env.close()
+    target = np.stack([e.observations[t + k, ARM_POSITIONS] for e, t in zip(picked, starts)])
+    gaps = np.linalg.norm(obs[:, ARM_POSITIONS] - np.concatenate([target, target]), axis=1)
+    return {"skill_window_gap_rad": round(float(gaps[windows:].mean()), 4),
+            "executed_window_gap_rad": round(float(gaps[:windows].mean()), 4)}
 
 
 def arm_gap(episodes: list[Episode], trajectories: np.ndarray, step: int) -> float | None:

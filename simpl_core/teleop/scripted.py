@@ -5,13 +5,15 @@ twists; CartesianController turns them into env actions, the same path a keyboar
 Each subtask is a script of phases (approach, grasp, pull / push / turn / carry, then release and back off). A phase
 is a target pose recomputed from the scene every step and followed by a P-controller; it ends when its goal is met or
 after a step cap. The recipes and numbers come from the measurements in KITCHEN_NOTES.md.
-Noise (Gaussian twist noise every step, random waypoint offsets every episode) makes demonstrations vary like human
-play data; `simpl bench teleop` (simpl_core/bench/teleop.py) measures how often the scripts succeed.
+Noise (Gaussian twist noise every step, optionally autocorrelated, and random waypoint offsets every episode) makes
+demonstrations vary like human play data; `command()` is the clean twist at the current state, `twist()` the noisy
+one the operator sends; `simpl bench teleop` (simpl_core/bench/teleop.py) measures how often the scripts succeed.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
@@ -40,6 +42,8 @@ class TeleopConfig:
     angular_gain: float = 8.0       # 1/s; orientation error -> angular velocity (the arm covers ~half per step)
     max_angular_speed: float = 3.0  # rad/s
     max_subtask_steps: int = 200    # a subtask still unfinished after this many steps is given up (release, go on)
+    watch_fingers: bool = False     # end "close" when the fingers have stopped closing and "release" when they
+                                    # are open (what the observation shows), instead of after a fixed step count
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class TeleopNoise:
     linear_std: float = 0.05     # m/s; Gaussian noise on the commanded linear velocity, every step
     angular_std: float = 0.1     # rad/s; same for the angular velocity
     waypoint_std: float = 0.005  # m; offset of every waypoint, drawn once per episode (clipped at 2 std)
+    correlation: float = 0.0     # per-step autocorrelation of the twist noise (0: white); correlated noise makes
+                                 # the hand actually drift off its path, so the clean commands show how to come back
 
 
 class Pose(NamedTuple):
@@ -122,6 +128,22 @@ def after(count: int) -> Until:
     return lambda scene, error, steps: steps >= count
 
 
+FINGER_JOINTS = ("robot:panda0_finger_joint1", "robot:panda0_finger_joint2")
+FINGERS_OPEN = 0.035       # m per finger; fully open is 0.04
+FINGERS_STOPPED = 0.02     # m/s; a closing finger moves ~0.1 m/s until it meets the part
+
+
+def fingers_closed(scene: Scene, error: TrackingError, steps: int) -> bool:
+    """The fingers have closed on the part (or on nothing) and stopped moving."""
+    speeds = [abs(scene.data.qvel[scene.model.jnt_dofadr[name_to_id(scene.model, mujoco.mjtObj.mjOBJ_JOINT, j)]])
+              for j in FINGER_JOINTS]
+    return steps >= 2 and max(speeds) < FINGERS_STOPPED and max(map(scene.angle, FINGER_JOINTS)) < FINGERS_OPEN
+
+
+def fingers_open(scene: Scene, error: TrackingError, steps: int) -> bool:
+    return min(map(scene.angle, FINGER_JOINTS)) >= FINGERS_OPEN
+
+
 def joint_past(joint: str, value: float) -> Until:
     """Done once the joint has moved past `value`, coming from its reset value near 0."""
     return lambda scene, error, steps: np.sign(value) * (scene.angle(joint) - value) >= 0
@@ -168,7 +190,8 @@ def swung(hinge_joint: str, lead: float, turn_hand: bool) -> Target:
 
 def grasp(site: str, orientation: np.ndarray, offset: Sequence[float] = (0.0, 0.0, 0.0), stand_off: float = 0.15,
           close_steps: int = 4) -> list[Phase]:
-    """Line up `stand_off` metres in front of the part, move onto it with the gripper open, then close."""
+    """Line up `stand_off` metres in front of the part, move onto it with the gripper open, then close (for
+    `close_steps`, or until the fingers stop with TeleopConfig.watch_fingers)."""
     grasp_at = at_site(site, offset, orientation)
     pre_grasp = at_site(site, np.asarray(offset) - stand_off * orientation[:, 2], orientation)
     return [Phase("pre-grasp", pre_grasp, OPEN, reached(0.02), 40),
@@ -284,7 +307,8 @@ class ScriptedTeleoperator:
         self.scene = Scene(model, data)
         work = [SCRIPTS[name]() for name in self.subtasks]
         self._release_at = [len(phases) for phases in work]  # where release and back-off begin in each script
-        self._scripts = [phases + release_and_back_off(name) for name, phases in zip(self.subtasks, work)]
+        self._scripts = [[self._observable(phase) for phase in phases + release_and_back_off(name)]
+                         for name, phases in zip(self.subtasks, work)]
         # Per-episode waypoint offsets, one per phase: a person never aims at exactly the same spot twice.
         waypoint_std = noise.scale * noise.waypoint_std
         self._offsets = [np.clip(rng.normal(0.0, waypoint_std, (len(script), 3)), -2 * waypoint_std, 2 * waypoint_std)
@@ -292,7 +316,16 @@ class ScriptedTeleoperator:
         self._subtask, self._phase = 0, 0
         self._phase_steps, self._subtask_steps = 0, 0
         self._start: Scene | None = None
+        self._linear_noise, self._angular_noise = np.zeros(3), np.zeros(3)
         self.abandoned: list[str] = []
+
+    def _observable(self, phase: Phase) -> Phase:
+        """With watch_fingers, gripper phases end on what the fingers do rather than on a step count."""
+        if not self.config.watch_fingers:
+            return phase
+        ends = {"close": fingers_closed, "release": fingers_open}
+        return dataclasses.replace(phase, until=ends[phase.name], max_steps=phase.max_steps + 6) \
+            if phase.name in ends else phase
 
     @property
     def done(self) -> bool:
@@ -307,6 +340,12 @@ class ScriptedTeleoperator:
         return None if self.done else self._scripts[self._subtask][self._phase].name
 
     def twist(self) -> Twist:
+        """The operator's command with its noise: what it sends."""
+        return self.command() if self.done else self.perturb(self.command())
+
+    def command(self) -> Twist:
+        """The clean command at the current state (advances the script): what the operator means to send, and the
+        corrective label of DART-style data (simpl_core/data/kitchen_demos.py)."""
         while not self.done:
             phase = self._scripts[self._subtask][self._phase]
             if self._start is None:
@@ -323,7 +362,7 @@ class ScriptedTeleoperator:
             else:
                 self._phase_steps += 1
                 self._subtask_steps += 1
-                return self._noisy(self._towards(target, hand, phase.gripper))
+                return self._towards(target, hand, phase.gripper)
         return Twist.zero(gripper=OPEN)
 
     def _towards(self, target: Pose, hand: Pose, gripper: float) -> Twist:
@@ -333,10 +372,14 @@ class ScriptedTeleoperator:
                             config.max_angular_speed)
         return Twist(linear, angular, gripper)
 
-    def _noisy(self, twist: Twist) -> Twist:
-        scale = self.noise.scale
-        return Twist(twist.linear + self.rng.normal(0.0, scale * self.noise.linear_std, 3),
-                     twist.angular + self.rng.normal(0.0, scale * self.noise.angular_std, 3), twist.gripper)
+    def perturb(self, twist: Twist) -> Twist:
+        """`twist` plus the operator's noise (autocorrelated by TeleopNoise.correlation)."""
+        noise, keep = self.noise, self.noise.correlation
+        fresh = np.sqrt(1.0 - keep ** 2)
+        self._linear_noise = keep * self._linear_noise + fresh * self.rng.normal(0.0, noise.scale * noise.linear_std, 3)
+        self._angular_noise = keep * self._angular_noise + fresh * self.rng.normal(
+            0.0, noise.scale * noise.angular_std, 3)
+        return Twist(twist.linear + self._linear_noise, twist.angular + self._angular_noise, twist.gripper)
 
     def _stalled(self) -> bool:
         """Over the subtask's step budget while still working on it (release and back-off always run)."""

@@ -8,7 +8,8 @@ position targets (12.5 Hz, 40 physics steps per env step).
 
 With a task (a KitchenTask, or a list of 4 subtask names) the reward is SiMPL's in-order credit (task.py) and the
 episode terminates when all 4 subtasks are credited. Without one the env is task-agnostic (reward 0, never
-terminates): that is how demonstrations are recorded. The 280-step horizon is a truncation (gymnasium's TimeLimit
+terminates): that is how demonstrations are recorded. `reset(options={"state": (qpos, qvel)})` starts elsewhere than
+the fixed reset pose. The 280-step horizon is a truncation (gymnasium's TimeLimit
 via the registered id). `info["completed"]` lists the subtasks complete right now, `info["credited"]` counts credit.
 """
 
@@ -35,6 +36,8 @@ OBSERVATION_NAMES = (
 # The observation's four parts, as slices (the robot's 9 joints = the action's order).
 ROBOT_POSITIONS, ROBOT_VELOCITIES = slice(0, 9), slice(9, 18)
 OBJECT_POSITIONS, OBJECT_VELOCITIES = slice(18, 39), slice(39, 59)  # 21 positions (kettle as a pose), 20 velocities
+# D4RL's kitchen observation (what SPiRL and SiMPL trained on) has positions only: robot then objects, 30 values.
+POSITION_NAMES = OBSERVATION_NAMES[ROBOT_POSITIONS] + OBSERVATION_NAMES[OBJECT_POSITIONS]
 ACTION_NAMES = tuple(f"{joint}_velocity" for joint in _ROBOT_JOINTS)
 ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
                      ("joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "joint7", "finger_joint1",
@@ -46,11 +49,16 @@ def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
     return np.concatenate([observation[ROBOT_POSITIONS], observation[OBJECT_POSITIONS]])
 
 
+def state_from_observation(observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos (30,), qvel (29,)) that one 59-D observation shows (its noise included)."""
+    return qpos_from_observation(observation), np.concatenate([observation[ROBOT_VELOCITIES],
+                                                               observation[OBJECT_VELOCITIES]])
+
+
 def mirror_observation(observation: np.ndarray, model, data) -> None:
     """Set a MuJoCo model of the kitchen to the state an observation shows (joint positions and velocities), e.g.
     for a teleoperation node that computes Jacobians away from the simulator or robot."""
-    data.qpos[:] = qpos_from_observation(observation)
-    data.qvel[:] = np.concatenate([observation[ROBOT_VELOCITIES], observation[OBJECT_VELOCITIES]])
+    data.qpos[:], data.qvel[:] = state_from_observation(observation)
     mujoco.mj_kinematics(model, data)
 
 
@@ -101,6 +109,8 @@ class KitchenEnv(gymnasium.Env):
             self.set_task(options["task"])
         # The base env seeds its own generator (observation noise) from ours, so one seed drives both.
         obs, _ = self.base.reset(seed=int(self.np_random.integers(2**31)))
+        if "state" in options:
+            obs = self._set_state(*options["state"])
         self.credited = 0
         return self._observe(obs), self._info(completed_subtasks(self.data.qpos))
 
@@ -116,6 +126,17 @@ class KitchenEnv(gymnasium.Env):
             reward, self.credited = float(credited - self.credited), credited
             terminated = credited == len(self.task.subtasks)
         return self._observe(obs), reward, terminated, False, self._info(done)
+
+    def _set_state(self, qpos, qvel) -> dict:
+        """Start from joint positions (30,) and velocities (29,) instead of the fixed reset (a perturbed start pose,
+        or the state a recorded observation shows); the base env re-bases its next servo targets on this state."""
+        qpos, qvel = np.asarray(qpos, dtype=np.float64), np.asarray(qvel, dtype=np.float64)
+        if qpos.shape != (self.model.nq,) or qvel.shape != (self.model.nv,) or not (
+                np.isfinite(qpos).all() and np.isfinite(qvel).all()):
+            raise ValueError(f"options['state'] must be finite (qpos ({self.model.nq},), qvel ({self.model.nv},)), "
+                             f"got shapes {qpos.shape} and {qvel.shape}")
+        self.base.robot_env.set_state(qpos, qvel)
+        return self.base._get_obs(self.base.robot_env._get_obs())
 
     @staticmethod
     def _observe(obs: dict) -> np.ndarray:

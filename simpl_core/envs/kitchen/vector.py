@@ -17,7 +17,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from simpl_core.envs.batching import per_env, pop_reset_mask, rollout_pool
-from simpl_core.envs.kitchen.env import KITCHEN_HORIZON, KitchenEnv, action_space, as_task, observation_space
+from simpl_core.envs.kitchen.env import (KITCHEN_HORIZON, KitchenEnv, action_space, as_task, observation_space,
+                                         state_from_observation)
 from simpl_core.envs.kitchen.task import completed_subtasks
 
 _STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS  # time, qpos, qvel, act, ...: what a rollout starts from
@@ -70,18 +71,28 @@ class KitchenVectorEnv(VectorEnv):
             self._tasks[i], self._credited[i] = as_task(task), 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Reset all envs, or those in options['reset_mask']; options may carry 'tasks' (one per env reset)."""
+        """Reset all envs, or those in options['reset_mask']; options may carry 'tasks' (one per env reset) and
+        'observations' (one 59-D observation per env reset: start from the state it shows, e.g. a demonstration's)."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         options = dict(options or {})
         mask = pop_reset_mask(options, self.num_envs)
         if "tasks" in options:
             self.set_tasks(options["tasks"], mask)
-        self._reset_envs(mask)
+        self._reset_envs(mask, options.get("observations"))
         return self._observation.copy(), self._infos(np.zeros(self.num_envs, dtype=bool))
 
-    def _reset_envs(self, mask: np.ndarray) -> None:
+    def _reset_envs(self, mask: np.ndarray, observations: np.ndarray | None = None) -> None:
         self._state[mask] = self._reset_state
+        if observations is not None:
+            observations = np.asarray(observations, dtype=np.float64)
+            if observations.shape != (int(mask.sum()), self.single_observation_space.shape[0]):
+                raise ValueError(f"options['observations'] must have shape ({int(mask.sum())}, "
+                                 f"{self.single_observation_space.shape[0]}), one per env reset; got "
+                                 f"{observations.shape}")
+            qpos, qvel = zip(*map(state_from_observation, observations))
+            self._state[np.flatnonzero(mask)[:, None], np.r_[self._qpos][None]] = np.stack(qpos)
+            self._state[np.flatnonzero(mask)[:, None], np.r_[self._qvel][None]] = np.stack(qvel)
         self._credited[mask] = 0
         self._elapsed[mask] = 0
         self._needs_reset[mask] = False

@@ -10,6 +10,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
 .PHONY: help run maze-data skills meta baselines compare studies ros kitchen-data kitchen-skills kitchen-meta \
+	kitchen-skills-v1 kitchen-skills-ladder \
 	kitchen-baselines kitchen-compare demos test bench clean
 
 help:  ## list the targets
@@ -67,11 +68,11 @@ ros: $(BIN)/.installed  ## the maze_sim ROS 2 graph adapting on-robot to a targe
 
 KITCHEN_DATASET := datasets/kitchen-teleop-v0
 kitchen-data: $(BIN)/.installed  ## 600 scripted-teleop kitchen episodes (random subtask orders; ~5 min on 2 cores) + coverage PNG
-	$(BIN)/simpl data kitchen --episodes 600 --out $(KITCHEN_DATASET) --overwrite
+	$(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET) --overwrite
 	$(BIN)/simpl data inspect $(KITCHEN_DATASET) --png $(KITCHEN_DATASET).png
 
 kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 cores), export them to models/kitchen, eval the prior
-	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --episodes 600 --out $(KITCHEN_DATASET)
+	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
 	$(BIN)/simpl train-skills --config config/skills_kitchen.yaml --dataset $(KITCHEN_DATASET) --out runs/skills_kitchen --resume
 	$(BIN)/simpl export --skills runs/skills_kitchen --out models/kitchen
 	$(BIN)/simpl eval-prior --bundle models/kitchen --episodes 100
@@ -83,6 +84,26 @@ kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (99 min
 kitchen-baselines: $(BIN)/.installed  ## meta-train the PEARL (~24 min) and MTRL (~90 min) baselines on kitchen-train-23
 	$(BIN)/simpl meta-train --config config/pearl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/pearl_kitchen --resume
 	$(BIN)/simpl meta-train --config config/mtrl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/mtrl_kitchen --resume
+
+KITCHEN_DATASET_V1 := datasets/kitchen-teleop-v1
+KITCHEN_HELDOUT := datasets/kitchen-teleop-heldout-v1
+kitchen-skills-v1: $(BIN)/.installed  ## kitchen skills on corrective-label data (~5 min data, ~25 min training, ~5 min evals) -> models/kitchen-v1
+	test -d $(KITCHEN_DATASET_V1) || $(BIN)/simpl data kitchen --recipe v1 --episodes 600 --out $(KITCHEN_DATASET_V1)
+	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
+	$(BIN)/simpl train-skills --config config/skills_kitchen_v1.yaml --dataset $(KITCHEN_DATASET_V1) --out runs/skills_kitchen_v1 --resume
+	$(BIN)/simpl export --skills runs/skills_kitchen_v1 --out models/kitchen-v1
+	$(BIN)/simpl eval-skills --skills runs/skills_kitchen_v1 --dataset $(KITCHEN_HELDOUT) --episodes 50 --out models/kitchen-v1/replay_report.json
+	$(BIN)/simpl eval-prior --bundle models/kitchen-v1 --episodes 100
+
+LADDER := 1_today 2_long 3_positions 4_normalized
+kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1
+	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
+	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
+	for row in $(LADDER); do \
+	  $(BIN)/simpl train-skills --config config/studies/kitchen_skills/$$row.yaml --dataset $(KITCHEN_DATASET) --out runs/ladder/$$row --resume \
+	  && $(BIN)/simpl export --skills runs/ladder/$$row --out runs/ladder/$$row/bundle \
+	  && $(BIN)/simpl eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json \
+	  && $(BIN)/simpl eval-prior --bundle runs/ladder/$$row/bundle --episodes 100 --out runs/ladder/$$row/prior || exit 1; done
 
 KITCHEN_EPISODES ?= 100
 kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)

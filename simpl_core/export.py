@@ -118,10 +118,15 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
     return seal(out_dir, manifest, extra_files=(SKILL_WEIGHTS,))
 
 
+def load_bundle_for_env(bundle_dir: str | Path) -> PolicyBundle:
+    """The verified bundle, refused unless its skills read the observation its domain's env gives."""
+    manifest = PolicyBundle.read_manifest(Path(bundle_dir))
+    return PolicyBundle.load(bundle_dir, domain(manifest["domain"]).observation_names)
+
+
 def load_bundle_skills(bundle_dir: str | Path) -> tuple[SkillDecoder, SkillPrior, PolicyBundle]:
     """The frozen torch decoder and prior of a verified bundle (for training the levels above them)."""
-    manifest = PolicyBundle.read_manifest(Path(bundle_dir))
-    bundle = PolicyBundle.load(bundle_dir, domain(manifest["domain"]).observation_names)
+    bundle = load_bundle_for_env(bundle_dir)
     weights = torch.load(Path(bundle_dir) / SKILL_WEIGHTS, map_location="cpu", weights_only=True)
     cfg = SkillModelConfig(**weights["model_config"])
     decoder, prior = SkillDecoder(cfg), SkillPrior(cfg)

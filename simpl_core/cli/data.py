@@ -95,9 +95,9 @@ def _report_written(path: Path, stats, elapsed: float) -> None:
 
 
 def run_kitchen(args) -> int:
-    import gymnasium
-
     import dataclasses
+
+    import gymnasium
 
     from simpl_core.data.kitchen_demos import RECIPES, generate_kitchen_episodes
     from simpl_core.data.minari_io import write_dataset

@@ -132,12 +132,12 @@ def run_eval_prior(args) -> int:
     from simpl_core.data.inspect import plot_maze_trajectories
     from simpl_core.envs.domains import domain
     from simpl_core.envs.maze.layout import MazeLayout
-    from simpl_core.runtime.bundle import PolicyBundle
+    from simpl_core.export import load_bundle_for_env
     from simpl_core.skills.eval_prior import kitchen_prior_report, maze_prior_report, rollout_prior
     from simpl_core.tasks import resolve_tasks
 
-    spec = domain(PolicyBundle.read_manifest(Path(args.bundle))["domain"])
-    bundle = PolicyBundle.load(args.bundle, spec.observation_names)
+    bundle = load_bundle_for_env(args.bundle)
+    spec = domain(bundle.manifest["domain"])
     steps = args.steps or spec.horizon
     rollouts = rollout_prior(bundle, args.episodes, steps, args.seed)
     out = Path(args.out or args.bundle)

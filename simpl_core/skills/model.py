@@ -6,7 +6,8 @@
 Loss = 0.5 squared error (mean) + beta * KL(q || N(0, I)) (mean over latent dims) + NLL of a detached z ~ q under
 the prior (summed over latent dims). Optionally (SkillModelConfig) decoder and prior see only a slice of the
 observation (positions only, as D4RL's kitchen observation) and everything is standardised with the data's
-statistics, held as buffers so the exported ONNX graphs carry them. Decoder and prior contain BatchNorm: call .eval() before using them downstream.
+statistics, held as buffers so the exported ONNX graphs carry them. Decoder and prior contain BatchNorm: call
+.eval() before using them downstream.
 """
 
 from __future__ import annotations
@@ -77,10 +78,10 @@ class Standardize(nn.Module):
         return (x.index_select(-1, self.index) - self.mean) / self.std
 
 
-def input_layer(cfg: SkillModelConfig, index: list[int]) -> Standardize | None:
-    """The input standardisation (or selection) a network needs; None where it sees the raw observation, as the
-    skills shipped before input slices and normalisation did (their weights load unchanged)."""
-    return Standardize(index) if cfg.normalize or cfg.input_slice is not None else None
+def input_layer(cfg: SkillModelConfig, index: list[int]) -> nn.Module:
+    """The input standardisation (or selection) a network needs; an Identity (no buffers) where it sees the raw
+    observation, as the skills shipped before input slices and normalisation did (their weights load unchanged)."""
+    return Standardize(index) if cfg.normalize or cfg.input_slice is not None else nn.Identity()
 
 
 class SkillDecoder(nn.Module):
@@ -94,7 +95,7 @@ class SkillDecoder(nn.Module):
 
     def standardized(self, state: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The network's own output: the action in standardised units (= the action without `normalize`)."""
-        return self.net(torch.cat([state if self.inputs is None else self.inputs(state), z], dim=-1))
+        return self.net(torch.cat([self.inputs(state), z], dim=-1))
 
     def forward(self, state: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         action = self.standardized(state, z)
@@ -110,7 +111,7 @@ class SkillPrior(nn.Module):
         self.net = mlp(len(cfg.decoder_inputs), 2 * cfg.latent_dim, cfg.hidden_dim, cfg.prior_blocks)
 
     def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_std = self.net(state if self.inputs is None else self.inputs(state)).chunk(2, dim=-1)
+        mean, log_std = self.net(self.inputs(state)).chunk(2, dim=-1)
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
 
@@ -119,8 +120,8 @@ class SkillEncoder(nn.Module):
 
     def __init__(self, cfg: SkillModelConfig):
         super().__init__()
-        self.state_inputs = Standardize(list(range(cfg.state_dim))) if cfg.normalize else None
-        self.action_inputs = Standardize(list(range(cfg.action_dim))) if cfg.normalize else None
+        self.state_inputs = Standardize(list(range(cfg.state_dim))) if cfg.normalize else nn.Identity()
+        self.action_inputs = Standardize(list(range(cfg.action_dim))) if cfg.normalize else nn.Identity()
         self.embed = nn.Linear(cfg.state_dim + cfg.action_dim, cfg.hidden_dim)
         self.lstm = nn.LSTM(cfg.hidden_dim, cfg.hidden_dim, batch_first=True)
         self.project = nn.Linear(cfg.hidden_dim, cfg.hidden_dim)
@@ -130,9 +131,8 @@ class SkillEncoder(nn.Module):
                 bias[cfg.hidden_dim:2 * cfg.hidden_dim] = 1.0
 
     def forward(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.state_inputs is not None:
-            states, actions = self.state_inputs(states), self.action_inputs(actions)
-        hidden, _ = self.lstm(self.embed(torch.cat([states, actions], dim=-1)))
+        steps = torch.cat([self.state_inputs(states), self.action_inputs(actions)], dim=-1)
+        hidden, _ = self.lstm(self.embed(steps))
         mean, log_std = self.head(self.project(hidden[:, -1])).chunk(2, dim=-1)
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 

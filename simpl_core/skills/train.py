@@ -24,6 +24,7 @@ from simpl_core.envs.domains import domain
 from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, config_from_yaml, read_metrics, save_checkpoint,
                              truncate_metrics)
 from simpl_core.skills.model import SkillModel, SkillModelConfig
+from simpl_core.skills.replay import skill_replay_subtasks, window_replay_error
 
 SUMMARY = "summary.json"
 BEST = "best.pt"  # the model selected by closed-loop replay, with its step and scores
@@ -232,8 +233,6 @@ class ReplaySelector:
         self.best = torch.load(self.path, weights_only=False)["selection"] if self.path.exists() else None
 
     def evaluate(self, model: SkillModel, step: int) -> dict:
-        from simpl_core.skills.replay import skill_replay_subtasks, window_replay_error
-
         model.eval()
         score = skill_replay_subtasks(model, self.episodes)
         row = {"replay_subtasks": score, **window_replay_error(model, self.episodes, windows=128)}

@@ -9,8 +9,7 @@ position targets (12.5 Hz, 40 physics steps per env step).
 With a task (a KitchenTask, or a list of 4 subtask names) the reward is SiMPL's in-order credit (task.py) and the
 episode terminates when all 4 subtasks are credited. Without one the env is task-agnostic (reward 0, never
 terminates): that is how demonstrations are recorded. `reset(options={"state": (qpos, qvel)})` starts elsewhere than
-the fixed reset pose. The 280-step horizon is a truncation (gymnasium's TimeLimit
-via the registered id). `info["completed"]` lists the subtasks complete right now, `info["credited"]` counts credit.
+the fixed reset pose. The 280-step horizon is a truncation (gymnasium's TimeLimit via the registered id). `info["completed"]` lists the subtasks complete right now, `info["credited"]` counts credit.
 """
 
 from __future__ import annotations
@@ -45,14 +44,15 @@ ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
 
 
 def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
-    """The full 30-D joint positions (robot, then objects) held in one 59-D observation (noise included)."""
-    return np.concatenate([observation[ROBOT_POSITIONS], observation[OBJECT_POSITIONS]])
+    """The full 30-D joint positions (robot, then objects) held in a 59-D observation (noise included); a batch of
+    observations (..., 59) gives (..., 30)."""
+    return np.concatenate([observation[..., ROBOT_POSITIONS], observation[..., OBJECT_POSITIONS]], axis=-1)
 
 
 def state_from_observation(observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(qpos (30,), qvel (29,)) that one 59-D observation shows (its noise included)."""
-    return qpos_from_observation(observation), np.concatenate([observation[ROBOT_VELOCITIES],
-                                                               observation[OBJECT_VELOCITIES]])
+    """(qpos (..., 30), qvel (..., 29)) that a 59-D observation (or a batch of them) shows, noise included."""
+    return qpos_from_observation(observation), np.concatenate(
+        [observation[..., ROBOT_VELOCITIES], observation[..., OBJECT_VELOCITIES]], axis=-1)
 
 
 def mirror_observation(observation: np.ndarray, model, data) -> None:

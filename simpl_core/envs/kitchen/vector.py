@@ -90,9 +90,8 @@ class KitchenVectorEnv(VectorEnv):
                 raise ValueError(f"options['observations'] must have shape ({int(mask.sum())}, "
                                  f"{self.single_observation_space.shape[0]}), one per env reset; got "
                                  f"{observations.shape}")
-            qpos, qvel = zip(*map(state_from_observation, observations))
-            self._state[np.flatnonzero(mask)[:, None], np.r_[self._qpos][None]] = np.stack(qpos)
-            self._state[np.flatnonzero(mask)[:, None], np.r_[self._qvel][None]] = np.stack(qvel)
+            rows = np.flatnonzero(mask)
+            self._state[rows, self._qpos], self._state[rows, self._qvel] = state_from_observation(observations)
         self._credited[mask] = 0
         self._elapsed[mask] = 0
         self._needs_reset[mask] = False

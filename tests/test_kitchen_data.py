@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import time
 
 import minari
 import numpy as np
@@ -66,6 +67,13 @@ def test_kitchen_datasets_of_other_tools_are_recognised():
 def test_an_existing_dataset_is_kept_unless_asked(small_dataset, capsys):
     assert main(["data", "kitchen", "--episodes", "1", "--out", str(small_dataset)]) == 2
     assert "already holds a dataset" in capsys.readouterr().err
+
+
+def test_an_out_name_minari_cannot_load_fails_before_generating(tmp_path, capsys):
+    start = time.perf_counter()
+    assert main(["data", "kitchen", "--episodes", "50", "--out", str(tmp_path / "kitchen-teleop-v1-1200")]) == 2
+    assert "invalid dataset id 'kitchen-teleop-v1-1200'" in capsys.readouterr().err
+    assert time.perf_counter() - start < 5 and not (tmp_path / "kitchen-teleop-v1-1200").exists()
 
 
 @pytest.fixture(scope="module")

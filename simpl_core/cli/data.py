@@ -84,6 +84,10 @@ def run_maze(args) -> int:
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
+    """Before generating: `out` must make a valid Minari id and hold no dataset unless --overwrite."""
+    from simpl_core.data.minari_io import dataset_id_for
+
+    dataset_id_for(out)
     if (out / "data").exists() and not overwrite:
         raise ValueError(f"{out} already holds a dataset; pass --overwrite to replace it")
 

@@ -166,7 +166,7 @@ def write_dataset(path: str | Path, episodes: Iterable[Episode], observation_spa
     episodes = list(episodes)
     if not episodes:
         raise DatasetError(f"refusing to write {path}: no episodes given")
-    dataset_id = dataset_id or _derive_dataset_id(path)
+    dataset_id = dataset_id or dataset_id_for(path)
     _check_dataset_id(dataset_id)
     obs_space = _flat_box(observation_space, "observation", path)
     _check_episodes_fit(episodes, obs_space, _flat_box(action_space, "action", path), path)
@@ -211,11 +211,17 @@ def append_episodes(path: str | Path, episodes: Iterable[Episode]) -> Path:
     return Path(path)
 
 
-def _derive_dataset_id(path: Path) -> str:
+def dataset_id_for(path: str | Path) -> str:
+    """The Minari id a dataset written to `path` gets (relative to MINARI_DATASETS_PATH, else the directory name),
+    checked: generators call it before they spend minutes on data that could not be written."""
+    path = Path(path)
     root = os.environ.get("MINARI_DATASETS_PATH")
     if root and path.resolve().is_relative_to(Path(root).resolve()):
-        return path.resolve().relative_to(Path(root).resolve()).as_posix()
-    return path.name
+        dataset_id = path.resolve().relative_to(Path(root).resolve()).as_posix()
+    else:
+        dataset_id = path.name
+    _check_dataset_id(dataset_id)
+    return dataset_id
 
 
 def _check_dataset_id(dataset_id: str) -> None:

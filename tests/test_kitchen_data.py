@@ -221,3 +221,28 @@ def test_a_bundle_whose_input_slice_does_not_match_the_env_is_refused(smoke_bund
     seal(swapped, manifest, extra_files=("skill_model.pt",))
     with pytest.raises(BundleError, match="joint8_pos"):
         PolicyBundle.load(swapped)
+
+
+def test_training_continues_from_a_bundles_weights_and_refuses_other_shapes(small_dataset, smoke_bundle, tmp_path,
+                                                                             capsys):
+    from simpl_core.skills.train import load_skill_model
+
+    config = yaml.safe_load((smoke_bundle.parent / "skills_kitchen_smoke.yaml").read_text())
+    frozen = tmp_path / "frozen.yaml"  # lr 0: the continued weights must be the bundle's own
+    frozen.write_text(yaml.safe_dump({**config, "learning_rate": 0.0, "lr_schedule": "constant", "select_every": 0,
+                                      "steps": 2}))
+    run = tmp_path / "continued"
+    assert main(["train-skills", "--config", str(frozen), "--dataset", str(small_dataset), "--out", str(run),
+                 "--init-from", str(smoke_bundle)]) == 0
+    shipped = torch.load(smoke_bundle / "skill_model.pt", weights_only=True)
+    model, _ = load_skill_model(run)
+    for part in ("encoder", "decoder", "prior"):
+        continued = getattr(model, part).state_dict()
+        for name, value in shipped[part].items():
+            if "running_" not in name and "num_batches" not in name:  # BatchNorm statistics move in train mode
+                torch.testing.assert_close(continued[name], value, msg=f"{part}.{name}")
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(yaml.safe_dump({**config, "model": {**config["model"], "hidden_dim": 48}}))
+    assert main(["train-skills", "--config", str(wider), "--dataset", str(small_dataset), "--out",
+                 str(tmp_path / "wider"), "--init-from", str(smoke_bundle)]) == 2
+    assert "cannot start a model" in capsys.readouterr().err

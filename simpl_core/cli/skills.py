@@ -18,6 +18,8 @@ def add_parser(commands) -> None:
     train.add_argument("--steps", type=int, help="override the config's number of gradient steps")
     train.add_argument("--threads", type=int, help="override the config's torch threads (1 each lets two runs "
                                                    "share 2 cores; two runs of 2 threads each stall each other)")
+    train.add_argument("--init-from", metavar="BUNDLE", help="override the config's init_from: start from this "
+                                                             "bundle's skill weights (e.g. a run exported earlier)")
     train.set_defaults(run=run_train)
     add_export_parser(commands)
 
@@ -30,6 +32,8 @@ def run_train(args) -> int:
         cfg.steps = args.steps
     if args.threads is not None:
         cfg.threads = args.threads
+    if args.init_from is not None:
+        cfg.init_from = args.init_from
     summary = train_skills(cfg, args.dataset, args.out, resume=args.resume)
     print(json.dumps(summary, indent=2))
     return 0

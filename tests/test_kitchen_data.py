@@ -177,6 +177,8 @@ def test_selection_by_replay_keeps_the_best_model_and_the_manifest_records_the_i
                   if "replay_subtasks" in row]
     assert [row["step"] for row in selections] == [20, 40]
     assert all(row["executed_window_gap_rad"] < 0.02 for row in selections)  # the sim restarts at the demo's state
+    # the clean labels did not move the arm: replayed open-loop they leave the demonstration by the noise corrected
+    assert all(row["label_window_gap_rad"] > 2 * row["executed_window_gap_rad"] for row in selections)
     manifest = PolicyBundle.load(smoke_bundle).manifest
     assert manifest["input_slice"] == list(POSITION_NAMES)
     assert manifest["provenance"]["skills"]["steps"] == manifest["provenance"]["skills"]["selection"]["step"]

@@ -121,7 +121,8 @@ def run_eval_skills(args) -> int:
     print(format_report(report))
     print("per-window replay (sim reset to the demonstration's state at a window start), arm gap after "
           f"{model.cfg.horizon} steps: skills {report['window_replay']['skill_window_gap_rad']} rad, executed "
-          f"actions {report['window_replay']['executed_window_gap_rad']} rad")
+          f"actions {report['window_replay']['executed_window_gap_rad']} rad, stored labels "
+          f"{report['window_replay']['label_window_gap_rad']} rad (corrective labels: the noise they corrected)")
     out = Path(args.out or Path(args.skills) / "replay_report.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command_line": args.command_line, "dataset": str(args.dataset),

@@ -1,4 +1,4 @@
-"""`simpl bench`: throughput measurements on this machine (not tests; numbers for the README)."""
+"""`simpl bench`: throughput measurements on this machine (not tests; numbers for docs/measurements.md)."""
 
 from __future__ import annotations
 

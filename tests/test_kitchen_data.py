@@ -185,7 +185,7 @@ def test_selection_by_replay_keeps_the_best_model_and_the_manifest_records_the_i
 
 
 def test_onnx_graphs_with_the_baked_in_normaliser_match_torch(small_dataset, smoke_bundle):
-    from simpl_core.export import load_bundle_skills
+    from simpl_core.export.skills import load_bundle_skills
 
     decoder, prior, bundle = load_bundle_skills(smoke_bundle)
     assert decoder.inputs.std.min() < 0.1 and decoder.outputs.mean.abs().max() > 0  # fitted, not identity

@@ -216,7 +216,7 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
 
 
 def test_meta_bundle_graphs_match_torch(meta_bundle):
-    from simpl_core.export import load_bundle_meta
+    from simpl_core.export.meta import load_bundle_meta
     bundle_dir, _ = meta_bundle
     simpl, bundle = load_bundle_meta(bundle_dir)
     assert set(bundle.manifest["graphs"]) == {"skill_decoder", "skill_prior", "high_level_policy", "task_encoder"}
@@ -291,7 +291,7 @@ def mtrl_run(meta_bundle):
 
 
 def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle, pearl_run):
-    from simpl_core.export import export_meta
+    from simpl_core.export.meta import export_meta
     from simpl_core.meta.simpl import load_meta_run
     from simpl_core.rl.nets import StandardNormalPrior
     from simpl_core.runtime.bundle import BundleError
@@ -306,7 +306,7 @@ def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle,
 
 
 def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle, mtrl_run):
-    from simpl_core.export import export_meta
+    from simpl_core.export.meta import export_meta
     from simpl_core.meta.simpl import load_meta_run
     from simpl_core.rl.nets import TaskEmbedding
     from simpl_core.runtime.bundle import BundleError
@@ -412,7 +412,7 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     info["runs"]["simpl"] = "runs/other"  # SiMPL adapted from another meta-training run: not this bundle's number
     (tmp_path / "run.json").write_text(json.dumps(info))
     with pytest.raises(BundleError, match="did not adapt"):
-        from simpl_core.export import record_target_learning
+        from simpl_core.meta.benchmark import record_target_learning
         record_target_learning(bundle_copy, tmp_path)
 
 
@@ -447,7 +447,7 @@ def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tm
 
 
 def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
-    from simpl_core.export import META_WEIGHTS
+    from simpl_core.runtime.bundle import META_WEIGHTS
     from simpl_core.meta.benchmark import meta_models
     bundle_dir, meta = meta_bundle
     saved = {"run": torch.load(meta / "checkpoint.pt", weights_only=False)["simpl"],
@@ -532,7 +532,7 @@ def test_learning_table_counts_diverged_learners_and_reports_medians():
 
 
 def test_shipped_maze_bundle_is_meta_trained():
-    from simpl_core.export import load_bundle_meta
+    from simpl_core.export.meta import load_bundle_meta
     simpl, bundle = load_bundle_meta(resource("models", "maze"))
     meta = bundle.manifest["provenance"]["meta"]
     assert meta["tasks"] == "maze-train-40" and meta["metrics"]["iterations"] >= 100
@@ -573,5 +573,5 @@ def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path
     info["skills_sha256"] = "0" * 64
     (other_run / "run.json").write_text(json.dumps(info))
     with pytest.raises(BundleError, match="other skills"):
-        from simpl_core.export import export_meta
+        from simpl_core.export.meta import export_meta
         export_meta(other_run, bundle_dir, "simpl export --meta")

@@ -212,7 +212,7 @@ def run_curves(args) -> int:
     png = Path(args.png) if args.png else Path(args.csv[0]).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:
-        from simpl_core.export import record_target_learning
+        from simpl_core.meta.benchmark import record_target_learning
         print(f"recorded in {record_target_learning(args.record_in, Path(args.csv[0]).parent)}")
     return 0
 
@@ -223,7 +223,7 @@ def run_task_inference(args) -> int:
 
     import torch
 
-    from simpl_core.export import load_bundle_meta
+    from simpl_core.export.meta import load_bundle_meta
     from simpl_core.meta.adapt import TargetConfig
     from simpl_core.meta.simpl import load_meta_run
     from simpl_core.meta.task_inference import format_report, task_inference

@@ -86,7 +86,8 @@ def add_export_parser(commands) -> None:
 
 
 def run_export(args) -> int:
-    from simpl_core.export import export_meta, export_skills
+    from simpl_core.export.meta import export_meta
+    from simpl_core.export.skills import export_skills
 
     if not (args.skills or args.meta):
         raise ValueError("pass --skills RUN, --meta RUN, or both")
@@ -137,7 +138,7 @@ def run_eval_prior(args) -> int:
     from simpl_core.data.inspect import plot_maze_trajectories
     from simpl_core.envs.domains import domain
     from simpl_core.envs.maze.layout import MazeLayout
-    from simpl_core.export import load_bundle_for_env
+    from simpl_core.export.skills import load_bundle_for_env
     from simpl_core.skills.eval_prior import kitchen_prior_report, maze_prior_report, rollout_prior
     from simpl_core.tasks import resolve_tasks
 

@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from simpl_core.envs import make_vector_env
+from simpl_core.export.meta import export_adapted_policy, load_bundle_meta
 from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
-from simpl_core.rl.levels import ActionLevel
+from simpl_core.rl.levels import ActionLevel, action_level
 from simpl_core.rl.nets import PriorResidualPolicy, QFunction, TaskEmbedding
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 
@@ -210,9 +211,6 @@ class RobotFineTuner:
     selector can swap to. e* comes from the robot's task encoder."""
 
     def __init__(self, bundle_dir, e_star: np.ndarray, cfg: TargetConfig | None = None, seed: int = 0):
-        from simpl_core.export import load_bundle_meta
-        from simpl_core.rl.levels import action_level
-
         torch.manual_seed(seed)
         self.bundle_dir = bundle_dir
         simpl, _ = load_bundle_meta(bundle_dir)
@@ -223,5 +221,4 @@ class RobotFineTuner:
         return self.sac.observe(rows)
 
     def export(self, out_dir, adaptation: dict):
-        from simpl_core.export import export_adapted_policy
         return export_adapted_policy(self.bundle_dir, self.sac.policy, out_dir, adaptation)

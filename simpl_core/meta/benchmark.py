@@ -17,10 +17,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from simpl_core.export import META_WEIGHTS, load_bundle_meta
+from simpl_core.export.meta import load_bundle_meta
 from simpl_core.meta.adapt import MetaLearner, ScratchLearner, TargetConfig, run_target_learning
 from simpl_core.rl.levels import action_level
-from simpl_core.runtime.bundle import PolicyBundle
+from simpl_core.meta.simpl import load_meta_run
+from simpl_core.runs import CHECKPOINT
+from simpl_core.runtime.bundle import META_WEIGHTS, SKILL_WEIGHTS, BundleError, PolicyBundle, seal
 from simpl_core.tasks import resolve_tasks
 
 METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "mtrl": "skills", "sac": "primitive", "pearl": "primitive",
@@ -41,15 +43,13 @@ def check_methods(methods, runs: dict | None) -> None:
         kind = META_RUNS.get(method)
         run = (runs or {}).get(kind)
         needed = kind is not None and (run is not None or kind != "simpl")  # SiMPL falls back on the bundle
-        if needed and not (run and (Path(run) / "checkpoint.pt").is_file()):
+        if needed and not (run and (Path(run) / CHECKPOINT).is_file()):
             raise ValueError(f"{method} needs a {kind.upper()} meta-training run (--{kind}-run), none at {run}; "
                              f"make one with `simpl meta-train --config config/{kind}_maze_cpu.yaml ...`")
 
 
 def meta_models(methods, bundle_dir, runs: dict | None) -> dict:
     """kind -> the meta-trained Simpl module each meta-learning method starts from."""
-    from simpl_core.meta.simpl import load_meta_run
-
     models = {}
     for kind in {META_RUNS[m] for m in methods if m in META_RUNS}:
         run = (runs or {}).get(kind)
@@ -376,3 +376,25 @@ def reproduce(bundle_dir, out_dir, first_seed: int = 100, workers: int = 1, prog
               "reproduced": all(c["reproduced"] for c in checks.values())}
     (Path(out_dir) / "reproduce.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def record_target_learning(bundle_dir: str | Path, results_dir: str | Path) -> Path:
+    """Write what a sample-efficiency run measured for this bundle's SiMPL (checkpoints, phases, the command) into
+    the manifest, so the shipped numbers travel with the model and can be re-measured with that command."""
+    bundle_dir, results_dir = Path(bundle_dir), Path(results_dir)
+    manifest = PolicyBundle.load(bundle_dir).manifest
+    if "meta" not in manifest["provenance"]:
+        raise BundleError(f"{bundle_dir} holds skills only; there is no SiMPL policy to record results for")
+    info = json.loads((results_dir / "run.json").read_text())
+    if "simpl" in info["runs"] or info["meta_weights_sha256"] != manifest["files"].get(META_WEIGHTS):
+        raise BundleError(f"{results_dir} did not adapt the meta-training that {bundle_dir} holds")
+    rows = [r for r in read_csv(results_dir / "returns.csv") if r["method"] == "simpl"]
+    if not rows:
+        raise BundleError(f"{results_dir}/returns.csv has no SiMPL episodes")
+    exploration = info["target_config"]["exploration_episodes"]
+    manifest["provenance"]["meta"]["target_learning"] = {
+        "command": info["command"], "tasks": info["tasks"], "seeds": info["seeds"],
+        "first_seed": info.get("first_seed", 0), "episodes": info["episodes"], "target_config": info["target_config"],
+        "success_at_checkpoints": checkpoint_table(rows, manifest["domain"])["simpl"],
+        "mean_success": phase_table(rows, exploration)["simpl"]}
+    return seal(bundle_dir, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))

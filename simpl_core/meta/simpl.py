@@ -30,6 +30,7 @@ from simpl_core.rl.levels import action_level
 from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, TaskEmbedding, frozen,
                                 inverse_softplus, polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
+from simpl_core.runtime.bundle import SKILL_WEIGHTS
 from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, read_metrics, save_checkpoint,
                              truncate_metrics)
 
@@ -338,7 +339,7 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
         trainer.warm_up()
     (run_dir / "run.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir),
                                                   "tasks": task_set_name,
-                                                  "skills_sha256": bundle.manifest["files"]["skill_model.pt"]},
+                                                  "skills_sha256": bundle.manifest["files"][SKILL_WEIGHTS]},
                                                  indent=2))
 
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="meta-train", unit="it", disable=not progress)

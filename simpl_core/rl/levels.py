@@ -15,6 +15,7 @@ from pathlib import Path
 
 from torch import nn
 
+from simpl_core.export.skills import load_bundle_skills
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.rl.nets import StandardNormalPrior
 from simpl_core.rl.rollout import SkillDecoder
@@ -34,8 +35,6 @@ class ActionLevel:
 
 
 def action_level(name: str, bundle_dir: str | Path) -> ActionLevel:
-    from simpl_core.export import load_bundle_skills
-
     if name not in LEVELS:
         raise ValueError(f"unknown action level {name!r}; available: {', '.join(LEVELS)}")
     _, skill_prior, bundle = load_bundle_skills(bundle_dir)

@@ -19,6 +19,9 @@ import yaml
 
 MANIFEST = "manifest.yaml"
 FORMAT = "simpl-bundle/1"
+SKILL_WEIGHTS = "skill_model.pt"  # torch weights of decoder and prior (for training the high level on top) and of
+                                  # the encoder (for continuing the skill training: train-skills init_from)
+META_WEIGHTS = "simpl_model.pt"   # torch weights of the meta-trained encoder, policy and critics, for adaptation
 REQUIRED_KEYS = ("format", "domain", "dims", "skill_horizon", "control_rate_hz", "action_bounds",
                  "observation_names", "action_names", "graphs", "files", "provenance")
 # Graph name -> (inputs, outputs), each tensor name -> its axes: "batch" / "set" are dynamic, other names are keys

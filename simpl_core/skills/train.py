@@ -21,6 +21,7 @@ from tqdm import tqdm
 from simpl_core.data.minari_io import load_dataset
 from simpl_core.data.windows import WindowSampler
 from simpl_core.envs.domains import domain
+from simpl_core.runtime.bundle import SKILL_WEIGHTS
 from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, config_from_yaml, read_metrics, save_checkpoint,
                              truncate_metrics)
 from simpl_core.skills.model import SkillModel, SkillModelConfig
@@ -84,8 +85,6 @@ def load_skill_model(run_dir: str | Path) -> tuple[SkillModel, dict]:
 
 def init_from_bundle(model: SkillModel, bundle_dir: str | Path) -> None:
     """Start from a shipped bundle's skill weights (encoder, decoder, prior and their normalisation)."""
-    from simpl_core.export import SKILL_WEIGHTS
-
     weights = torch.load(Path(bundle_dir) / SKILL_WEIGHTS, map_location="cpu", weights_only=True)
     if weights["model_config"] != dataclasses.asdict(model.cfg) or "encoder" not in weights:
         raise ValueError(f"{bundle_dir}: its skills ({weights['model_config']}, encoder "

@@ -1,0 +1,71 @@
+"""The import graph of the code: no cycle inside simpl_core (hidden function-level imports count too) and no
+simpl_core module that imports simpl_ros (training never needs ROS). Reads the sources; imports nothing."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module name an import statement anywhere in the file (top level or inside a function) names."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in (ROOT / package).rglob("*.py")}
+    return {name: {n for n in imported_names(path) if n in modules and n != name} for name, path in modules.items()}
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules, or None (depth-first search with colours)."""
+    state, stack = {}, []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_simpl_core_has_no_import_cycle():
+    found = cycle(import_graph("simpl_core"))
+    assert found is None, "import cycle: " + " -> ".join(found)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_simpl_core_never_imports_simpl_ros():
+    offenders = {module_name(p) for p in (ROOT / "simpl_core").rglob("*.py")
+                 if any(n == "simpl_ros" or n.startswith("simpl_ros.") for n in imported_names(p))}
+    assert not offenders, f"simpl_core modules importing simpl_ros: {sorted(offenders)}"

@@ -95,15 +95,23 @@ kitchen-skills-v1: $(BIN)/.installed  ## kitchen skills on corrective-label data
 	$(BIN)/simpl eval-skills --skills runs/skills_kitchen_v1 --dataset $(KITCHEN_HELDOUT) --episodes 50 --out models/kitchen-v1/replay_report.json
 	$(BIN)/simpl eval-prior --bundle models/kitchen-v1 --episodes 100
 
-LADDER := 1_today 2_long 3_positions 4_normalized
-kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1
+KITCHEN_DATASET_1200 := datasets/kitchen-teleop-1200-v1
+# one ladder row: train on a dataset, export, replay the held-out demos, roll out the prior (row, dataset)
+ladder_row = $(BIN)/simpl train-skills --config config/studies/kitchen_skills/$(1).yaml --dataset $(2) --out runs/ladder/$(1) --resume \
+	  && $(BIN)/simpl export --skills runs/ladder/$(1) --out runs/ladder/$(1)/bundle \
+	  && $(BIN)/simpl eval-skills --skills runs/ladder/$(1) --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$(1)/replay_report.json \
+	  && $(BIN)/simpl eval-prior --bundle runs/ladder/$(1)/bundle --episodes 100 --out runs/ladder/$(1)/prior
+kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1, rows 6-7 continue from models/kitchen-v1
 	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
+	test -d $(KITCHEN_DATASET_V1) || $(BIN)/simpl data kitchen --recipe v1 --episodes 600 --out $(KITCHEN_DATASET_V1)
+	test -d $(KITCHEN_DATASET_1200) || $(BIN)/simpl data kitchen --recipe v1 --episodes 1200 --out $(KITCHEN_DATASET_1200)
 	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
-	for row in $(LADDER); do \
-	  $(BIN)/simpl train-skills --config config/studies/kitchen_skills/$$row.yaml --dataset $(KITCHEN_DATASET) --out runs/ladder/$$row --resume \
-	  && $(BIN)/simpl export --skills runs/ladder/$$row --out runs/ladder/$$row/bundle \
-	  && $(BIN)/simpl eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json \
-	  && $(BIN)/simpl eval-prior --bundle runs/ladder/$$row/bundle --episodes 100 --out runs/ladder/$$row/prior || exit 1; done
+	$(call ladder_row,1_today,$(KITCHEN_DATASET))
+	$(call ladder_row,2_long,$(KITCHEN_DATASET))
+	$(call ladder_row,3_positions,$(KITCHEN_DATASET))
+	$(call ladder_row,4_normalized,$(KITCHEN_DATASET))
+	$(call ladder_row,6_continued,$(KITCHEN_DATASET_V1))
+	$(call ladder_row,7_more_data,$(KITCHEN_DATASET_1200))
 
 KITCHEN_EPISODES ?= 100
 kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)

@@ -33,6 +33,7 @@ from std_srvs.srv import Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, TRANSITIONS_TOPIC,
                                 MessageError, embedding_layout, read_rows)
 from simpl_ros.node_main import bundle_path, parameter, run
@@ -85,7 +86,7 @@ class AdaptationNode(Node):
         manifest = PolicyBundle.read_manifest(self.bundle_dir)
         dims, self.domain = manifest["dims"], manifest["domain"]
         self.task_dim, self.width = dims["task"], TransitionLayout(dims["state"], dims["latent"]).width
-        self.targets = {"explore": parameter(self, "exploration_episodes", 20),
+        self.targets = {"explore": parameter(self, "exploration_episodes", EXPLORATION_EPISODES),
                         "finetune": parameter(self, "finetune_episodes", 20),
                         "evaluate": parameter(self, "eval_episodes", 10)}
         self.seed = parameter(self, "seed", 0)

@@ -21,6 +21,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 from simpl_ros.episodes import EpisodeRecorder
 from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
                                 STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step, rows_message,
@@ -32,7 +33,7 @@ class TaskEncoderNode(Node):
     def __init__(self):
         super().__init__("task_encoder")
         self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "task_encoder")
-        self.exploration_episodes = parameter(self, "exploration_episodes", 20)
+        self.exploration_episodes = parameter(self, "exploration_episodes", EXPLORATION_EPISODES)
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simpl_core.cli.meta import FIRST_SEED_HELP
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 
 def add_parser(commands) -> None:
@@ -78,7 +79,7 @@ def add_parser(commands) -> None:
                     "run; a (method, task, seed, episode) in two of them is refused. A returns.partial.csv of a "
                     "run cut short reads too.")
     curves.add_argument("csv", nargs="+", help="returns.csv from sample-efficiency or adapt")
-    curves.add_argument("--exploration-episodes", type=int, default=20)
+    curves.add_argument("--exploration-episodes", type=int, default=EXPLORATION_EPISODES)
     curves.add_argument("--task", action="append", help="only this task, as the CSV names it, e.g. 'goal(20,16)'; "
                                                       "repeat for several (needs --png)")
     curves.add_argument("--block", type=int, help="also print the mean return per block of this many episodes")
@@ -106,8 +107,9 @@ def add_parser(commands) -> None:
     inference_probe.add_argument("--meta-run", help="probe this meta-training run (SiMPL or PEARL) instead of the "
                                                "bundle's meta-training")
     inference_probe.add_argument("--tasks", help="task set (default DOMAIN-target-10)")
-    inference_probe.add_argument("--exploration-episodes", type=int, default=20,
-                                 help="episodes per task before e* is encoded (default 20, as target learning)")
+    inference_probe.add_argument("--exploration-episodes", type=int, default=EXPLORATION_EPISODES,
+                                 help="episodes per task before e* is encoded (default %(default)s, as target "
+                                      "learning)")
     inference_probe.add_argument("--episodes", type=int, default=20,
                                  help="episodes per task and condition after (default 20)")
     inference_probe.add_argument("--seed", type=int, default=0)

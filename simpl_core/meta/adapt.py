@@ -33,12 +33,13 @@ from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
 from simpl_core.rl.levels import ActionLevel, action_level
 from simpl_core.rl.nets import PriorResidualPolicy, QFunction, TaskEmbedding
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 
 @dataclass
 class TargetConfig:
     episodes: int = 100                # target-task episodes per learner, exploration included
-    exploration_episodes: int = 20     # episodes conditioned on e ~ p(e) before e* is fixed (SiMPL, PEARL)
+    exploration_episodes: int = EXPLORATION_EPISODES  # episodes with e ~ p(e) before e* is fixed (SiMPL, PEARL)
     horizon: int = 2000                # env steps per episode
     simpl_sac: SacConfig = field(default_factory=lambda: SacConfig(target_kl=1.0, kl_clip=5.0,
                                                                    increasing_alpha=True))

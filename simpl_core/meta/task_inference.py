@@ -22,6 +22,7 @@ from simpl_core.envs import make_vector_env
 from simpl_core.rl.levels import ActionLevel
 from simpl_core.rl.nets import TaskEmbedding
 from simpl_core.rl.rollout import rollout_wave
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 CONDITIONS = ("inferred", "other task", "prior mean")
 
@@ -69,8 +70,8 @@ def e_star_spread(mean: np.ndarray, std: np.ndarray) -> float:
     return float(pairs.mean() / std.mean())
 
 
-def task_inference(simpl, level: ActionLevel, tasks: list, exploration_episodes: int = 20, episodes: int = 20,
-                   horizon: int = 2000, seed: int = 0, progress: bool = True) -> dict:
+def task_inference(simpl, level: ActionLevel, tasks: list, exploration_episodes: int = EXPLORATION_EPISODES,
+                   episodes: int = 20, horizon: int = 2000, seed: int = 0, progress: bool = True) -> dict:
     """Explore, infer e* per task, then compare the meta-policy's return under each condition (module doc)."""
     if isinstance(simpl.encoder, TaskEmbedding):
         raise ValueError("this run is MTRL (told the task id): it has no encoder to infer a task with")

@@ -46,6 +46,24 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
         raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
 
 
+# Settings a resumed run may change: how fast it runs and how long (a longer run goes on where it stopped; a
+# cosine schedule then stretches to the new length).
+RESOURCE_KEYS = ("threads", "steps", "iterations")
+
+
+def check_resumed_config(run_dir: Path, saved: dict, now: dict) -> None:
+    """On --resume the run's own config wins: refuse a config (or dataset, task set, bundle) that differs from the
+    one the run was started with, naming every difference, instead of silently mixing two configurations. Keys
+    the run did not record (it predates them) are not compared."""
+    saved, now = json.loads(json.dumps(saved)), json.loads(json.dumps(now))  # tuples and lists alike
+    differences = [f"{key}: {saved[key]!r} -> {now.get(key)!r}" for key in sorted(saved)
+                   if key not in RESOURCE_KEYS and saved[key] != now.get(key)]
+    if differences:
+        raise ValueError(f"{run_dir} was started with other settings than this --resume gives ("
+                         + "; ".join(differences) + "); resume with the run's own config (it is saved in the run "
+                         "directory) or start a new --out")
+
+
 def save_checkpoint(state: dict, run_dir: Path) -> None:
     """Write checkpoint.pt through a temp file, so an interruption never leaves a half-written checkpoint."""
     tmp = run_dir / (CHECKPOINT + ".tmp")

@@ -202,6 +202,12 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     assert torch.get_num_threads() == 2  # --threads overrode the smoke config's 1
     torch.set_num_threads(threads)
+    reseeded = meta.parent / "reseeded.yaml"
+    reseeded.write_text(f"base: {SMOKE}\nseed: 7\n")
+    capsys.readouterr()
+    assert main(["meta-train", "--config", str(reseeded), "--bundle", str(meta_bundle[0]), "--tasks",
+                 str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "4"]) == 2
+    assert "seed: 0 -> 7" in capsys.readouterr().err  # the run's own config wins on --resume
 
     capsys.readouterr()
     assert main(["meta-report", str(meta), "--block", "2"]) == 0

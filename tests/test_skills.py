@@ -77,6 +77,10 @@ def test_resume_continues_exactly(dataset, tmp_path):
     with pytest.raises(ValueError, match="--resume"):
         train_skills(cfg, dataset, tmp_path / "interrupted", progress=False)
     cfg.steps = 40
+    cfg.learning_rate *= 2
+    with pytest.raises(ValueError, match=r"other settings .*learning_rate: 0\.001 -> 0\.002"):
+        train_skills(cfg, dataset, tmp_path / "interrupted", resume=True, progress=False)  # the run's config wins
+    cfg.learning_rate /= 2
     train_skills(cfg, dataset, tmp_path / "interrupted", resume=True, progress=False)
     straight, _ = load_skill_model(tmp_path / "straight")
     resumed, _ = load_skill_model(tmp_path / "interrupted")

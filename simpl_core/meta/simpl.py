@@ -31,8 +31,8 @@ from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEn
                                 inverse_softplus, polyak_update, standard_normal_kl)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 from simpl_core.runtime.bundle import SKILL_WEIGHTS
-from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, read_metrics, save_checkpoint,
-                             truncate_metrics)
+from simpl_core.runs import (CHECKPOINT, METRICS, check_resumed_config, check_run_dir, read_metrics,
+                             save_checkpoint, truncate_metrics)
 
 
 CONDITIONINGS = ("context", "task_id")
@@ -332,15 +332,17 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
     simpl = Simpl(cfg, level.prior, level.layout.state_dim, level.layout.latent_dim, len(task_set))
     trainer = MetaTrainer(cfg, simpl, task_set.tasks, level.decode, level.horizon)
     run_dir.mkdir(parents=True, exist_ok=True)
+    settings = {"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir), "tasks": task_set_name,
+                "skills_sha256": bundle.manifest["files"][SKILL_WEIGHTS]}
     if resume and (run_dir / CHECKPOINT).exists():
+        def flat(run: dict) -> dict:
+            return {**run["config"], **{key: value for key, value in run.items() if key != "config"}}
+        check_resumed_config(run_dir, flat(json.loads((run_dir / "run.json").read_text())), flat(settings))
         trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False))
         truncate_metrics(run_dir, "iteration", trainer.iteration)
     else:
         trainer.warm_up()
-    (run_dir / "run.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir),
-                                                  "tasks": task_set_name,
-                                                  "skills_sha256": bundle.manifest["files"][SKILL_WEIGHTS]},
-                                                 indent=2))
+    (run_dir / "run.json").write_text(json.dumps(settings, indent=2))
 
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="meta-train", unit="it", disable=not progress)
     with (run_dir / METRICS).open("a") as metrics, contextlib.closing(trainer):

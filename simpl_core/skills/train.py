@@ -22,8 +22,8 @@ from simpl_core.data.minari_io import load_dataset
 from simpl_core.data.windows import WindowSampler
 from simpl_core.envs.domains import domain
 from simpl_core.runtime.bundle import SKILL_WEIGHTS
-from simpl_core.runs import (CHECKPOINT, METRICS, check_run_dir, config_from_yaml, read_metrics, save_checkpoint,
-                             truncate_metrics)
+from simpl_core.runs import (CHECKPOINT, METRICS, check_resumed_config, check_run_dir, config_from_yaml,
+                             read_metrics, save_checkpoint, truncate_metrics)
 from simpl_core.skills.model import SkillModel, SkillModelConfig
 from simpl_core.skills.replay import skill_replay_subtasks, window_replay_error
 
@@ -159,7 +159,9 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
     selector = ReplaySelector(cfg, val_windows.episodes, run_dir) if cfg.select_every else None
     step, elapsed = 0, 0.0
 
+    settings = {**dataclasses.asdict(cfg), "dataset": str(dataset_path), "model_config": dataclasses.asdict(model_cfg)}
     if resume and (run_dir / CHECKPOINT).exists():
+        check_resumed_config(run_dir, yaml.safe_load((run_dir / "config.yaml").read_text()), settings)
         checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -168,9 +170,7 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
         step, elapsed = checkpoint["step"], checkpoint["elapsed_s"]
         truncate_metrics(run_dir, "step", step)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(
-        {**dataclasses.asdict(cfg), "dataset": str(dataset_path), "model_config": dataclasses.asdict(model_cfg)},
-        sort_keys=False))
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
 
     def checkpoint_now() -> None:
         save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -1,4 +1,4 @@
-"""On-robot adaptation: SiMPL's target-task protocol (SPEC §1 Phase 3) driven on the live graph.
+"""On-robot adaptation: SiMPL's target-task protocol driven on the live graph.
 
 1. explore: `exploration_episodes` episodes (default 20), each started through the robot's ~/reset service (the sim's,
    or hw_bridge's on an arm: parameter `robot`; a refused reset is asked again until accepted), with the

@@ -3,7 +3,7 @@ and skill topics, keeps them as the context, and publishes the task embedding e 
 
 Exploring (the first `exploration_episodes` episodes, default 20): a fresh e ~ p(e) = N(0, I) for every episode,
 published as soon as the previous episode ends so the next one starts with it. Then e* = the posterior mean of
-task_encoder.onnx over every gathered transition, published once and kept (SPEC §1 Phase 3). Each ended episode's
+task_encoder.onnx over every gathered transition, published once and kept. Each ended episode's
 transitions also go out on the transitions topic (for on-robot adaptation). Services: ~/clear (std_srvs/Trigger:
 forget the context, explore again) and ~/exploit (std_srvs/SetBool: true = encode now, false = explore). With
 `load_context`, the exploration episodes kept in `context_dir` (an adaptation run's) are loaded at start-up.

@@ -1,4 +1,4 @@
-"""Task sets: the shipped sets match SPEC §2, user files work, bad input gives clear errors."""
+"""Task sets: the shipped sets match the paper's, user files work, bad input gives clear errors."""
 
 import pytest
 

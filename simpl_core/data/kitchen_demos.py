@@ -1,4 +1,4 @@
-"""Task-agnostic kitchen data: scripted teleoperation of random subtask sequences (SPEC §2 "Offline data").
+"""Task-agnostic kitchen data: scripted teleoperation of random subtask sequences.
 
 The paper's ~600 human play sequences cannot be downloaded, so we collect them the way a lab would, with a scripted
 operator at the Cartesian teleop interface: each episode picks `subtasks_per_episode` distinct subtasks in a random

@@ -1,4 +1,4 @@
-"""Task-agnostic maze data: planner runs between random cells (SPEC §2 "Offline data").
+"""Task-agnostic maze data: planner runs between random cells.
 
 Each episode starts in a random free cell and heads for a random goal cell along a shortest grid path. A PD
 controller steers toward the next cell centre on the path: action = clip(10 (waypoint - pos) - vel) plus Gaussian

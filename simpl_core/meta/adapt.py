@@ -1,4 +1,4 @@
-"""Target-task learning (SPEC §1 Phase 3) and the baselines, run side by side in lock-step waves.
+"""Target-task learning and the baselines, run side by side in lock-step waves.
 
 Each learner is one (method, task, seed). Every episode index is one wave: all learners of one action level run
 their episodes together in one batched env, then each learner learns from its own episode. Every episode's return
@@ -55,7 +55,7 @@ class TargetConfig:
 
     @classmethod
     def for_domain(cls, domain: str, **overrides) -> "TargetConfig":
-        """The paper's target-learning values of a domain (REFERENCE_NOTES §3; the defaults above are maze's)."""
+        """The paper's target-learning values of a domain (the defaults above are maze's)."""
         if domain == "kitchen":
             overrides = {"horizon": 280, "scratch_hidden": 128, "scratch_layers": 5,
                          "simpl_sac": SacConfig(target_kl=5.0, kl_clip=20.0, increasing_alpha=True),

@@ -30,7 +30,7 @@ METHOD_LEVELS = {"simpl": "skills", "spirl": "skills", "mtrl": "skills", "sac": 
 # method -> the kind of meta-training run it reads; SiMPL's is optional (default: the bundle's meta-training)
 META_RUNS = {"simpl": "simpl", "pearl": "pearl", "pearl-ft": "pearl", "mtrl": "mtrl"}
 METHODS = tuple(METHOD_LEVELS)
-# the paper's checkpoint episodes per domain (SPEC §1 Metric; maze Fig. 4, kitchen Fig. 4)
+# the paper's checkpoint episodes per domain
 CHECKPOINTS = {"maze": (20, 60, 100, 300), "kitchen": (20, 50, 100, 200)}
 
 

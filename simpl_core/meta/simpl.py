@@ -1,4 +1,4 @@
-"""SiMPL meta-training (SPEC §1 Phase 2), CleanRL-style: networks and the update step in `Simpl`, the loop in
+"""SiMPL meta-training, CleanRL-style: networks and the update step in `Simpl`, the loop in
 `meta_train`.
 
 Per task two FIFO buffers of high-level transitions: the encoder buffer (conditioning data, from episodes run with

@@ -1,4 +1,4 @@
-"""Does the meta-trained policy act on what the encoder infers? A probe for "encoder collapse?" (issue 4).
+"""Does the meta-trained policy act on what the encoder infers? A probe for encoder collapse.
 
 For every task, explore as SiMPL's target learning does (episodes conditioned on fresh e ~ p(e)) and encode e* =
 the posterior mean of q(e | all exploration transitions). Then roll out the meta-trained policy, without any

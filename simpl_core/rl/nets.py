@@ -1,4 +1,4 @@
-"""Networks of the high level (SPEC §1 Phase 2): the skill-prior-residual policy, Q-functions, and the Set
+"""Networks of the high level: the skill-prior-residual policy, Q-functions, and the Set
 Transformer task encoder. All Gaussians are diagonal; KLs are analytic and summed over dimensions."""
 
 from __future__ import annotations

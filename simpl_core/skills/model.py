@@ -1,4 +1,4 @@
-"""The closed-loop SPiRL skill model (SPEC §1 Phase 1).
+"""The closed-loop SPiRL skill model.
 
 - skill encoder q(z | s_0..s_{K-1}, a_0..a_{K-1}): per-step Linear -> LSTM -> Linear, last step -> (mu, log sigma)
 - closed-loop decoder pi_l(a_t | s_t, z): an MLP applied at every step with the same z

@@ -2,7 +2,7 @@
 
 A twist (linear and angular velocity of the end-effector in the world frame, as in geometry_msgs/TwistStamped for
 MoveIt Servo) is mapped to joint velocities by damped least squares on the MuJoCo Jacobian of the `end_effector` site.
-Quirks of the kitchen env shape the rest (measured in KITCHEN_NOTES.md):
+Quirks of the kitchen env shape the rest (measured):
 - the env turns an action `a` into the servo target `q_observed + 2 * a * dt`, so a zero action lets gravity pull
   the arm down (~6 mm per step); a gravity feed-forward term holds it up, and a too-fast command is slowed down
   without cutting into that term;

@@ -4,7 +4,7 @@ Like a person, it watches the scene (object sites and joint angles in MuJoCo's `
 twists; CartesianController turns them into env actions, the same path a keyboard or a ROS TwistStamped takes.
 Each subtask is a script of phases (approach, grasp, pull / push / turn / carry, then release and back off). A phase
 is a target pose recomputed from the scene every step and followed by a P-controller; it ends when its goal is met or
-after a step cap. The recipes and numbers come from the measurements in KITCHEN_NOTES.md.
+after a step cap. The recipes and numbers come from measurements of FrankaKitchen-v1.
 Noise (Gaussian twist noise every step, optionally autocorrelated, and random waypoint offsets every episode) makes
 demonstrations vary like human play data; `command()` is the clean twist at the current state, `twist()` the noisy
 one the operator sends; `simpl bench teleop` (simpl_core/bench/teleop.py) measures how often the scripts succeed.
@@ -224,7 +224,7 @@ def microwave() -> list[Phase]:
 
 
 def kettle() -> list[Phase]:
-    # Grip the handle (a bar along x) from above, the fingers closing along y. The sideways grasp of KITCHEN_NOTES
+    # Grip the handle (a bar along x) from above, the fingers closing along y. A sideways grasp
     # (fingers closing vertically) also completes, but it winds the wrist up (joint 5 near -2, joint 7 near its
     # limit) and the knob or door that comes next can no longer be reached.
     from_above = rotation(Z_AXIS, -np.pi / 2) @ rotation(X_AXIS, -np.pi / 2) @ GRIPPER_FORWARD

@@ -1,1 +1,1 @@
-"""SiMPL's 20x20 point-mass maze in MuJoCo (SPEC §2)."""
+"""SiMPL's 20x20 point-mass maze in MuJoCo."""

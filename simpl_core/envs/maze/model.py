@@ -1,4 +1,4 @@
-"""MuJoCo model of the point-mass maze, generated from a MazeLayout (SPEC §2 dynamics)."""
+"""MuJoCo model of the point-mass maze, generated from a MazeLayout."""
 
 from __future__ import annotations
 

@@ -82,16 +82,16 @@ def parameter(node, name: str, default):
 def run(node_class, args=None) -> int:
     rclpy.init(args=args)
     node = None
-    code = 0
     try:
-        node = node_class()
-        rclpy.spin(node)
+        try:
+            node = node_class()
+        except (StartupError, ParameterException, ValueError, FileNotFoundError) as err:
+            print(f"[{node_class.__name__}] cannot start: {err}", file=sys.stderr, flush=True)
+            return 2
+        rclpy.spin(node)  # a bug in a callback from here on is a traceback, not "cannot start"
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (StartupError, ParameterException, ValueError, FileNotFoundError) as err:
-        print(f"[{node_class.__name__}] cannot start: {err}", file=sys.stderr, flush=True)
-        code = 2
-    except RuntimeError:  # RCLError, or pybind11 failing on a message being taken (StartupError is one: above)
+    except RuntimeError:  # RCLError, or pybind11 failing on a message being taken (StartupError is one: caught above)
         if rclpy.ok():
             raise
         # else a signal shut the context down while the executor was busy (ros2/rclpy#398): a clean stop
@@ -99,4 +99,4 @@ def run(node_class, args=None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return code
+    return 0

@@ -35,19 +35,22 @@ class SkillSelectorNode(Node):
             raise StartupError(f"sample must be one of {', '.join(SAMPLING)}, not {self.sample!r}")
         self.embedding: tuple[int, np.ndarray] | None = None  # mode, e
         self.next_choice = (0, 0)  # (episode, step) of the next skill choice
-        self.add_on_set_parameters_callback(self._on_parameters)
+        self.validated: dict[str, PolicyBundle] = {}  # bundles the last parameter check opened, by path
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.skill_pub = self.create_publisher(Float64MultiArray, SKILL_TOPIC, STREAM_DEPTH)
         # deep: behind a backlog on a busy CPU, the step a skill is due at must still come (late beats lost)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, STREAM_DEPTH)
         self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
         self.get_logger().info(f"selecting skills every {self.bundle.skill_horizon} steps with {self.bundle.directory}")
 
-    def _on_parameters(self, params) -> SetParametersResult:
+    def _check_parameters(self, params) -> SetParametersResult:
+        """Validate only (rclpy may still refuse the set after this callback): a new bundle is opened and checked
+        here and kept for _apply_parameters, which runs once the values are set."""
+        validated = {}
         for param in params:
             if param.name == "sample" and param.value not in SAMPLING:
                 return SetParametersResult(successful=False, reason=f"sample must be one of {', '.join(SAMPLING)}")
-            if param.name == "sample":
-                self.sample = param.value
             if param.name == "bundle":
                 try:
                     bundle = open_bundle(str(param.value), *GRAPHS)
@@ -55,10 +58,19 @@ class SkillSelectorNode(Node):
                     return SetParametersResult(successful=False, reason=str(err))
                 if bundle.manifest["dims"] != self.bundle.manifest["dims"]:
                     return SetParametersResult(successful=False, reason=f"{param.value} has dims "
-                                               f"{bundle.manifest['dims']}, the running policy {self.bundle.manifest['dims']}")
-                self.bundle = bundle  # one reference swap: the next selection uses it
-                self.get_logger().info(f"policy swapped to {bundle.directory}")
+                                               f"{bundle.manifest['dims']}, the running policy "
+                                               f"{self.bundle.manifest['dims']}")
+                validated[str(param.value)] = bundle
+        self.validated = validated
         return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params) -> None:
+        for param in params:
+            if param.name == "sample":
+                self.sample = param.value
+            if param.name == "bundle":
+                self.bundle = self.validated.pop(str(param.value))  # one reference swap: the next selection uses it
+                self.get_logger().info(f"policy swapped to {self.bundle.directory}")
 
     def _on_embedding(self, msg: Float64MultiArray) -> None:
         try:

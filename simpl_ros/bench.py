@@ -113,8 +113,7 @@ def floor_latency(steps: int, bundle: str, timeout_s: float = 900.0) -> dict:
     from std_msgs.msg import Float64MultiArray
 
     from simpl_ros.executables import NODES
-    from simpl_ros.latency_echo_node import PING_TOPIC, PONG_TOPIC
-    from simpl_ros.messages import STREAM_DEPTH
+    from simpl_ros.messages import PING_TOPIC, PONG_TOPIC, STREAM_DEPTH
 
     manifest = PolicyBundle.read_manifest(bundle_path(bundle))
     dims, rate_hz = manifest["dims"], float(manifest["control_rate_hz"])
@@ -167,8 +166,7 @@ def compute_times(bundle_dir: str, calls: int = 5000, context: int = 4000, seed:
             times.append((time.perf_counter() - started) * 1e3)
         return percentiles(times)
 
-    from simpl_ros.messages import read_step
-    from simpl_ros.skill_decoder_node import command_message
+    from simpl_ros.messages import command_message, read_step
 
     z = bundle.high_level(state, e)[0]
     layout, step_msg = step_message(dims, state)

@@ -35,11 +35,10 @@ from simpl_core.envs.kitchen.task import completed_subtasks
 from simpl_core.robots.reset import StartState
 from simpl_core.robots.safety import Freshness
 from simpl_ros.messages import EPISODE_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
-from simpl_ros.node_main import parameter, run
+from simpl_ros.node_main import parameter, run, task_from, task_name
 from simpl_ros.readiness import PolicyListening, answer_reset
 from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
                                         VELOCITY_CONTROLLER, ArmConfig, Ros2ControlArm, required_limits)
-from simpl_ros.sim_node import task_from, task_name
 
 ACTION_SCALE = 2.0  # FrankaKitchen turns an action in [-1, 1] into 2 x action rad/s (franka_env.py: act_rng)
 

@@ -11,10 +11,8 @@ import sys
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
-from simpl_ros.messages import STREAM_DEPTH
+from simpl_ros.messages import PING_TOPIC, PONG_TOPIC, STREAM_DEPTH
 from simpl_ros.node_main import parameter, run
-
-PING_TOPIC, PONG_TOPIC = "simpl/bench/ping", "simpl/bench/pong"
 
 
 class LatencyEchoNode(Node):

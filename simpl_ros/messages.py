@@ -23,6 +23,7 @@ TRANSITIONS_TOPIC = "simpl/transitions"  # encoder -> adaptation: one episode's 
 JOINT_STATES_TOPIC = "joint_states"
 TWIST_TOPIC = "/servo_node/delta_twist_cmds"   # teleop -> servo: end-effector twist (world frame), MoveIt Servo's name
 GRIPPER_TOPIC = "/servo_node/gripper_cmd"      # teleop -> servo: std_msgs/Float64, +1 open, -1 close
+PING_TOPIC, PONG_TOPIC = "simpl/bench/ping", "simpl/bench/pong"  # simpl-ros bench <-> latency_echo
 
 EXPLORE, EXPLOIT = 0, 1
 # State topics (e*, a recorder's status): a node that joins late still gets the last message.
@@ -144,3 +145,9 @@ def read_rows(msg: Float64MultiArray, width: int) -> tuple[int, np.ndarray]:
         raise MessageError(f"expected an episode-<n> x {width} block of transitions")
     rows = np.asarray(msg.data, np.float32).reshape(dims[0].size, width)
     return int(dims[0].label.removeprefix("episode-")), rows
+
+
+def command_message(bundle, observation: np.ndarray, z: np.ndarray) -> Float64MultiArray:
+    """a = decoder(s, z), clamped to the action bounds, as the forward command."""
+    action = bundle.clip_action(bundle.decode(observation, z))[0]
+    return Float64MultiArray(data=action.astype(np.float64).tolist())

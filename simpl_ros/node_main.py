@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from rclpy.executors import ExternalShutdownException
 
 from simpl_core.paths import share_dir
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
+from simpl_core.tasks import resolve_task
 
 
 class StartupError(RuntimeError):
@@ -77,6 +79,17 @@ def parameter(node, name: str, default):
         return type(default)(value)
     except (TypeError, ValueError):
         raise StartupError(f"parameter {name}={value!r} is not a {type(default).__name__}") from None
+
+
+def task_from(value, domain_name: str):
+    """The task parameter as a task, or None when empty. `-p task:="[12, 7]"` arrives as an integer array, a task
+    name as a string. Raises TaskError with the reason."""
+    text = value if isinstance(value, str) else json.dumps([int(v) for v in value])
+    return resolve_task(text, domain_name) if text.strip() else None
+
+
+def task_name(task) -> str:
+    return task.name if task is not None else "none (task-agnostic)"
 
 
 def run(node_class, args=None) -> int:

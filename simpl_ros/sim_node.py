@@ -28,21 +28,10 @@ from std_srvs.srv import Trigger
 
 import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
 from simpl_core.envs.domains import domain
-from simpl_core.tasks import TaskError, resolve_task
+from simpl_core.tasks import TaskError
 from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
-from simpl_ros.node_main import parameter, run
+from simpl_ros.node_main import parameter, run, task_from, task_name
 from simpl_ros.readiness import PolicyListening, answer_reset
-
-
-def task_from(value, domain_name: str):
-    """The task parameter as a task, or None when empty. `-p task:="[12, 7]"` arrives as an integer array, a task
-    name as a string. Raises TaskError with the reason."""
-    text = value if isinstance(value, str) else json.dumps([int(v) for v in value])
-    return resolve_task(text, domain_name) if text.strip() else None
-
-
-def task_name(task) -> str:
-    return task.name if task is not None else "none (task-agnostic)"
 
 
 class SimNode(Node):

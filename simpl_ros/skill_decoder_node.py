@@ -17,14 +17,9 @@ import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
-from simpl_ros.messages import SKILL_TOPIC, STEP_TOPIC, MessageError, read_step, skill_layout, step_layout
+from simpl_ros.messages import (SKILL_TOPIC, STEP_TOPIC, MessageError, command_message, read_step, skill_layout,
+                                step_layout)
 from simpl_ros.node_main import WarningsByKind, open_bundle, parameter, run
-
-
-def command_message(bundle, observation: np.ndarray, z: np.ndarray) -> Float64MultiArray:
-    """a = decoder(s, z), clamped to the action bounds, as the forward command."""
-    action = bundle.clip_action(bundle.decode(observation, z))[0]
-    return Float64MultiArray(data=action.astype(np.float64).tolist())
 
 
 class SkillDecoderNode(Node):

@@ -69,3 +69,11 @@ def test_simpl_core_never_imports_simpl_ros():
     offenders = {module_name(p) for p in (ROOT / "simpl_core").rglob("*.py")
                  if any(n == "simpl_ros" or n.startswith("simpl_ros.") for n in imported_names(p))}
     assert not offenders, f"simpl_core modules importing simpl_ros: {sorted(offenders)}"
+
+
+def test_no_ros_node_imports_another_node():
+    """Shared helpers live in simpl_ros.messages / node_main, so each node file stands alone."""
+    nodes = {module_name(p) for p in (ROOT / "simpl_ros").glob("*_node.py")}
+    offenders = {(module_name(p), n) for p in (ROOT / "simpl_ros").rglob("*.py") for n in imported_names(p)
+                 if n in nodes and n != module_name(p)}
+    assert not offenders, f"modules importing a node module: {sorted(offenders)}"

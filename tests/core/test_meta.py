@@ -559,7 +559,7 @@ def test_shipped_bundle_records_the_committed_target_results():
     from simpl_core.runtime.bundle import PolicyBundle
     bundle = PolicyBundle.load(resource("models", "maze"))
     recorded = bundle.manifest["provenance"]["meta"]["target_learning"]
-    results = Path(__file__).parents[1] / "docs" / "results" / "maze_sample_efficiency"
+    results = Path(__file__).parents[2] / "docs" / "results" / "maze_sample_efficiency"
     info = json.loads((results / "run.json").read_text())
     assert info["meta_weights_sha256"] == bundle.manifest["files"]["simpl_model.pt"] and "simpl" not in info["runs"]
     rows = [r for r in read_csv(results / "returns.csv") if r["method"] == "simpl"]

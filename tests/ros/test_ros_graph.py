@@ -32,7 +32,7 @@ from simpl_ros.launcher import (TIMED_OUT, LaunchError, NodeCommand, Stack, load
 from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
                                 TRANSITIONS_TOPIC, Step, embedding_layout, read_rows, skill_layout, step_layout)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = "ball_controller/commands"
 NO_ACTION = np.zeros(2, np.float32)
 

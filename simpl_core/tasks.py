@@ -1,7 +1,8 @@
 """Named task sets: load them from config/tasks/<domain>.yaml or from a user file in the same format.
 
 A task file holds `domain: <name>` and `task_sets: {set-name: [task, ...]}`; each domain knows how to parse and
-validate its own tasks (maze: a goal cell [x, y]; kitchen: 4 subtask names in order). `resolve_tasks("maze-train-40")` finds a shipped set by name;
+validate its own tasks (maze: a goal cell [x, y]; kitchen: 4 subtask names in order).
+`resolve_tasks("maze-train-40")` finds a shipped set by name;
 `resolve_tasks("my_tasks.yaml")` or `resolve_tasks("my_tasks.yaml:set-name")` loads a user file.
 """
 
@@ -50,7 +51,8 @@ def load_task_file(path: str | Path) -> dict[str, TaskSet]:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise TaskError(f"cannot read task file {path}: {err}") from err
-    if not isinstance(raw, dict) or not isinstance(raw.get("domain"), str) or not isinstance(raw.get("task_sets"), dict):
+    if (not isinstance(raw, dict) or not isinstance(raw.get("domain"), str)
+            or not isinstance(raw.get("task_sets"), dict)):
         raise TaskError(f"{path}: a task file needs 'domain: <name>' and 'task_sets: {{name: [task, ...]}}'")
     parse = _parser(raw["domain"], str(path))
     sets = {}

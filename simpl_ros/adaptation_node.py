@@ -10,8 +10,8 @@
 3. evaluate: `eval_episodes` episodes with the mean skill of the final policy.
 Every episode's high-level transitions go to `out_dir` as the episode ends (explore/, finetune/, evaluate/ and a line
 in episodes.jsonl), so Ctrl-C or a crash loses nothing: a restart with the same out_dir resumes (the encoder reloads
-the exploration episodes; the fine-tuner replays its episodes). The result, success and return before (exploration episodes)
-and after (evaluation episodes), goes to results.json and the log.
+the exploration episodes; the fine-tuner replays its episodes). The result, success and return before (exploration
+episodes) and after (evaluation episodes), goes to results.json and the log.
 """
 
 from __future__ import annotations
@@ -193,7 +193,8 @@ class AdaptationNode(Node):
         if time.monotonic() - self.waiting_since > self.e_star_timeout:
             transitions = sum(len(rows) for rows in self.log.rows("explore"))
             self._stop(f"no e* from the task encoder {self.e_star_timeout:g} s after the exploration episodes "
-                       f"({transitions} transitions in {self.log.count('explore')} episodes; the encoder's log says why)")
+                       f"({transitions} transitions in {self.log.count('explore')} episodes; "
+                       "the encoder's log says why)")
 
     def _stop(self, reason: str) -> None:
         self.get_logger().error(f"{reason}; the episodes so far are in {self.log.out_dir} (a restart resumes)")
@@ -293,7 +294,8 @@ class AdaptationNode(Node):
         (self.log.out_dir / "results.json").write_text(json.dumps(results, indent=2))
         # the maze counts goals reached; the kitchen's return counts the subtasks completed in order
         key, what = ("return", "completed subtasks") if self.domain == "kitchen" else ("success", "success")
-        fmt = (lambda v: "n/a" if v is None else f"{v:.2f}")
+        def fmt(value):
+            return "n/a" if value is None else f"{value:.2f}"
         self.get_logger().info(f"adaptation done: {what} before {fmt(results[f'{key}_before'])} "
                                f"({self.log.count('explore')} exploration episodes), after "
                                f"{fmt(results[f'{key}_after'])} ({self.log.count('evaluate')} evaluation episodes); "

@@ -224,7 +224,8 @@ def format_report(report: dict) -> str:
              f"missed deadlines: {floor['missed_deadlines']}",
              "compute per call (onnxruntime, 1 thread):"]
     for part in ("skill_choice_steps", "within_a_skill"):  # inserted under the pooled line
-        lines.insert(2, f"    {part.replace('_', ' ')}: p50 {graph[part]['p50_ms']} ms, p99 {graph[part]['p99_ms']} ms, "
+        lines.insert(2, f"    {part.replace('_', ' ')}: p50 {graph[part]['p50_ms']} ms, "
+                        f"p99 {graph[part]['p99_ms']} ms, "
                         f"max {graph[part]['max_ms']} ms ({graph[part]['count']} steps)")
     lines += [f"  {name}: p50 {v['p50_ms']} ms, p99 {v['p99_ms']} ms, max {v['max_ms']} ms"
               for name, v in report["compute"].items()]

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "with no work in it (two bare rclpy processes at the same rate: the floor on this machine). "
                     "Writes latency.json "
                     "and latency.png (histogram) to --out.")
-    bench.add_argument("--steps", type=int, default=10_000, help="control steps to time, graph and floor each (default 10000, ~100 s each)")
+    bench.add_argument("--steps", type=int, default=10_000,
+                       help="control steps to time, graph and floor each (default 10000, ~100 s each)")
     bench.add_argument("--bundle", default="models/maze", help="policy bundle (default models/maze)")
     bench.add_argument("--out", default="runs/bench_ros", help="output directory (default runs/bench_ros)")
     bench.set_defaults(run=run_bench)

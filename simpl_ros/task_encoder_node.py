@@ -24,8 +24,8 @@ from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 from simpl_ros.episodes import EpisodeRecorder
 from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
-                                STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step, rows_message,
-                                skill_layout, step_layout)
+                                STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step,
+                                rows_message, skill_layout, step_layout)
 from simpl_ros.node_main import StartupError, open_bundle, parameter, run
 
 
@@ -37,7 +37,8 @@ class TaskEncoderNode(Node):
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]
-        self.layouts = step_layout(dims["state"], dims["action"]), skill_layout(dims["latent"]), embedding_layout(dims["task"])
+        self.layouts = (step_layout(dims["state"], dims["action"]), skill_layout(dims["latent"]),
+                        embedding_layout(dims["task"]))
         self.recorder = EpisodeRecorder(TransitionLayout(dims["state"], dims["latent"]), self.bundle.skill_horizon)
         self.gathered: list[np.ndarray] = []
         self.mode = EXPLORE

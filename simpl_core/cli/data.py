@@ -134,8 +134,8 @@ def run_kitchen(args) -> int:
 
 
 def run_inspect(args) -> int:
-    from simpl_core.data.inspect import (dataset_domain, kitchen_coverage, plot_kitchen_coverage, plot_maze_trajectories,
-                                         subtask_orders, summarize)
+    from simpl_core.data.inspect import (dataset_domain, kitchen_coverage, plot_kitchen_coverage,
+                                         plot_maze_trajectories, subtask_orders, summarize)
     from simpl_core.data.minari_io import load_dataset
 
     dataset = load_dataset(args.path)

@@ -111,7 +111,8 @@ def run_adapt(args) -> int:
 
     domain = PolicyBundle.read_manifest(Path(args.bundle))["domain"]  # the protocol's values follow the bundle
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
-                               TargetConfig.for_domain(domain, episodes=args.episodes), args.seeds, args.out, workers=args.workers,
+                               TargetConfig.for_domain(domain, episodes=args.episodes), args.seeds, args.out,
+                               workers=args.workers,
                                runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")},
                                command=args.command_line, first_seed=args.first_seed)
     print(f"returns: {result['csv']}   curves: {result['png']}")

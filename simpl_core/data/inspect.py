@@ -78,7 +78,8 @@ def summarize(dataset: OfflineDataset) -> str:
     spec = DOMAINS.get(domain)
     lines = [
         f"dataset      {dataset.metadata.get('dataset_id', '?')}  ({dataset.path})",
-        f"episodes     {dataset.num_episodes}  ({terminated} terminated, {dataset.num_episodes - terminated} truncated)",
+        f"episodes     {dataset.num_episodes}  ({terminated} terminated, "
+        f"{dataset.num_episodes - terminated} truncated)",
         f"transitions  {dataset.num_transitions}",
         f"length       min {lengths.min()}  median {int(np.median(lengths))}  mean {lengths.mean():.1f}  "
         f"max {lengths.max()}",
@@ -89,7 +90,8 @@ def summarize(dataset: OfflineDataset) -> str:
         *_range_rows(np.concatenate([ep.actions for ep in dataset.episodes]), spec.action_names if spec else None),
     ]
     if domain == "maze":
-        lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable cells visited")
+        lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable "
+                     "cells visited")
     return "\n".join(lines)
 
 

@@ -130,7 +130,8 @@ class MultiheadAttentionBlock(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         q, k, v = self.q(query), self.k(keys), self.v(keys)
-        split = lambda x: torch.cat(x.split(self.dim // self.heads, dim=2), dim=0)  # heads stacked on the batch
+        def split(x: torch.Tensor) -> torch.Tensor:  # heads stacked on the batch
+            return torch.cat(x.split(self.dim // self.heads, dim=2), dim=0)
         qh, kh, vh = split(q), split(k), split(v)
         attention = torch.softmax(qh @ kh.transpose(1, 2) / math.sqrt(self.dim), dim=2)
         o = torch.cat((qh + attention @ vh).split(query.shape[0], dim=0), dim=2)

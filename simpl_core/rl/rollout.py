@@ -25,7 +25,8 @@ class HighLevelEpisode:
 
 
 def rollout_wave(env, tasks: list, policy: SkillPolicy, decoder: SkillDecoder, layout: TransitionLayout,
-                 skill_horizon: int, conds: np.ndarray | None = None, seed: int | None = None) -> list[HighLevelEpisode]:
+                 skill_horizon: int, conds: np.ndarray | None = None,
+                 seed: int | None = None) -> list[HighLevelEpisode]:
     """One episode per task, all at once (env.num_envs == len(tasks), env created with autoreset DISABLED)."""
     count = len(tasks)
     obs, _ = env.reset(seed=seed, options={"tasks": list(tasks)})

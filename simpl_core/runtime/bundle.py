@@ -31,7 +31,8 @@ GRAPH_SIGNATURES = {
     "skill_prior": ({"state": ("batch", "state")}, {"mean": ("batch", "latent"), "log_std": ("batch", "latent")}),
     "high_level_policy": ({"state": ("batch", "state"), "e": ("batch", "task")},
                           {"mean": ("batch", "latent"), "log_std": ("batch", "latent")}),
-    "task_encoder": ({"context": ("batch", "set", "transition")}, {"mean": ("batch", "task"), "std": ("batch", "task")}),
+    "task_encoder": ({"context": ("batch", "set", "transition")},
+                     {"mean": ("batch", "task"), "std": ("batch", "task")}),
 }
 DYNAMIC_AXES = ("batch", "set")
 

@@ -109,7 +109,8 @@ def learning_rate(cfg: SkillTrainConfig, step: int) -> float:
         return cfg.learning_rate
     if cfg.lr_schedule == "cosine":
         progress = min(step / cfg.steps, 1.0)
-        return cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (1 + math.cos(math.pi * progress))
+        return (cfg.min_learning_rate
+                + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (1 + math.cos(math.pi * progress)))
     raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
 
 

@@ -266,7 +266,8 @@ def test_shipped_meta_training_configs_load(name):
      {"monotone_policy_reg"}),
     ("studies/simpl_maze_matched_free_fastcoef", "studies/simpl_maze_1task_matched_beta05_free",
      {"coefficient_learning_rate"}),
-    ("studies/simpl_maze_cpu_beta05_free_fastcoef", "studies/simpl_maze_cpu_beta05_free", {"coefficient_learning_rate"}),
+    ("studies/simpl_maze_cpu_beta05_free_fastcoef", "studies/simpl_maze_cpu_beta05_free",
+     {"coefficient_learning_rate"}),
     ("studies/simpl_maze_cpu_beta05_free", "simpl_maze_cpu",
      {"init_policy_prior_reg", "init_policy_post_reg", "monotone_policy_reg"})])
 def test_experiment_configs_change_only_what_they_state(name, base, changed):
@@ -369,24 +370,28 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert phases["mtrl"] == phases["spirl"] == phases["sac"] == ["learn"] * 4
     assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
     # every episode says what learning did: nothing while exploring or for PEARL, gradient steps once learning
-    assert all(r["updates"] == "0" and r["alpha"] == "" for r in rows if r["phase"] == "explore" or r["method"] == "pearl")
+    assert all(r["updates"] == "0" and r["alpha"] == "" for r in rows
+               if r["phase"] == "explore" or r["method"] == "pearl")
     learned = [r for r in rows if r["method"] in ("simpl", "spirl", "sac") and r["updates"] != "0"]
     assert learned and all(float(r["alpha"]) > 0 and float(r["critic_loss"]) >= 0 for r in learned)
     assert set(result["learning"]) == {"simpl", "spirl", "mtrl", "sac", "pearl-ft"}
-    assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL", "critic loss",
-                                                 "learners", "diverged"}
-    assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
+    assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL",
+                                                 "critic loss", "learners", "diverged"}
+    assert main(["bench", "curves", result["csv"], "--exploration-episodes", "2",
+                 "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
     # runs of other seeds read as one run (seeds split over sessions); an episode in two runs is refused
     from simpl_core.meta.benchmark import write_csv
-    split = [write_csv([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}" / "returns.csv") for seed in "01"]
+    split = [write_csv([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}" / "returns.csv")
+             for seed in "01"]
     for path in split:
         shutil.copy(tmp_path / "run.json", path.with_name("run.json"))
     assert main(["bench", "curves", *map(str, split), "--png", str(tmp_path / "both.png")]) == 0
     assert (tmp_path / "both.png").is_file()
     # one task's curves, by blocks of episodes: drawn elsewhere than the run's own; an unknown task is refused
     task = rows[0]["task"]
-    assert main(["bench", "curves", result["csv"], "--task", task, "--block", "2", "--png", str(tmp_path / "one.png")]) == 0
+    assert main(["bench", "curves", result["csv"], "--task", task, "--block", "2",
+                 "--png", str(tmp_path / "one.png")]) == 0
     assert (tmp_path / "one.png").is_file()
     assert main(["bench", "curves", result["csv"], "--task", task]) == 2
     assert main(["bench", "curves", result["csv"], "--task", "goal(0,0)", "--png", str(tmp_path / "none.png")]) == 2
@@ -487,7 +492,8 @@ def test_task_inference_probe_conditions_the_policy_on_own_other_and_no_task(met
     assert main([*probe, "--meta-run", str(mtrl_run), "--out", str(tmp_path / "mtrl.json")]) == 2  # no encoder
     assert main([*probe, "--meta-run", str(meta), "--episodes", "0"]) == 2
     (tmp_path / "one.yaml").write_text("domain: maze\ntask_sets:\n  one: [[10, 12]]\n")
-    assert main([*probe, "--meta-run", str(meta), "--tasks", str(tmp_path / "one.yaml")]) == 2  # no other task to borrow
+    # no other task to borrow
+    assert main([*probe, "--meta-run", str(meta), "--tasks", str(tmp_path / "one.yaml")]) == 2
 
 
 def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_path):
@@ -520,7 +526,8 @@ def test_checkpoint_errors_are_standard_errors_over_task_seed_runs():
 
 
 def test_block_table_averages_each_block_of_episodes_over_tasks():
-    rows = [{"method": "spirl", "task": task, "seed": "0", "episode": str(e), "return": str(float(e > 2 and task == "a"))}
+    rows = [{"method": "spirl", "task": task, "seed": "0", "episode": str(e),
+             "return": str(float(e > 2 and task == "a"))}
             for task in "ab" for e in range(1, 6)]
     assert block_table(rows, 2) == {"spirl": {"1-2": 0.0, "3-4": 0.5, "5-5": 0.5}}
 

@@ -147,7 +147,6 @@ def test_the_corrective_label_is_the_operators_clean_command_at_the_state_reache
     """DART-style data (recipe v1): the stored label is what the operator, free of noise, commands at the state the
     noisy execution actually reached; the executed action is that command's noisy twin."""
     import copy
-    import dataclasses
 
     from simpl_core.data.kitchen_demos import RECIPES, perturbed_start, teleop_step
     from simpl_core.envs.kitchen.env import KitchenEnv

@@ -20,7 +20,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
-from test_ros_graph import collect, probe, wait_for  # noqa: F401  (probe: the fixture)
+from test_ros_graph import collect, wait_for
 
 from simpl_core.data.minari_io import Episode, load_dataset, write_dataset
 from simpl_core.envs.kitchen.env import action_space, observation_space

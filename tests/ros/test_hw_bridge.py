@@ -16,8 +16,8 @@ import yaml
 from rclpy.duration import Duration
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
-from test_ros_graph import (both_ways, collect, fake_launch_modules, graph_stack, launch_file_graph,  # noqa: F401
-                            probe, run_to_end, wait_for)
+from test_ros_graph import (both_ways, collect, fake_launch_modules, graph_stack, launch_file_graph, run_to_end,
+                            wait_for)
 from trajectory_msgs.msg import JointTrajectory
 
 from simpl_core.paths import resource
@@ -81,7 +81,8 @@ def test_safe_velocity_scales_like_the_sim_and_clamps_to_the_limits():
 def test_safe_velocity_never_carries_a_joint_past_a_position_limit():
     near = RESET_POSE.copy()
     near[3] = -0.42                                               # joint 4, 0.02 rad below its -0.4 limit
-    assert np.isclose(safe_velocity(np.array(action(j4=1.0)), near, LIMITS, 2.0, PERIOD)[3], 0.02 / 2 / PERIOD)  # halfway
+    assert np.isclose(safe_velocity(np.array(action(j4=1.0)), near, LIMITS, 2.0, PERIOD)[3],
+                      0.02 / 2 / PERIOD)  # halfway
     assert RESET_POSE[1] < LIMITS.lower[1]                        # the kitchen resets joint 2 past its limit:
     assert safe_velocity(np.array(action(j2=-1.0)), RESET_POSE, LIMITS, 2.0, PERIOD)[1] == 0.0  # no further
     assert safe_velocity(np.array(action(j2=1.0)), RESET_POSE, LIMITS, 2.0, PERIOD)[1] == 2.0   # back is fine
@@ -179,8 +180,11 @@ class TestBridgeWithTheFakeArm:
         # at a limit: less than 5 mm short of it, or less than 1 cm past it when a command came more than a control
         # period late on a loaded machine (the safety layer then holds the joint there: past a limit it may only
         # move back)
-        at_limit = lambda position, limit, side: -0.005 < side * (position - limit) < 0.01
-        at_limits = lambda: all(at_limit(arm.joints[-1].position[j], limit, side) for j, limit, side in limited)
+        def at_limit(position, limit, side):
+            return -0.005 < side * (position - limit) < 0.01
+
+        def at_limits():
+            return all(at_limit(arm.joints[-1].position[j], limit, side) for j, limit, side in limited)
         push = action(j2=-1.0, j4=1.0, j5=5.0, j8=-1.0)
         drive(arm.policy, push, 1.0)                      # 4 s of the arm's time, then more if a loaded machine lagged
         drive(arm.policy, push, 3.0, until=at_limits)

@@ -8,16 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 import yaml
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
@@ -35,20 +32,6 @@ from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = "ball_controller/commands"
 NO_ACTION = np.zeros(2, np.float32)
-
-
-@pytest.fixture(scope="module")
-def probe():
-    rclpy.init()
-    node = rclpy.create_node("test_probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield node
-    executor.shutdown(timeout_sec=2.0)
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def collect(node, topic, msg_type=Float64MultiArray, qos=10) -> list:
@@ -97,7 +80,8 @@ class Recorded:
 def fake_launch_modules(monkeypatch) -> None:
     names = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "Shutdown"],
              "launch.conditions": ["IfCondition"],
-             "launch.substitutions": ["EqualsSubstitution", "LaunchConfiguration", "NotSubstitution", "TextSubstitution"],
+             "launch.substitutions": ["EqualsSubstitution", "LaunchConfiguration", "NotSubstitution",
+                                      "TextSubstitution"],
              "launch_ros": [], "launch_ros.actions": ["Node"]}
     for module, classes in names.items():
         fake = types.ModuleType(module)
@@ -476,7 +460,8 @@ def test_recorder_leaves_out_segments_with_lost_messages():
 
 
 def test_serving_nodes_do_not_import_torch():
-    modules = "simpl_ros.sim_node, simpl_ros.skill_decoder_node, simpl_ros.skill_selector_node, simpl_ros.task_encoder_node"
+    modules = ("simpl_ros.sim_node, simpl_ros.skill_decoder_node, simpl_ros.skill_selector_node, "
+               "simpl_ros.task_encoder_node")
     probe_code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"

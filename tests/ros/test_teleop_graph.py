@@ -13,7 +13,7 @@ import minari
 from geometry_msgs.msg import TwistStamped
 from rosbags.highlevel import AnyReader
 from std_msgs.msg import Float64
-from test_ros_graph import collect, graph_stack, probe, run_to_end, wait_for  # noqa: F401  (probe: the fixture)
+from test_ros_graph import collect, graph_stack, run_to_end, wait_for
 
 from simpl_core.data.inspect import subtask_order
 from simpl_core.data.minari_io import load_dataset

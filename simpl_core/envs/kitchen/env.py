@@ -9,7 +9,8 @@ position targets (12.5 Hz, 40 physics steps per env step).
 With a task (a KitchenTask, or a list of 4 subtask names) the reward is SiMPL's in-order credit (task.py) and the
 episode terminates when all 4 subtasks are credited. Without one the env is task-agnostic (reward 0, never
 terminates): that is how demonstrations are recorded. `reset(options={"state": (qpos, qvel)})` starts elsewhere than
-the fixed reset pose. The 280-step horizon is a truncation (gymnasium's TimeLimit via the registered id). `info["completed"]` lists the subtasks complete right now, `info["credited"]` counts credit.
+the fixed reset pose. The 280-step horizon is a truncation (gymnasium's TimeLimit via the registered id).
+`info["completed"]` lists the subtasks complete right now, `info["credited"]` counts credit.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ _OBJECT_JOINTS = ("knob1", "bottom_right_burner", "knob2", "bottom_left_burner",
                   "right_hinge_cabinet", "microwave")
 OBSERVATION_NAMES = (
     *(f"{joint}_pos" for joint in _ROBOT_JOINTS), *(f"{joint}_vel" for joint in _ROBOT_JOINTS),
-    *(f"{joint}_pos" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("x", "y", "z", "qw", "qx", "qy", "qz")),
+    *(f"{joint}_pos" for joint in _OBJECT_JOINTS),
+    *(f"kettle_{axis}" for axis in ("x", "y", "z", "qw", "qx", "qy", "qz")),
     *(f"{joint}_vel" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("vx", "vy", "vz", "wx", "wy", "wz")))
 # The observation's four parts, as slices (the robot's 9 joints = the action's order).
 ROBOT_POSITIONS, ROBOT_VELOCITIES = slice(0, 9), slice(9, 18)

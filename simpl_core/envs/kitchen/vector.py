@@ -51,7 +51,8 @@ class KitchenVectorEnv(VectorEnv):
     def _read_env_constants(self, env: KitchenEnv) -> None:
         robot = env.base.robot_env
         self.model, self._frame_skip, self._dt = env.model, robot.frame_skip, robot.dt
-        self._position_bound, self._velocity_bound = robot.robot_pos_bound[:ROBOT_DOFS], robot.robot_vel_bound[:ROBOT_DOFS]
+        self._position_bound, self._velocity_bound = (robot.robot_pos_bound[:ROBOT_DOFS],
+                                                      robot.robot_vel_bound[:ROBOT_DOFS])
         self._action_scale = robot.act_rng
         object_ratio = env.base.object_noise_ratio
         self._noise = np.concatenate([robot.robot_noise_ratio * robot.robot_pos_noise_amp[:ROBOT_DOFS],

@@ -91,12 +91,14 @@ class MazeLayout:
         path = [cell]
         while dist[cell] > 0:
             cell = next((cell[0] + dx, cell[1] + dy) for dx, dy in _NEIGHBOURS
-                        if self.is_free((cell[0] + dx, cell[1] + dy)) and dist[cell[0] + dx, cell[1] + dy] == dist[cell] - 1)
+                        if self.is_free((cell[0] + dx, cell[1] + dy))
+                            and dist[cell[0] + dx, cell[1] + dy] == dist[cell] - 1)
             path.append(cell)
         return path
 
     def wall_boxes(self) -> list[tuple[int, int, int, int]]:
-        """Cover the walls with few axis-aligned rectangles (x0, y0, x1, y1 inclusive): fewer geoms, faster collisions."""
+        """Cover the walls with few axis-aligned rectangles (x0, y0, x1, y1 inclusive): fewer geoms, faster
+        collisions."""
         covered = np.zeros_like(self.walls)
         boxes = []
         rows, cols = self.shape

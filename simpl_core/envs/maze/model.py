@@ -34,7 +34,8 @@ def build_mjcf(layout: MazeLayout) -> str:
   </default>
   <visual><global offwidth="640" offheight="640"/></visual>
   <asset>
-    <texture name="grid" type="2d" builtin="checker" rgb1="0.85 0.85 0.85" rgb2="0.75 0.75 0.75" width="64" height="64"/>
+    <texture name="grid" type="2d" builtin="checker" rgb1="0.85 0.85 0.85" rgb2="0.75 0.75 0.75" width="64"
+             height="64"/>
     <material name="floor" texture="grid" texrepeat="{cols / 2} {rows / 2}"/>
     <material name="wall" rgba="0.45 0.35 0.25 1"/>
   </asset>

@@ -166,8 +166,10 @@ def write_dataset(path: str | Path, episodes: Iterable[Episode], observation_spa
     episodes = list(episodes)
     if not episodes:
         raise DatasetError(f"refusing to write {path}: no episodes given")
-    dataset_id = dataset_id or dataset_id_for(path)
-    _check_dataset_id(dataset_id)
+    if not dataset_id:
+        dataset_id = dataset_id_for(path)  # derived and checked
+    else:
+        _check_dataset_id(dataset_id)
     obs_space = _flat_box(observation_space, "observation", path)
     _check_episodes_fit(episodes, obs_space, _flat_box(action_space, "action", path), path)
     metadata = {**(extra_metadata or {}), "description": description, "algorithm_name": algorithm_name}

@@ -96,22 +96,30 @@ kitchen-skills-v1: $(BIN)/.installed  ## kitchen skills on corrective-label data
 	$(BIN)/simpl eval-prior --bundle models/kitchen-v1 --episodes 100
 
 KITCHEN_DATASET_1200 := datasets/kitchen-teleop-1200-v1
-# one ladder row: train on a dataset, export, replay the held-out demos, roll out the prior (row, dataset)
+KITCHEN_DATASET_V2 := datasets/kitchen-teleop-v2
+KITCHEN_HELDOUT_V2 := datasets/kitchen-teleop-heldout-v2
+# one ladder row: train on a dataset, export, replay held-out demos (v1 unless a third argument names others), roll
+# out the prior (row, dataset[, held-out dataset])
 ladder_row = $(BIN)/simpl train-skills --config config/studies/kitchen_skills/$(1).yaml --dataset $(2) --out runs/ladder/$(1) --resume \
 	  && $(BIN)/simpl export --skills runs/ladder/$(1) --out runs/ladder/$(1)/bundle \
-	  && $(BIN)/simpl eval-skills --skills runs/ladder/$(1) --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$(1)/replay_report.json \
+	  && $(BIN)/simpl eval-skills --skills runs/ladder/$(1) --dataset $(or $(3),$(KITCHEN_HELDOUT)) --episodes 50 --out runs/ladder/$(1)/replay_report$(if $(3),_v2).json \
 	  && $(BIN)/simpl eval-prior --bundle runs/ladder/$(1)/bundle --episodes 100 --out runs/ladder/$(1)/prior
-kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1, rows 6-7 continue from models/kitchen-v1
+kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1, rows 6-7 continue from models/kitchen-v1, rows 8-9 on v2 data
 	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
 	test -d $(KITCHEN_DATASET_V1) || $(BIN)/simpl data kitchen --recipe v1 --episodes 600 --out $(KITCHEN_DATASET_V1)
 	test -d $(KITCHEN_DATASET_1200) || $(BIN)/simpl data kitchen --recipe v1 --episodes 1200 --out $(KITCHEN_DATASET_1200)
 	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
+	test -d $(KITCHEN_DATASET_V2) || $(BIN)/simpl data kitchen --recipe v2 --episodes 600 --out $(KITCHEN_DATASET_V2)
+	test -d $(KITCHEN_HELDOUT_V2) || $(BIN)/simpl data kitchen --recipe v2 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT_V2)
 	$(call ladder_row,1_today,$(KITCHEN_DATASET))
 	$(call ladder_row,2_long,$(KITCHEN_DATASET))
 	$(call ladder_row,3_positions,$(KITCHEN_DATASET))
 	$(call ladder_row,4_normalized,$(KITCHEN_DATASET))
 	$(call ladder_row,6_continued,$(KITCHEN_DATASET_V1))
 	$(call ladder_row,7_more_data,$(KITCHEN_DATASET_1200))
+	for row in 8_observable 9_observable_continued; do \
+	  $(call ladder_row,$$row,$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2)) \
+	  && $(BIN)/simpl eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json || exit 1; done
 
 KITCHEN_EPISODES ?= 100
 kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)

@@ -34,9 +34,11 @@ def add_parser(commands) -> None:
                     "with noise. No rewards and no task labels are stored. The output directory name must end in "
                     "-vN (Minari naming), e.g. datasets/kitchen-teleop-v1. --recipe v1 (default) stores DART-style "
                     "corrective labels (the clean command at the state the noisy execution reached) as the actions "
-                    "and the executed ones in infos/executed_actions, from a perturbed start pose; --recipe v0 is "
-                    "the data of the shipped models/kitchen skills (noisy commands stored as the actions).")
-    kitchen.add_argument("--recipe", choices=("v0", "v1"), default="v1",
+                    "and the executed ones in infos/executed_actions, from a perturbed start pose; --recipe v2 is v1 "
+                    "with the door pulls, kettle carry and releases aimed from the scene as it is now (never from "
+                    "where a phase began); --recipe v0 is the data of the shipped models/kitchen skills (noisy "
+                    "commands stored as the actions).")
+    kitchen.add_argument("--recipe", choices=("v0", "v1", "v2"), default="v1",
                          help="how the operator records (default v1; see above and RECIPES in kitchen_demos.py)")
     kitchen.add_argument("--episodes", type=int, default=600, help="episodes to record (default 600, as the paper)")
     kitchen.add_argument("--out", required=True, help="dataset directory, e.g. datasets/kitchen-teleop-v0")

@@ -38,6 +38,7 @@ class DemoConfig:
     noise_scale: float = 1.0        # multiplies the teleoperator's twist and waypoint noise (0: no noise)
     noise: TeleopNoise = TeleopNoise()  # the teleoperator's noise (scaled by noise_scale)
     watch_fingers: bool = False     # grasps end when the fingers stop, releases when they are open (TeleopConfig)
+    observable_targets: bool = False  # pulls, kettle carry and release aim from the scene as it is (TeleopConfig)
     corrective_labels: bool = False  # DART: store the clean command at the state reached as the action, the noisy
                                     # one that was executed in infos["executed_actions"]
     start_noise: float = 0.0        # rad; std of a per-episode offset of the 7 arm joints at reset (clipped at 2 std)
@@ -48,12 +49,12 @@ class DemoConfig:
 # The recipes of `simpl data kitchen --recipe`. v0: the data of the shipped models/kitchen skills (white twist noise
 # recorded as the action, per-episode waypoint offsets, fixed reset, timed grasps). v1: corrective labels under
 # stronger, autocorrelated noise that actually pushes the hand off its path, a perturbed start pose, grasps and
-# releases that end on the fingers, no hidden per-episode offsets.
-RECIPES = {
-    "v0": DemoConfig(),
-    "v1": DemoConfig(noise=TeleopNoise(linear_std=0.08, angular_std=0.15, waypoint_std=0.0, correlation=0.7),
-                     watch_fingers=True, corrective_labels=True, start_noise=0.05),
-}
+# releases that end on the fingers, no hidden per-episode offsets. v2: v1 with the operator's long phases (door
+# pulls, kettle lift and carry) and releases aiming at functions of the scene as it is now, never of the scene when
+# the phase began, so the labels are a function of what the observation shows.
+V1 = DemoConfig(noise=TeleopNoise(linear_std=0.08, angular_std=0.15, waypoint_std=0.0, correlation=0.7),
+                watch_fingers=True, corrective_labels=True, start_noise=0.05)
+RECIPES = {"v0": DemoConfig(), "v1": V1, "v2": dataclasses.replace(V1, observable_targets=True)}
 EXECUTED_ACTIONS = "executed_actions"  # infos key of the actions that were executed, where `actions` are labels
 
 
@@ -92,7 +93,8 @@ def record_episode(cfg: DemoConfig, index: int) -> tuple[Episode, list[str], set
     observation, _ = env.reset(seed=int(rng.integers(2**31)), options=options)
     operator = ScriptedTeleoperator(env.model, env.data, subtasks, rng,
                                     dataclasses.replace(cfg.noise, scale=cfg.noise_scale),
-                                    TeleopConfig(watch_fingers=cfg.watch_fingers))
+                                    TeleopConfig(watch_fingers=cfg.watch_fingers,
+                                                 observable_targets=cfg.observable_targets))
     controller = CartesianController(env.model, env.data)
     observations, labels, executed, completed = [observation], [], [], set()
     pause = cfg.pause_steps

@@ -32,6 +32,8 @@ HOME_POSITION = np.array([-0.43, 0.12, 2.02])  # the end-effector at reset
 # Where the kettle is set down: 17 cm short of the env's goal on burner 4, which the arm (almost straight there)
 # could not reach holding the kettle from above; the env counts the kettle done from about y = 0.46.
 KETTLE_PLACE = np.array([-0.23, 0.58, 1.62])
+KETTLE_REST = np.array([-0.269, 0.350, 1.619])  # the kettle's position at reset
+KETTLE_GRIP = np.array([0.0, 0.0, 0.28])  # hand minus kettle position once gripped (handle site 0.26 up, +2 cm)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class TeleopConfig:
     max_subtask_steps: int = 200    # a subtask still unfinished after this many steps is given up (release, go on)
     watch_fingers: bool = False     # end "close" when the fingers have stopped closing and "release" when they
                                     # are open (what the observation shows), instead of after a fixed step count
+    observable_targets: bool = False  # door pulls, kettle carry and release aim at functions of the scene as it
+                                      # is now, never of the scene when the phase began (which no policy sees)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class TrackingError(NamedTuple):
 
 # A phase aims the end-effector at `target(scene, start)`, `start` being the scene when the phase began, with the
 # gripper at `gripper`; it ends when `until(scene, tracking_error, steps)` holds or after `max_steps`.
+# `observable_target`, where given, is the same aim computed from the scene as it is now only
+# (TeleopConfig.observable_targets).
 Target = Callable[[Scene, Scene], Pose]
 Until = Callable[[Scene, TrackingError, int], bool]
 
@@ -118,6 +124,7 @@ class Phase:
     gripper: float
     until: Until
     max_steps: int
+    observable_target: Target | None = None
 
 
 def reached(position_tolerance: float, rotation_tolerance: float = 0.1) -> Until:
@@ -167,6 +174,11 @@ def moved_by(displacement: Sequence[float]) -> Target:
     return target
 
 
+def held() -> Target:
+    """Where the hand is now: hold still, whatever it drifted to."""
+    return lambda scene, start: scene.end_effector()
+
+
 def backed_off(distance: float) -> Target:
     """Straight back along the gripper's approach axis, keeping the orientation (a turned knob stays turned)."""
     def target(scene: Scene, start: Scene) -> Pose:
@@ -185,6 +197,19 @@ def swung(hinge_joint: str, lead: float, turn_hand: bool) -> Target:
         opened = scene.angle(hinge_joint) - start.angle(hinge_joint)
         position = hinge + rotation(Z_AXIS, opened + lead) @ (hand.position - hinge)
         return Pose(position, rotation(Z_AXIS, opened) @ hand.rotation if turn_hand else hand.rotation)
+    return target
+
+
+def swung_with_door(hinge_joint: str, handle: str, lead: float, grasp_orientation: np.ndarray,
+                    turn_hand: bool) -> Target:
+    """`swung` from what the scene shows now: the handle site carried `lead` radians further round the hinge than
+    the door stands, in the orientation the grasp aimed at (yawed by the door's angle with `turn_hand`). Tied to the
+    door, not the hand: a hand that slips off the handle stops instead of running on."""
+    def target(scene: Scene, start: Scene) -> Pose:
+        hinge = scene.hinge_point(hinge_joint)
+        yaw = scene.angle(hinge_joint) if turn_hand else 0.0
+        return Pose(hinge + rotation(Z_AXIS, lead) @ (scene.site(handle) - hinge),
+                    rotation(Z_AXIS, yaw) @ grasp_orientation)
     return target
 
 
@@ -208,7 +233,7 @@ def go_home() -> Phase:
 def release_and_back_off(subtask: str) -> list[Phase]:
     """Every subtask ends here, done or given up: open the gripper, then back off before the next one. The kettle,
     gripped from above, leaves joint 6 at its limit for the knobs next to it unless the arm goes home."""
-    back_off = [Phase("release", moved_by((0.0, 0.0, 0.0)), OPEN, after(5), 5),
+    back_off = [Phase("release", moved_by((0.0, 0.0, 0.0)), OPEN, after(5), 5, observable_target=held()),
                 Phase("back off", backed_off(0.12), OPEN, reached(0.03), 20)]
     return back_off + [go_home()] if subtask == "kettle" else back_off
 
@@ -220,7 +245,8 @@ def microwave() -> list[Phase]:
     # their limits.
     return [go_home()] + grasp("microhandle_site", facing_door) + [
         # Open past -0.6 rad (done at -0.45): the door relaxes a little once let go.
-        Phase("pull", swung("microwave", -0.15, turn_hand=False), CLOSE, joint_past("microwave", -0.65), 40)]
+        Phase("pull", swung("microwave", -0.15, turn_hand=False), CLOSE, joint_past("microwave", -0.65), 40,
+              observable_target=swung_with_door("microwave", "microhandle_site", -0.15, facing_door, turn_hand=False))]
 
 
 def kettle() -> list[Phase]:
@@ -236,11 +262,19 @@ def kettle() -> list[Phase]:
             grip = start.end_effector().position - start.joint("kettle")[:3]
             return Pose(KETTLE_PLACE + grip + clearance * Z_AXIS, from_above)
         return target
+
+    def gripped_at(kettle_position: np.ndarray) -> Target:
+        """The hand where it holds the kettle standing at `kettle_position`, with the nominal grip: fixed points,
+        the same whatever the scene was when the phase began."""
+        return lambda scene, start: Pose(kettle_position + KETTLE_GRIP, from_above)
     # Come down from 25 cm above the handle: a lower approach from the microwave side knocked the kettle over.
     return grasp("kettle_site", from_above, offset=(0.0, 0.0, 0.02), stand_off=0.25, close_steps=5) + [
-        Phase("lift", moved_by(0.05 * Z_AXIS), CLOSE, reached(0.015), 15),
-        Phase("carry", hand_over_place(0.05), CLOSE, reached(0.04), 40),
-        Phase("set down", hand_over_place(0.005), CLOSE, reached(0.02), 15)]
+        Phase("lift", moved_by(0.05 * Z_AXIS), CLOSE, reached(0.015), 15,
+              observable_target=gripped_at(KETTLE_REST + 0.05 * Z_AXIS)),
+        Phase("carry", hand_over_place(0.05), CLOSE, reached(0.04), 40,
+              observable_target=gripped_at(KETTLE_PLACE + 0.05 * Z_AXIS)),
+        Phase("set down", hand_over_place(0.005), CLOSE, reached(0.02), 15,
+              observable_target=gripped_at(KETTLE_PLACE + 0.005 * Z_AXIS))]
 
 
 def burner(knob: str) -> Callable[[], list[Phase]]:
@@ -282,7 +316,9 @@ def hinge_cabinet() -> list[Phase]:
     # The env's goal is the RIGHT door; the gripper yaw follows the door, which kept the grasp all the way.
     return grasp("hinge_site2", GRIPPER_FORWARD) + [
         Phase("pull", swung("right_hinge_cabinet", 0.15, turn_hand=True), CLOSE,
-              joint_past("right_hinge_cabinet", 1.25), 80)]  # done at about 1.15
+              joint_past("right_hinge_cabinet", 1.25), 80,  # done at about 1.15
+              observable_target=swung_with_door("right_hinge_cabinet", "hinge_site2", 0.15, GRIPPER_FORWARD,
+                                                turn_hand=True))]
 
 
 SCRIPTS: dict[str, Callable[[], list[Phase]]] = {
@@ -320,12 +356,14 @@ class ScriptedTeleoperator:
         self.abandoned: list[str] = []
 
     def _observable(self, phase: Phase) -> Phase:
-        """With watch_fingers, gripper phases end on what the fingers do rather than on a step count."""
-        if not self.config.watch_fingers:
-            return phase
+        """With watch_fingers, gripper phases end on what the fingers do rather than on a step count; with
+        observable_targets, phases that have one aim at their observable target."""
         ends = {"close": fingers_closed, "release": fingers_open}
-        return dataclasses.replace(phase, until=ends[phase.name], max_steps=phase.max_steps + 6) \
-            if phase.name in ends else phase
+        if self.config.watch_fingers and phase.name in ends:
+            phase = dataclasses.replace(phase, until=ends[phase.name], max_steps=phase.max_steps + 6)
+        if self.config.observable_targets and phase.observable_target is not None:
+            phase = dataclasses.replace(phase, target=phase.observable_target)
+        return phase
 
     @property
     def done(self) -> bool:

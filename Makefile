@@ -35,33 +35,33 @@ run: $(BIN)/.installed  ## main job: the kitchen_sim ROS 2 graph adapts on-robot
 maze-data: $(BIN)/.installed  ## maze dataset (0.5 M transitions) + inspect PNG, then roll out the shipped skill prior
 	$(BIN)/simpl data maze --transitions 500000 --out $(DATASET) --overwrite
 	$(BIN)/simpl data inspect $(DATASET) --png $(DATASET).png
-	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100 --out runs/eval_prior_maze
+	$(BIN)/simpl skills eval-prior --bundle models/maze --episodes 100 --out runs/eval_prior_maze
 
 skills: $(BIN)/.installed  ## retrain the maze skills (~9 min on 2 cores) and export them to models/maze
 	test -d $(DATASET) || $(BIN)/simpl data maze --transitions 500000 --out $(DATASET)
-	$(BIN)/simpl train-skills --config config/skills_maze.yaml --dataset $(DATASET) --out runs/skills_maze --resume
-	$(BIN)/simpl export --skills runs/skills_maze --out models/maze
-	$(BIN)/simpl eval-prior --bundle models/maze --episodes 100
+	$(BIN)/simpl skills train --config config/skills_maze.yaml --dataset $(DATASET) --out runs/skills_maze --resume
+	$(BIN)/simpl skills export runs/skills_maze --out models/maze
+	$(BIN)/simpl skills eval-prior --bundle models/maze --episodes 100
 
 meta: $(BIN)/.installed  ## meta-train SiMPL on maze-train-40 (~75 min on 2 cores) and add it to models/maze
-	$(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/simpl_maze --resume
-	$(BIN)/simpl export --meta runs/simpl_maze --out models/maze
+	$(BIN)/simpl meta train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/simpl_maze --resume
+	$(BIN)/simpl meta export runs/simpl_maze --out models/maze
 
 baselines: $(BIN)/.installed  ## meta-train the PEARL (~20 min) and MTRL (~75 min) baselines on maze-train-40
-	$(BIN)/simpl meta-train --config config/pearl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/pearl_maze --resume
-	$(BIN)/simpl meta-train --config config/mtrl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/mtrl_maze --resume
+	$(BIN)/simpl meta train --config config/pearl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/pearl_maze --resume
+	$(BIN)/simpl meta train --config config/mtrl_maze_cpu.yaml --bundle models/maze --tasks maze-train-40 --out runs/mtrl_maze --resume
 
 TASK ?= maze-target-10:0
 COMPARE_METHODS ?= simpl,spirl,mtrl,sac,pearl,pearl-ft
 COMPARE_EPISODES ?= 25
 compare: $(BIN)/.installed  ## target-task learning curves of SiMPL and the baselines (needs `make baselines`)
-	$(BIN)/simpl bench sample-efficiency --domain maze --methods $(COMPARE_METHODS) --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze
+	$(BIN)/simpl eval sample-efficiency --domain maze --methods $(COMPARE_METHODS) --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze
 
 studies: $(BIN)/.installed  ## SiMPL meta-trained on 10 and 20 tasks and on the top of the maze, adapted to target goals
-	for n in 10 20; do $(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-$$n --out runs/simpl_maze_$${n}t --resume \
-	  && $(BIN)/simpl bench sample-efficiency --methods simpl --simpl-run runs/simpl_maze_$${n}t --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_$${n}t || exit 1; done
-	$(BIN)/simpl meta-train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-narrow-train --out runs/simpl_maze_narrow --resume
-	for half in top bottom; do $(BIN)/simpl bench sample-efficiency --methods simpl,spirl --simpl-run runs/simpl_maze_narrow --tasks maze-narrow-$$half --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_narrow_$$half || exit 1; done
+	for n in 10 20; do $(BIN)/simpl meta train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-train-$$n --out runs/simpl_maze_$${n}t --resume \
+	  && $(BIN)/simpl eval sample-efficiency --methods simpl --simpl-run runs/simpl_maze_$${n}t --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_$${n}t || exit 1; done
+	$(BIN)/simpl meta train --config config/simpl_maze_cpu.yaml --bundle models/maze --tasks maze-narrow-train --out runs/simpl_maze_narrow --resume
+	for half in top bottom; do $(BIN)/simpl eval sample-efficiency --methods simpl,spirl --simpl-run runs/simpl_maze_narrow --tasks maze-narrow-$$half --episodes $(COMPARE_EPISODES) --seeds 3 --out runs/bench_maze_narrow_$$half || exit 1; done
 
 ros: $(BIN)/.installed  ## the maze_sim ROS 2 graph adapting on-robot to a target goal (~20 min at real time)
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch maze_sim task:=$(TASK) adapt:=true
@@ -73,37 +73,37 @@ kitchen-data: $(BIN)/.installed  ## 600 scripted-teleop kitchen episodes (random
 
 kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 cores), export them to models/kitchen, eval the prior
 	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
-	$(BIN)/simpl train-skills --config config/skills_kitchen.yaml --dataset $(KITCHEN_DATASET) --out runs/skills_kitchen --resume
-	$(BIN)/simpl export --skills runs/skills_kitchen --out models/kitchen
-	$(BIN)/simpl eval-prior --bundle models/kitchen --episodes 100
+	$(BIN)/simpl skills train --config config/skills_kitchen.yaml --dataset $(KITCHEN_DATASET) --out runs/skills_kitchen --resume
+	$(BIN)/simpl skills export runs/skills_kitchen --out models/kitchen
+	$(BIN)/simpl skills eval-prior --bundle models/kitchen --episodes 100
 
 kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (99 min on 2 cores) and add it to models/kitchen
-	$(BIN)/simpl meta-train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
-	$(BIN)/simpl export --meta runs/simpl_kitchen --out models/kitchen
+	$(BIN)/simpl meta train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
+	$(BIN)/simpl meta export runs/simpl_kitchen --out models/kitchen
 
 kitchen-baselines: $(BIN)/.installed  ## meta-train the PEARL (~24 min) and MTRL (~90 min) baselines on kitchen-train-23
-	$(BIN)/simpl meta-train --config config/pearl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/pearl_kitchen --resume
-	$(BIN)/simpl meta-train --config config/mtrl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/mtrl_kitchen --resume
+	$(BIN)/simpl meta train --config config/pearl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/pearl_kitchen --resume
+	$(BIN)/simpl meta train --config config/mtrl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/mtrl_kitchen --resume
 
 KITCHEN_DATASET_V1 := datasets/kitchen-teleop-v1
 KITCHEN_HELDOUT := datasets/kitchen-teleop-heldout-v1
 kitchen-skills-v1: $(BIN)/.installed  ## kitchen skills on corrective-label data (~5 min data, ~25 min training, ~5 min evals) -> models/kitchen-v1
 	test -d $(KITCHEN_DATASET_V1) || $(BIN)/simpl data kitchen --recipe v1 --episodes 600 --out $(KITCHEN_DATASET_V1)
 	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
-	$(BIN)/simpl train-skills --config config/skills_kitchen_v1.yaml --dataset $(KITCHEN_DATASET_V1) --out runs/skills_kitchen_v1 --resume
-	$(BIN)/simpl export --skills runs/skills_kitchen_v1 --out models/kitchen-v1
-	$(BIN)/simpl eval-skills --skills runs/skills_kitchen_v1 --dataset $(KITCHEN_HELDOUT) --episodes 50 --out models/kitchen-v1/replay_report.json
-	$(BIN)/simpl eval-prior --bundle models/kitchen-v1 --episodes 100
+	$(BIN)/simpl skills train --config config/skills_kitchen_v1.yaml --dataset $(KITCHEN_DATASET_V1) --out runs/skills_kitchen_v1 --resume
+	$(BIN)/simpl skills export runs/skills_kitchen_v1 --out models/kitchen-v1
+	$(BIN)/simpl skills eval-skills --skills runs/skills_kitchen_v1 --dataset $(KITCHEN_HELDOUT) --episodes 50 --out models/kitchen-v1/replay_report.json
+	$(BIN)/simpl skills eval-prior --bundle models/kitchen-v1 --episodes 100
 
 KITCHEN_DATASET_1200 := datasets/kitchen-teleop-1200-v1
 KITCHEN_DATASET_V2 := datasets/kitchen-teleop-v2
 KITCHEN_HELDOUT_V2 := datasets/kitchen-teleop-heldout-v2
 # one ladder row: train on a dataset, export, replay held-out demos (v1 unless a third argument names others), roll
 # out the prior (row, dataset[, held-out dataset])
-ladder_row = $(BIN)/simpl train-skills --config config/studies/kitchen_skills/$(1).yaml --dataset $(2) --out runs/ladder/$(1) --resume \
-	  && $(BIN)/simpl export --skills runs/ladder/$(1) --out runs/ladder/$(1)/bundle \
-	  && $(BIN)/simpl eval-skills --skills runs/ladder/$(1) --dataset $(or $(3),$(KITCHEN_HELDOUT)) --episodes 50 --out runs/ladder/$(1)/replay_report$(if $(3),_v2).json \
-	  && $(BIN)/simpl eval-prior --bundle runs/ladder/$(1)/bundle --episodes 100 --out runs/ladder/$(1)/prior
+ladder_row = $(BIN)/simpl skills train --config config/studies/kitchen_skills/$(1).yaml --dataset $(2) --out runs/ladder/$(1) --resume \
+	  && $(BIN)/simpl skills export runs/ladder/$(1) --out runs/ladder/$(1)/bundle \
+	  && $(BIN)/simpl skills eval-skills --skills runs/ladder/$(1) --dataset $(or $(3),$(KITCHEN_HELDOUT)) --episodes 50 --out runs/ladder/$(1)/replay_report$(if $(3),_v2).json \
+	  && $(BIN)/simpl skills eval-prior --bundle runs/ladder/$(1)/bundle --episodes 100 --out runs/ladder/$(1)/prior
 kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1, rows 6-7 continue from models/kitchen-v1, rows 8-9 on v2 data
 	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
 	test -d $(KITCHEN_DATASET_V1) || $(BIN)/simpl data kitchen --recipe v1 --episodes 600 --out $(KITCHEN_DATASET_V1)
@@ -119,11 +119,11 @@ kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder 
 	$(call ladder_row,7_more_data,$(KITCHEN_DATASET_1200))
 	for row in 8_observable 9_observable_continued; do \
 	  $(call ladder_row,$$row,$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2)) \
-	  && $(BIN)/simpl eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json || exit 1; done
+	  && $(BIN)/simpl skills eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json || exit 1; done
 
 KITCHEN_EPISODES ?= 100
 kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)
-	$(BIN)/simpl bench sample-efficiency --domain kitchen --methods simpl,spirl --episodes $(KITCHEN_EPISODES) --seeds 3
+	$(BIN)/simpl eval sample-efficiency --domain kitchen --methods simpl,spirl --episodes $(KITCHEN_EPISODES) --seeds 3
 
 demos: $(BIN)/.installed  ## record kitchen demos over ROS 2 (scripted operator, 10 episodes) into a dataset and an MCAP bag
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch record_demos episodes:=10 bag:=runs/demos_bag_$$(date +%Y%m%d_%H%M%S)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from simpl_core.cli.grammar import add_group, add_verb
+
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("data", help="generate or inspect offline datasets",
-                                 description="Offline datasets in the Minari on-disk layout (HDF5 + metadata.json).")
-    which = parser.add_subparsers(dest="data", required=True, metavar="ACTION")
+    verbs = add_group(commands, "data", help="generate or inspect offline datasets",
+                      description="Offline datasets in the Minari on-disk layout (HDF5 + metadata.json).")
 
-    maze = which.add_parser(
-        "maze", help="task-agnostic planner runs in the maze",
+    maze = add_verb(
+        verbs, "maze", run_maze, help="task-agnostic planner runs in the maze",
         description="Record planner runs between random cells of the maze (grid shortest path, PD controller, "
                     "Gaussian action noise). No rewards and no task labels are stored. The output directory "
                     "name must end in -vN (Minari naming), e.g. datasets/maze-planner-v0.")
@@ -25,10 +26,9 @@ def add_parser(commands) -> None:
     maze.add_argument("--noise", type=float, default=0.1, help="std of the action noise (default 0.1)")
     maze.add_argument("--seed", type=int, default=0)
     maze.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
-    maze.set_defaults(run=run_maze)
 
-    kitchen = which.add_parser(
-        "kitchen", help="scripted teleoperation of random subtask sequences in the kitchen",
+    kitchen = add_verb(
+        verbs, "kitchen", run_kitchen, help="scripted teleoperation of random subtask sequences in the kitchen",
         description="Record scripted-teleop play data in FrankaKitchen-v1: each episode performs random distinct "
                     "subtasks in a random order through the Cartesian teleop interface (twist -> joint velocities), "
                     "with noise. No rewards and no task labels are stored. The output directory name must end in "
@@ -47,16 +47,14 @@ def add_parser(commands) -> None:
     kitchen.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     kitchen.add_argument("--seed", type=int, default=0)
     kitchen.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
-    kitchen.set_defaults(run=run_kitchen)
 
-    inspect = which.add_parser(
-        "inspect", help="summarise a dataset and draw it",
+    inspect = add_verb(
+        verbs, "inspect", run_inspect, help="summarise a dataset and draw it",
         description="Print episode count, lengths and state/action ranges; for maze data, draw the trajectories "
                     "on the map to a PNG. PATH is a dataset directory or a Minari dataset id.")
     inspect.add_argument("path", help="dataset directory (or its data/ folder, or a Minari id)")
     inspect.add_argument("--png", help="where to draw the trajectories (default: <dataset>/trajectories.png)")
     inspect.add_argument("--max-episodes", type=int, default=300, help="episodes to draw (default 300)")
-    inspect.set_defaults(run=run_inspect)
 
 
 def run_maze(args) -> int:

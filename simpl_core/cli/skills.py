@@ -1,13 +1,16 @@
-"""`simpl train-skills`, `simpl export`, `simpl eval-prior`: phase 1 (skills), from data to an ONNX bundle."""
+"""`simpl skills {train,export,eval-prior,eval-skills}`: phase 1 (skills), from data to an ONNX bundle."""
 
 from __future__ import annotations
 
 import json
 
+from simpl_core.cli.grammar import add_group, add_verb
+
 
 def add_parser(commands) -> None:
-    train = commands.add_parser(
-        "train-skills", help="learn skills and a skill prior from offline data (closed-loop SPiRL)",
+    verbs = add_group(commands, "skills", help="phase 1: learn skills and a skill prior, export them, evaluate them")
+    train = add_verb(
+        verbs, "train", run_train, help="learn skills and a skill prior from offline data (closed-loop SPiRL)",
         description="Train the skill encoder, closed-loop decoder and skill prior on K-step windows of an offline "
                     "dataset. Writes metrics.jsonl, checkpoint.pt, loss_curve.png and summary.json to --out; "
                     "an interrupted run continues with --resume.")
@@ -20,8 +23,46 @@ def add_parser(commands) -> None:
                                                    "share 2 cores; two runs of 2 threads each stall each other)")
     train.add_argument("--init-from", metavar="BUNDLE", help="override the config's init_from: start from this "
                                                              "bundle's skill weights (e.g. a run exported earlier)")
-    train.set_defaults(run=run_train)
-    add_export_parser(commands)
+
+    export = add_verb(
+        verbs, "export", run_export, help="export a trained skill run to an ONNX policy bundle",
+        description="Write skill_decoder.onnx (state, z -> action) and skill_prior.onnx (state -> mean, log_std) "
+                    "plus manifest.yaml (dims, skill horizon, control rate, action bounds, names, sha256 of every "
+                    "file, provenance) into --out. `simpl meta export` then adds a meta-training run over those "
+                    "skills.")
+    export.add_argument("run_dir", metavar="RUN", help="skill run directory (from `simpl skills train`)")
+    export.add_argument("--out", required=True, help="bundle directory, e.g. models/maze")
+
+    evaluate = add_verb(
+        verbs, "eval-prior", run_eval_prior, help="roll out the skill prior alone and report where it goes",
+        description="Run the frozen skill prior as the high-level policy (z ~ p(z|s) every K steps, decoded "
+                    "closed-loop) from the task start, task-agnostic. Maze: report coverage and how often the goals "
+                    "of each task set are reached, and draw the trajectories to a PNG. Kitchen: report how often "
+                    "each subtask gets done and the commonest completion orders.")
+    evaluate.add_argument("--bundle", required=True, help="policy bundle directory, e.g. models/maze")
+    evaluate.add_argument("--episodes", type=int, default=100, help="episodes, all stepped together (default 100)")
+    evaluate.add_argument("--steps", type=int, help="env steps per episode (default: the domain's horizon, "
+                                                    "maze 2000, kitchen 280)")
+    evaluate.add_argument("--out", help="write report.json and prior_rollouts.png here (default: the bundle)")
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    replay = add_verb(
+        verbs, "eval-skills", run_eval_skills,
+        help="replay kitchen demonstrations through the skills, closed-loop (can they express them?)",
+        description="Kitchen: replay demonstration episodes in the sim closed-loop through the trained skill "
+                    "autoencoder (every K steps z = the posterior mean of the demonstration's next K steps, decoded "
+                    "from the sim's actual state), and, as a control, their executed actions open-loop, both from the "
+                    "demonstration's start state; report per subtask in how many episodes the demonstration, the "
+                    "open-loop replay and the skill replay complete it, and the arm's gap after K steps of "
+                    "per-window replays. Use demonstrations the skills did not train on (e.g. "
+                    "datasets/kitchen-teleop-heldout-v1, recorded with another seed).")
+    replay.add_argument("--skills", required=True, help="skill run directory (from `simpl skills train`), e.g. "
+                                                        "runs/skills_kitchen")
+    replay.add_argument("--dataset", required=True, help="kitchen dataset directory or Minari id")
+    replay.add_argument("--episodes", type=int, default=50,
+                        help="demonstrations, drawn at random and replayed together (default 50)")
+    replay.add_argument("--seed", type=int, default=0)
+    replay.add_argument("--out", help="JSON report (default SKILLS/replay_report.json)")
 
 
 def run_train(args) -> int:
@@ -39,62 +80,10 @@ def run_train(args) -> int:
     return 0
 
 
-def add_export_parser(commands) -> None:
-    export = commands.add_parser(
-        "export", help="export a trained skill run to an ONNX policy bundle",
-        description="--skills RUN writes skill_decoder.onnx (state, z -> action) and skill_prior.onnx (state -> "
-                    "mean, log_std) plus manifest.yaml (dims, skill horizon, control rate, action bounds, names, "
-                    "sha256 of every file, provenance) into --out. --meta RUN then adds a meta-training run over "
-                    "those skills: high_level_policy.onnx (state, e -> mean, log_std) and task_encoder.onnx "
-                    "(context of any size -> mean, std).")
-    export.add_argument("--skills", help="skill run directory (from train-skills)")
-    export.add_argument("--meta", help="meta-training run directory (from meta-train on this bundle's skills)")
-    export.add_argument("--out", required=True, help="bundle directory, e.g. models/maze")
-    export.set_defaults(run=run_export)
-
-    evaluate = commands.add_parser(
-        "eval-prior", help="roll out the skill prior alone and report where it goes",
-        description="Run the frozen skill prior as the high-level policy (z ~ p(z|s) every K steps, decoded "
-                    "closed-loop) from the task start, task-agnostic. Maze: report coverage and how often the goals "
-                    "of each task set are reached, and draw the trajectories to a PNG. Kitchen: report how often "
-                    "each subtask gets done and the commonest completion orders.")
-    evaluate.add_argument("--bundle", required=True, help="policy bundle directory, e.g. models/maze")
-    evaluate.add_argument("--episodes", type=int, default=100, help="episodes, all stepped together (default 100)")
-    evaluate.add_argument("--steps", type=int, help="env steps per episode (default: the domain's horizon, "
-                                                    "maze 2000, kitchen 280)")
-    evaluate.add_argument("--out", help="write report.json and prior_rollouts.png here (default: the bundle)")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.set_defaults(run=run_eval_prior)
-
-    replay = commands.add_parser(
-        "eval-skills", help="replay kitchen demonstrations through the skills, closed-loop (can they express them?)",
-        description="Kitchen: replay demonstration episodes in the sim closed-loop through the trained skill "
-                    "autoencoder (every K steps z = the posterior mean of the demonstration's next K steps, decoded "
-                    "from the sim's actual state), and, as a control, their executed actions open-loop, both from the "
-                    "demonstration's start state; report per subtask in how many episodes the demonstration, the "
-                    "open-loop replay and the skill replay complete it, and the arm's gap after K steps of "
-                    "per-window replays. Use demonstrations the skills did not train on (e.g. "
-                    "datasets/kitchen-teleop-heldout-v1, recorded with another seed).")
-    replay.add_argument("--skills", required=True, help="skill run directory (from train-skills), e.g. "
-                                                        "runs/skills_kitchen")
-    replay.add_argument("--dataset", required=True, help="kitchen dataset directory or Minari id")
-    replay.add_argument("--episodes", type=int, default=50,
-                        help="demonstrations, drawn at random and replayed together (default 50)")
-    replay.add_argument("--seed", type=int, default=0)
-    replay.add_argument("--out", help="JSON report (default SKILLS/replay_report.json)")
-    replay.set_defaults(run=run_eval_skills)
-
-
 def run_export(args) -> int:
-    from simpl_core.export.meta import export_meta
     from simpl_core.export.skills import export_skills
 
-    if not (args.skills or args.meta):
-        raise ValueError("pass --skills RUN, --meta RUN, or both")
-    if args.skills:
-        print(f"wrote {export_skills(args.skills, args.out, command=args.command_line)}")
-    if args.meta:
-        print(f"wrote {export_meta(args.meta, args.out, command=args.command_line)}")
+    print(f"wrote {export_skills(args.run_dir, args.out, command=args.command_line)}")
     return 0
 
 

@@ -108,7 +108,8 @@ def load_bundle_meta(bundle_dir: str | Path):
     """The meta-trained Simpl module (eval mode) of a verified bundle, and the bundle."""
     _, prior, bundle = load_bundle_skills(bundle_dir)
     if "high_level_policy" not in bundle.manifest["graphs"]:
-        raise BundleError(f"{bundle_dir} holds skills only; add a meta-training run with `simpl export --meta`")
+        raise BundleError(f"{bundle_dir} holds skills only; add a meta-training run with "
+                          "`simpl meta export RUN --out BUNDLE`")
     weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
     simpl = Simpl(SimplConfig(**weights["config"]), prior, bundle.state_dim, bundle.latent_dim, weights["num_tasks"])
     missing, unexpected = simpl.load_state_dict(weights["simpl"], strict=False)

@@ -45,7 +45,7 @@ def check_methods(methods, runs: dict | None) -> None:
         needed = kind is not None and (run is not None or kind != "simpl")  # SiMPL falls back on the bundle
         if needed and not (run and (Path(run) / CHECKPOINT).is_file()):
             raise ValueError(f"{method} needs a {kind.upper()} meta-training run (--{kind}-run), none at {run}; "
-                             f"make one with `simpl meta-train --config config/{kind}_maze_cpu.yaml ...`")
+                             f"make one with `simpl meta train --config config/{kind}_maze_cpu.yaml ...`")
 
 
 def meta_models(methods, bundle_dir, runs: dict | None) -> dict:
@@ -358,7 +358,7 @@ def reproduce(bundle_dir, out_dir, first_seed: int = 100, workers: int = 1, prog
     recorded = manifest.get("provenance", {}).get("meta", {}).get("target_learning")
     if recorded is None:
         raise ValueError(f"{bundle_dir} records no target-learning results; record some with "
-                         "`simpl bench curves RUN/returns.csv --record-in BUNDLE`")
+                         "`simpl eval curves RUN/returns.csv --record-in BUNDLE`")
     if first_seed < recorded.get("first_seed", 0) + recorded["seeds"]:
         raise ValueError(f"seeds from {first_seed} overlap the recorded run's; pass a larger first seed")
     cfg = TargetConfig.from_dict(recorded["target_config"])

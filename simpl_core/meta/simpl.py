@@ -364,7 +364,7 @@ def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):
     """The Simpl module of a meta-training run (eval mode), its checkpoint, metrics and run.json."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT).is_file():
-        raise FileNotFoundError(f"no meta-training checkpoint in {run_dir}; run `simpl meta-train --out {run_dir}`")
+        raise FileNotFoundError(f"no meta-training checkpoint in {run_dir}; run `simpl meta train --out {run_dir}`")
     checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
     cfg = SimplConfig(**checkpoint["config"])
     level = action_level(cfg.actions, bundle_dir)

@@ -1,4 +1,4 @@
-"""`simpl eval-prior`: is the skill prior any good? Roll out the frozen prior as the high-level policy (a new
+"""`simpl skills eval-prior`: is the skill prior any good? Roll out the frozen prior as the high-level policy (a new
 z ~ p(z | s) every K steps, decoded closed-loop) from the task start and measure where it goes (SPiRL's "prior
 rollouts" check). Runs on the exported bundle, i.e. on exactly what the robot would run. Maze: coverage and goals
 reached; kitchen: which subtasks the prior alone completes (read from the object joints of the observations)."""

@@ -1,12 +1,12 @@
-"""`simpl eval-skills`: can the skills express what the demonstrations do? (kitchen)
+"""`simpl skills eval-skills`: can the skills express what the demonstrations do? (kitchen)
 
 Replay demonstration episodes in the sim closed-loop through the skill autoencoder: every K steps, encode the
 demonstration's next K (state, action) pairs into z = the posterior mean of q(z | window), and let the decoder act
 on that z from the state the sim is actually in. As a control, the same episodes' executed actions are also replayed
-open-loop. Both start from the state the demonstration starts in (its first observation, noise included). A subtask the
-demonstrations and their open-loop replay complete but the skill replay does not is one the skills cannot express,
-whatever a high-level policy picks; one the skill replay completes but the prior rarely reaches (`simpl eval-prior`) is
-a matter of choosing the right skills.
+open-loop. Both start from the state the demonstration starts in (its first observation, noise included). A subtask
+the demonstrations and their open-loop replay complete but the skill replay does not is one the skills cannot express,
+whatever a high-level policy picks; one the skill replay completes but the prior rarely reaches
+(`simpl skills eval-prior`) is a matter of choosing the right skills.
 """
 
 from __future__ import annotations

@@ -87,13 +87,13 @@ def smoke_bundle(small_dataset, tmp_path_factory):
                                       "model": {**smoke["model"], "normalize": True, "gripper_dims": 2},
                                       "select_every": 20, "select_episodes": 1}))
     run, bundle = root / "skills", root / "bundle"
-    assert main(["train-skills", "--config", str(config), "--dataset", str(small_dataset), "--out", str(run)]) == 0
-    assert main(["export", "--skills", str(run), "--out", str(bundle)]) == 0
+    assert main(["skills", "train", "--config", str(config), "--dataset", str(small_dataset), "--out", str(run)]) == 0
+    assert main(["skills", "export", str(run), "--out", str(bundle)]) == 0
     return bundle
 
 
 def test_eval_prior_reports_what_the_kitchen_prior_completes(smoke_bundle):
-    assert main(["eval-prior", "--bundle", str(smoke_bundle), "--episodes", "3", "--steps", "20"]) == 0
+    assert main(["skills", "eval-prior", "--bundle", str(smoke_bundle), "--episodes", "3", "--steps", "20"]) == 0
     report = json.loads((smoke_bundle / "prior_report.json").read_text())
     assert report["episodes"] == 3 and report["steps_per_episode"] == 20
     assert set(report["subtask_rate"]) == set(SUBTASKS) and sum(report["common_orders"].values()) == 3
@@ -101,7 +101,7 @@ def test_eval_prior_reports_what_the_kitchen_prior_completes(smoke_bundle):
 
 def test_eval_skills_replays_demonstrations_open_loop_and_through_the_skills(small_dataset, smoke_bundle, tmp_path):
     skills, out = smoke_bundle.parent / "skills", tmp_path / "replay.json"
-    assert main(["eval-skills", "--skills", str(skills), "--dataset", str(small_dataset), "--episodes", "3",
+    assert main(["skills", "eval-skills", "--skills", str(skills), "--dataset", str(small_dataset), "--episodes", "3",
                  "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     demos = load_dataset(small_dataset).episodes
@@ -112,7 +112,7 @@ def test_eval_skills_replays_demonstrations_open_loop_and_through_the_skills(sma
     # the recorded actions replayed from a fresh reset (other noise) retrace the recording at first
     assert report["arm_gap_rad"]["open-loop actions"]["10"] < 0.05
     assert set(report["arm_gap_rad"]["skills, closed loop"]) == {"10", "50", "100", "200"}
-    assert main(["eval-skills", "--skills", str(skills), "--dataset", str(tmp_path / "none")]) == 2
+    assert main(["skills", "eval-skills", "--skills", str(skills), "--dataset", str(tmp_path / "none")]) == 2
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +130,9 @@ def meta_bundle(smoke_bundle, kitchen_tasks, tmp_path_factory):
     smoke = yaml.safe_load(resource("config", "simpl_smoke.yaml").read_text())
     config, run = root / "simpl_kitchen_smoke.yaml", root / "meta"
     config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "horizon": 20}))
-    assert main(["meta-train", "--config", str(config), "--bundle", str(smoke_bundle), "--tasks",
+    assert main(["meta", "train", "--config", str(config), "--bundle", str(smoke_bundle), "--tasks",
                  str(kitchen_tasks), "--out", str(run)]) == 0
-    assert main(["export", "--meta", str(run), "--out", str(smoke_bundle)]) == 0
+    assert main(["meta", "export", str(run), "--out", str(smoke_bundle)]) == 0
     return smoke_bundle
 
 
@@ -143,7 +143,7 @@ def test_simpl_meta_trains_on_kitchen_sequences(meta_bundle):
 
 def test_kitchen_target_learning_runs_the_kitchen_protocol(meta_bundle, kitchen_tasks, tmp_path):
     out = tmp_path / "bench"
-    assert main(["bench", "sample-efficiency", "--domain", "kitchen", "--bundle", str(meta_bundle), "--tasks",
+    assert main(["eval", "sample-efficiency", "--domain", "kitchen", "--bundle", str(meta_bundle), "--tasks",
                  f"{kitchen_tasks}:two", "--methods", "simpl,spirl", "--episodes", "2", "--seeds", "1",
                  "--workers", "1", "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
@@ -216,7 +216,7 @@ def test_a_bundle_whose_input_slice_does_not_match_the_env_is_refused(smoke_bund
     PolicyBundle.load(swapped)  # a sound bundle in itself
     with pytest.raises(BundleError, match="differs at 'joint1_pos'"):
         PolicyBundle.load(swapped, domain("kitchen").observation_names)
-    assert main(["eval-prior", "--bundle", str(swapped), "--episodes", "1", "--steps", "2"]) == 2
+    assert main(["skills", "eval-prior", "--bundle", str(swapped), "--episodes", "1", "--steps", "2"]) == 2
     error = capsys.readouterr().err.strip()
     assert "differs at 'joint1_pos'" in error and len(error.splitlines()) == 1
     manifest["input_slice"] = ["joint1_pos", "joint8_pos"]
@@ -234,7 +234,7 @@ def test_training_continues_from_a_bundles_weights_and_refuses_other_shapes(smal
     frozen.write_text(yaml.safe_dump({**config, "learning_rate": 0.0, "lr_schedule": "constant", "select_every": 0,
                                       "steps": 2}))
     run = tmp_path / "continued"
-    assert main(["train-skills", "--config", str(frozen), "--dataset", str(small_dataset), "--out", str(run),
+    assert main(["skills", "train", "--config", str(frozen), "--dataset", str(small_dataset), "--out", str(run),
                  "--init-from", str(smoke_bundle)]) == 0
     shipped = torch.load(smoke_bundle / "skill_model.pt", weights_only=True)
     model, _ = load_skill_model(run)
@@ -245,6 +245,6 @@ def test_training_continues_from_a_bundles_weights_and_refuses_other_shapes(smal
                 torch.testing.assert_close(continued[name], value, msg=f"{part}.{name}")
     wider = tmp_path / "wider.yaml"
     wider.write_text(yaml.safe_dump({**config, "model": {**config["model"], "hidden_dim": 48}}))
-    assert main(["train-skills", "--config", str(wider), "--dataset", str(small_dataset), "--out",
+    assert main(["skills", "train", "--config", str(wider), "--dataset", str(small_dataset), "--out",
                  str(tmp_path / "wider"), "--init-from", str(smoke_bundle)]) == 2
     assert "cannot start a model" in capsys.readouterr().err

@@ -29,14 +29,14 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def skills_run(dataset, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "skills"
-    assert main(["train-skills", "--config", SMOKE, "--dataset", str(dataset), "--out", str(run)]) == 0
+    assert main(["skills", "train", "--config", SMOKE, "--dataset", str(dataset), "--out", str(run)]) == 0
     return run
 
 
 @pytest.fixture(scope="module")
 def bundle_dir(skills_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "maze"
-    assert main(["export", "--skills", str(skills_run), "--out", str(out)]) == 0
+    assert main(["skills", "export", str(skills_run), "--out", str(out)]) == 0
     return out
 
 
@@ -134,7 +134,7 @@ def test_manifest_has_provenance(bundle_dir):
     assert manifest["observation_names"] == ["x", "y", "vx", "vy"]
     assert set(manifest["files"]) == {"skill_decoder.onnx", "skill_prior.onnx", "skill_model.pt"}
     provenance = manifest["provenance"]
-    assert provenance["command"].startswith("simpl export")
+    assert provenance["command"].startswith("simpl skills export")
     assert provenance["skills"]["metrics"]["steps"] == 40
     assert provenance["skills"]["train_config"]["batch_size"] == 32
 
@@ -180,7 +180,7 @@ def test_bad_inference_inputs_are_refused(bundle_dir):
 
 
 def test_eval_prior_reports_and_draws(bundle_dir, tmp_path, capsys):
-    assert main(["eval-prior", "--bundle", str(bundle_dir), "--episodes", "4", "--steps", "50",
+    assert main(["skills", "eval-prior", "--bundle", str(bundle_dir), "--episodes", "4", "--steps", "50",
                  "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "prior_report.json").read_text())
     assert report["episodes"] == 4 and 0 < report["coverage_all_episodes"] <= 1

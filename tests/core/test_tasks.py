@@ -60,3 +60,41 @@ def test_cli_lists_and_reports_errors(capsys):
     assert "maze-train-40" in capsys.readouterr().out
     assert main(["tasks", "maze-foo"]) == 2
     assert "unknown task set" in capsys.readouterr().err
+
+
+def test_simpl_help_shows_the_groups(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for group in ("data", "skills", "meta", "eval", "bench", "tasks"):
+        assert f"\n    {group} " in out
+
+
+@pytest.mark.parametrize("old, new", [
+    ("train-skills --config C --dataset D --out R", [["skills", "train", "--config", "C", "--dataset", "D",
+                                                       "--out", "R"]]),
+    ("eval-prior --bundle B", [["skills", "eval-prior", "--bundle", "B"]]),
+    ("eval-skills --skills R --dataset D", [["skills", "eval-skills", "--skills", "R", "--dataset", "D"]]),
+    ("meta-train --config C", [["meta", "train", "--config", "C"]]),
+    ("meta-report R", [["meta", "report", "R"]]),
+    ("adapt --bundle B", [["eval", "sample-efficiency", "--methods", "simpl", "--bundle", "B"]]),
+    ("bench curves a.csv", [["eval", "curves", "a.csv"]]),
+    ("bench task-inference", [["eval", "task-inference"]]),
+    ("bench reproduce", [["eval", "reproduce"]]),
+    ("bench sample-efficiency --seeds 1", [["eval", "sample-efficiency", "--seeds", "1"]]),
+    ("export --skills S --out B", [["skills", "export", "S", "--out", "B"]]),
+    ("export --meta M --out B", [["meta", "export", "M", "--out", "B"]]),
+    ("export --skills S --meta M --out B", [["skills", "export", "S", "--out", "B"],
+                                            ["meta", "export", "M", "--out", "B"]]),
+    ("bench env --domain maze", [["bench", "env", "--domain", "maze"]]),
+])
+def test_every_old_spelling_names_its_new_one(old, new):
+    from simpl_core.cli.grammar import new_spellings
+    assert new_spellings(old.split()) == new
+
+
+def test_an_old_spelling_runs_and_prints_its_new_name(capsys):
+    assert main(["meta-report", "no-such-run"]) == 2
+    err = capsys.readouterr().err
+    assert "`simpl meta-report no-such-run` is now spelled `simpl meta report no-such-run`" in err
+    assert "simpl meta report: error: no-such-run: no metrics.jsonl rows" in err

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -18,8 +20,8 @@ BASE_KEY = "base"
 
 
 def read_config_keys(path: str | Path, _inheriting: tuple[Path, ...] = ()) -> dict:
-    """The keys of a YAML config. `base: OTHER.yaml` (a path relative to this file) starts from OTHER's keys, so an
-    experiment config states only what it changes."""
+    """The keys of a YAML config. `base: OTHER.yaml` (a path relative to this file) starts from OTHER's keys (and
+    from the keys of OTHER's sections), so an experiment config states only what it changes."""
     path = Path(path).resolve()
     if path in _inheriting:
         raise ValueError(f"{path}: `{BASE_KEY}:` loops back through {[str(p) for p in _inheriting]}")
@@ -29,7 +31,10 @@ def read_config_keys(path: str | Path, _inheriting: tuple[Path, ...] = ()) -> di
     base = raw.pop(BASE_KEY, None)
     if base is None:
         return raw
-    return {**read_config_keys(path.parent / base, _inheriting + (path,)), **raw}
+    inherited = read_config_keys(path.parent / base, _inheriting + (path,))
+    # a section (e.g. `model:`) changes only the keys it names
+    return {**inherited, **{key: {**inherited[key], **value} if isinstance(value, dict)
+                            and isinstance(inherited.get(key), dict) else value for key, value in raw.items()}}
 
 
 def config_from_yaml(cls, path: str | Path):
@@ -39,6 +44,52 @@ def config_from_yaml(cls, path: str | Path):
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
     return cls(**raw)
+
+
+_FIELD_LINE = re.compile(r"^    (\w+): [^#]*?(?:#\s*(.*))?$")
+_COMMENT_LINE = re.compile(r"^\s+#\s*(.*)$")
+
+
+def field_docs(cls) -> dict[str, str]:
+    """Each field's one-line doc: the comment after it in the dataclass source, with the comment lines that continue
+    it below (a comment block just above a field documents that field). The dataclass is the one home of a
+    hyper-parameter: its type, its default and this doc."""
+    docs: dict[str, str] = {}
+    last, pending = None, []
+    for line in inspect.getsource(cls).splitlines():
+        field, comment = _FIELD_LINE.match(line), _COMMENT_LINE.match(line)
+        if field and field.group(1) in {f.name for f in dataclasses.fields(cls)}:
+            last = field.group(1)
+            docs[last] = " ".join(pending + [field.group(2) or ""]).strip()
+            pending = []
+        elif comment and last is not None and line.index("#") > 4:
+            docs[last] = f"{docs[last]} {comment.group(1)}".strip()  # continues the comment of the field above
+        elif comment:
+            pending.append(comment.group(1))  # a block above the next field
+            last = None
+        else:
+            last = None
+    return docs
+
+
+def field_defaults(cls) -> dict:
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+
+
+def describe_config(cls, values: dict) -> str:
+    """Every field of the config dataclass `cls` that `values` (field -> value) holds: its value, the default where
+    the value differs from it, and its doc, as a Markdown table."""
+    docs, defaults = field_docs(cls), field_defaults(cls)
+    rows = ["| key | value | default | what it is |", "|---|---|---|---|"]
+    for field in dataclasses.fields(cls):
+        if field.name not in values:
+            continue
+        value, default = values[field.name], defaults.get(field.name, dataclasses.MISSING)
+        shown = "" if value == default else ("(required)" if default is dataclasses.MISSING else repr(default))
+        rows.append(f"| {field.name} | {value!r} | {shown} | {docs.get(field.name, '')} |")
+    return "\n".join(rows)
 
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:

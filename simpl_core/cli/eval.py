@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simpl_core.cli.grammar import add_group, add_verb
+from simpl_core.cli.grammar import add_group, add_show_config, add_verb
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 FIRST_SEED_HELP = ("seeds are FIRST_SEED, FIRST_SEED+1, ... (default 0): run seeds in separate runs, e.g. one per "
@@ -42,6 +42,9 @@ def add_parser(commands) -> None:
     efficiency.add_argument("--first-seed", type=int, default=0, help=FIRST_SEED_HELP)
     efficiency.add_argument("--out", help="output directory (default runs/bench_DOMAIN)")
     efficiency.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
+    efficiency.add_argument("--target-config", metavar="YAML",
+                            help="target-learning settings (default config/target_DOMAIN.yaml for the bundle's "
+                                 "domain; `simpl eval show-config` prints them); --episodes overrides its episodes")
 
     curves = add_verb(
         verbs, "curves", run_curves, help="summarise and re-plot sample-efficiency returns.csv files",
@@ -101,6 +104,21 @@ def add_parser(commands) -> None:
     reproduce.add_argument("--out", default="runs/reproduce_maze", help="output directory")
     reproduce.add_argument("--workers", type=int, default=2, help="processes sharing the learners (default 2)")
 
+    add_show_config(verbs, "target-learning", "config/target_kitchen.yaml", describe_target_config)
+
+
+def describe_target_config(path: str) -> str:
+    import dataclasses
+
+    from simpl_core.meta.adapt import TargetConfig
+    from simpl_core.rl.constrained_sac import SacConfig
+    from simpl_core.runs import describe_config
+
+    values = dataclasses.asdict(TargetConfig.from_yaml(path))
+    sac = {name: values.pop(name) for name in ("simpl_sac", "spirl_sac", "sac_sac")}
+    return describe_config(TargetConfig, values) + "".join(
+        f"\n\n{name}:\n" + describe_config(SacConfig, section) for name, section in sac.items())
+
 
 def run_sample_efficiency(args) -> int:
     from simpl_core.meta.adapt import TargetConfig
@@ -115,8 +133,10 @@ def run_sample_efficiency(args) -> int:
         if getattr(args, name) is None:
             setattr(args, name, value)
     domain = PolicyBundle.read_manifest(Path(args.bundle))["domain"]  # the protocol's values follow the bundle
+    target = (TargetConfig.from_yaml(args.target_config, episodes=args.episodes) if args.target_config
+              else TargetConfig.for_domain(domain, episodes=args.episodes))
     result = sample_efficiency(args.methods.split(","), args.bundle, resolve_tasks(args.tasks),
-                               TargetConfig.for_domain(domain, episodes=args.episodes), args.seeds, args.out,
+                               target, args.seeds, args.out,
                                workers=args.workers,
                                runs={kind: getattr(args, f"{kind}_run", None) for kind in ("simpl", "pearl", "mtrl")},
                                command=args.command_line, first_seed=args.first_seed)

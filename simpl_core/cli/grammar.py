@@ -20,6 +20,19 @@ def add_verb(verbs, name: str, run: Callable[[argparse.Namespace], int], help: s
     return parser
 
 
+def add_show_config(verbs, what: str, example: str, describe: Callable[[str], str]) -> None:
+    """`simpl GROUP show-config CONFIG`: the effective values of a YAML config, with each field's doc."""
+    def run(args) -> int:
+        print(describe(args.config))
+        return 0
+    parser = add_verb(verbs, "show-config", run, help=f"print the effective {what} of a YAML config, with docs",
+                      description=f"Read CONFIG (and the `base:` it names) over the dataclass defaults and print "
+                                  f"every {what} setting: its value, the default where the config changes it, and "
+                                  f"what it is. The dataclass is the one home of each setting; YAML files state "
+                                  f"only what they change.")
+    parser.add_argument("config", metavar="CONFIG", help=f"YAML file, e.g. {example}")
+
+
 # Old spelling (leading words) -> the words that replace them.
 OLD_SPELLINGS = {
     ("train-skills",): ("skills", "train"),

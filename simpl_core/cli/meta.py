@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simpl_core.cli.grammar import add_group, add_verb
+from simpl_core.cli.grammar import add_group, add_show_config, add_verb
 
 
 def add_parser(commands) -> None:
@@ -44,6 +44,17 @@ def add_parser(commands) -> None:
                     "the seconds per iteration; then the run's totals (iterations, env steps, wall-clock).")
     report.add_argument("run_dir", metavar="RUN", help="meta-training run directory, e.g. runs/simpl_kitchen")
     report.add_argument("--block", type=int, default=50, help="iterations per block (default 50)")
+
+    add_show_config(verbs, "meta-training", "config/simpl_kitchen_cpu.yaml", describe_meta_config)
+
+
+def describe_meta_config(path: str) -> str:
+    import dataclasses
+
+    from simpl_core.meta.config import SimplConfig
+    from simpl_core.runs import describe_config
+
+    return describe_config(SimplConfig, dataclasses.asdict(SimplConfig.from_yaml(path)))
 
 
 def run_meta_train(args) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from simpl_core.cli.grammar import add_group, add_verb
+from simpl_core.cli.grammar import add_group, add_show_config, add_verb
 
 
 def add_parser(commands) -> None:
@@ -63,6 +63,21 @@ def add_parser(commands) -> None:
                         help="demonstrations, drawn at random and replayed together (default 50)")
     replay.add_argument("--seed", type=int, default=0)
     replay.add_argument("--out", help="JSON report (default SKILLS/replay_report.json)")
+
+    add_show_config(verbs, "skill-training", "config/skills_kitchen_v1.yaml", describe_skill_config)
+
+
+def describe_skill_config(path: str) -> str:
+    import dataclasses
+
+    from simpl_core.runs import describe_config, field_defaults
+    from simpl_core.skills.model import SkillModelConfig
+    from simpl_core.skills.train import SkillTrainConfig
+
+    cfg = SkillTrainConfig.from_yaml(path)
+    model = {**field_defaults(SkillModelConfig), **cfg.model}
+    return (describe_config(SkillTrainConfig, {k: v for k, v in dataclasses.asdict(cfg).items() if k != "model"})
+            + "\n\nmodel:\n" + describe_config(SkillModelConfig, model))
 
 
 def run_train(args) -> int:

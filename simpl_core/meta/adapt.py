@@ -20,7 +20,9 @@ is recorded.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,7 +34,9 @@ from simpl_core.export.meta import export_adapted_policy, load_bundle_meta
 from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
 from simpl_core.rl.levels import ActionLevel, action_level
 from simpl_core.rl.nets import PriorResidualPolicy, QFunction, TaskEmbedding
+from simpl_core.paths import resource
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
+from simpl_core.runs import read_config_keys
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 
@@ -41,34 +45,43 @@ class TargetConfig:
     episodes: int = 100                # target-task episodes per learner, exploration included
     exploration_episodes: int = EXPLORATION_EPISODES  # episodes with e ~ p(e) before e* is fixed (SiMPL, PEARL)
     horizon: int = 2000                # env steps per episode
+    # SAC of SiMPL's fine-tuning, conditioned on e* (alpha only grows, as in meta-training)
     simpl_sac: SacConfig = field(default_factory=lambda: SacConfig(target_kl=1.0, kl_clip=5.0,
                                                                    increasing_alpha=True))
+    # SAC of SPiRL: skills and their prior, no meta-training
     spirl_sac: SacConfig = field(default_factory=lambda: SacConfig(init_alpha=0.05, target_kl=1.0, kl_clip=10.0,
                                                                    increasing_alpha=False))
+    # SAC on primitive actions (the flat SAC baseline)
     sac_sac: SacConfig = field(default_factory=lambda: SacConfig(init_alpha=0.1, target_kl=1.0, kl_clip=10.0,
                                                                  increasing_alpha=False))
     scratch_hidden: int = 256          # SPiRL / SAC policy and Q widths and depths (maze 3 x 256)
-    scratch_layers: int = 3
+    scratch_layers: int = 3            # ... and depth (kitchen 5 x 128)
     # Gradient steps per primitive transition (flat SAC, PEARL-ft). CPU protocol: 0.1 gives a failing 2000-step
     # episode the same 200 updates a failing skill-level episode gets (1 per high-level transition).
     primitive_updates_per_transition: float = 0.1
 
     @classmethod
     def for_domain(cls, domain: str, **overrides) -> "TargetConfig":
-        """The paper's target-learning values of a domain (the defaults above are maze's)."""
-        if domain == "kitchen":
-            overrides = {"horizon": 280, "scratch_hidden": 128, "scratch_layers": 5,
-                         "simpl_sac": SacConfig(target_kl=5.0, kl_clip=20.0, increasing_alpha=True),
-                         "spirl_sac": SacConfig(init_alpha=1.0, target_kl=5.0, kl_clip=10.0, alpha_lr=3e-3,
-                                                increasing_alpha=False), **overrides}
-        elif domain != "maze":
-            raise ValueError(f"no target-learning values for domain {domain!r} (maze, kitchen)")
-        return cls(**overrides)
+        """The paper's target-learning values of a domain: config/target_DOMAIN.yaml over the defaults above."""
+        try:
+            path = resource("config", f"target_{domain}.yaml")
+        except FileNotFoundError:
+            raise ValueError(f"no target-learning values for domain {domain!r} (maze, kitchen)") from None
+        return cls.from_yaml(path, **overrides)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides) -> "TargetConfig":
+        values = read_config_keys(path)
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+        return cls.from_dict({**values, **overrides})
 
     @classmethod
     def from_dict(cls, values: dict) -> "TargetConfig":
         """The inverse of dataclasses.asdict (as written into run.json and bundle manifests)."""
-        sac = {name: SacConfig(**values[name]) for name in ("simpl_sac", "spirl_sac", "sac_sac") if name in values}
+        sac = {name: SacConfig(**values[name]) for name in ("simpl_sac", "spirl_sac", "sac_sac")
+               if isinstance(values.get(name), dict)}
         return cls(**{**values, **sac})
 
 

@@ -25,11 +25,11 @@ class SacConfig:
     target_kl: float = 1.0          # maze 1, kitchen 5
     kl_clip: float = 10.0           # SPiRL 10; SiMPL fine-tuning 5 (maze) / 20 (kitchen)
     increasing_alpha: bool = False  # SiMPL fine-tuning: True
-    alpha_lr: float = 3e-4
-    learning_rate: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    batch_size: int = 256
+    alpha_lr: float = 3e-4          # Adam, for the KL coefficient alpha
+    learning_rate: float = 3e-4     # Adam, for policy and critics
+    gamma: float = 0.99             # per high-level step
+    tau: float = 0.005              # Polyak rate of the target critics
+    batch_size: int = 256           # transitions per gradient step
     buffer_size: int = 20_000       # high-level transitions
     min_buffer: int = 256           # updates start once the buffer holds this many
     updates_per_transition: float = 1.0  # reuse_rate / batch_size = 256 / 256

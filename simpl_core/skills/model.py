@@ -22,8 +22,8 @@ LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
 
 @dataclass
 class SkillModelConfig:
-    state_dim: int
-    action_dim: int
+    state_dim: int               # observation size (set from the dataset, never in a config)
+    action_dim: int              # action size (ditto)
     horizon: int = 10            # K: actions per skill
     latent_dim: int = 10         # dim of z
     hidden_dim: int = 128        # width of every layer

@@ -49,14 +49,14 @@ class SkillTrainConfig:
     init_from: str | None = None        # bundle whose skill weights (and normalisation) start the training, to
                                         # continue a run past one session without its optimiser state or data
     init_grad_clip: float = 1e-3        # grad-norm clip during the first steps only
-    init_grad_clip_steps: int = 100
+    init_grad_clip_steps: int = 100     # ... for this many steps
     val_fraction: float = 0.01          # share of episodes held out
     val_every: int = 500                # steps between validation passes
     val_windows: int = 2048             # windows per validation pass
     log_every: int = 50                 # steps between metric rows
     checkpoint_every: int = 1000        # steps between checkpoints
     threads: int = 2                    # torch CPU threads
-    seed: int = 0
+    seed: int = 0                       # seeds torch, numpy, the window sampler and the validation split
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SkillTrainConfig":

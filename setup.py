@@ -7,7 +7,9 @@ from setuptools import find_packages, setup
 
 PACKAGE_NAME = "simpl_ros"
 SHARED_FOLDERS = ("launch", "config", "models", "sim")
-NODES = runpy.run_path("simpl_ros/executables.py")["NODES"]  # node executables, without importing the package
+EXECUTABLES = runpy.run_path("simpl_ros/executables.py")  # node executables, without importing the package
+NODES = {**EXECUTABLES["NODES"],
+         **{old: EXECUTABLES["NODES"][new] for old, new in EXECUTABLES["RENAMED"].items()}}  # old names too
 
 
 def share_files(folder: str) -> list[tuple[str, list[str]]]:

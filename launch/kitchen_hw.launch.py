@@ -2,7 +2,7 @@
 arm on ros2_control hardware driven by the skill policy. The graph (nodes, arguments, parameters) lives in
 config/launch/kitchen_hw.yaml, which `simpl-ros launch kitchen_hw` reads too."""
 
-from simpl_ros.launcher import launch_description
+from simpl_ros.tools.launcher import launch_description
 
 
 def generate_launch_description():

@@ -2,7 +2,7 @@
 the meta-trained skill policy, adapting on-robot to the task. The graph (nodes, arguments, parameters) lives in
 config/launch/kitchen_sim.yaml, which `simpl-ros launch kitchen_sim` reads too."""
 
-from simpl_ros.launcher import launch_description
+from simpl_ros.tools.launcher import launch_description
 
 
 def generate_launch_description():

@@ -2,7 +2,7 @@
 skill policy. The graph (nodes, arguments, parameters) lives in config/launch/maze_sim.yaml, which
 `simpl-ros launch maze_sim` reads too."""
 
-from simpl_ros.launcher import launch_description
+from simpl_ros.tools.launcher import launch_description
 
 
 def generate_launch_description():

@@ -2,7 +2,7 @@
 demonstrations by Cartesian teleoperation. The graph (nodes, arguments, parameters) lives in
 config/launch/record_demos.yaml, which `simpl-ros launch record_demos` reads too."""
 
-from simpl_ros.launcher import launch_description
+from simpl_ros.tools.launcher import launch_description
 
 
 def generate_launch_description():

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from simpl_ros.launcher import LaunchError, load_graph, run_graph
+from simpl_ros.tools.launcher import LaunchError, load_graph, run_graph
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,7 +122,7 @@ def describe_target_config(path: str) -> str:
 
 def run_sample_efficiency(args) -> int:
     from simpl_core.meta.adapt import TargetConfig
-    from simpl_core.meta.benchmark import sample_efficiency
+    from simpl_core.experiments.harness import sample_efficiency
     from simpl_core.runtime.bundle import PolicyBundle
     from simpl_core.tasks import resolve_tasks
 
@@ -148,9 +148,9 @@ def run_sample_efficiency(args) -> int:
 def run_curves(args) -> int:
     import json
 
-    from simpl_core.meta.benchmark import (block_table, checkpoint_errors, checkpoint_table, learning_table,
-                                           label_methods, merge_runs, phase_table, plot_curves, read_csv,
-                                           return_label, rows_with)
+    from simpl_core.experiments.plots import plot_curves, return_label
+    from simpl_core.experiments.results import (block_table, checkpoint_errors, checkpoint_table, learning_table,
+                                                label_methods, merge_runs, phase_table, read_csv, rows_with)
 
     if len(args.csv) > 1 and (args.record_in or not args.png):
         raise ValueError("with several CSVs give --png, and record one run at a time (--record-in takes one CSV)")
@@ -182,7 +182,7 @@ def run_curves(args) -> int:
     png = Path(args.png) if args.png else Path(args.csv[0]).with_name("learning_curves.png")
     print(f"curves: {plot_curves(rows, png, args.exploration_episodes, return_label(domain))}")
     if args.record_in:
-        from simpl_core.meta.benchmark import record_target_learning
+        from simpl_core.experiments.harness import record_target_learning
         print(f"recorded in {record_target_learning(args.record_in, Path(args.csv[0]).parent)}")
     return 0
 
@@ -218,7 +218,7 @@ def run_task_inference(args) -> int:
 
 
 def run_reproduce(args) -> int:
-    from simpl_core.meta.benchmark import reproduce
+    from simpl_core.experiments.harness import reproduce
 
     report = reproduce(args.bundle, args.out, args.first_seed, args.workers, command=args.command_line)
     for checkpoint, check in report["checkpoints"].items():

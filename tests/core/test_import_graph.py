@@ -66,8 +66,17 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_no_ros_node_imports_another_node():
-    """Shared helpers live in simpl_ros.messages / node_main, so each node file stands alone."""
-    nodes = {module_name(p) for p in (ROOT / "simpl_ros").glob("*_node.py")}
+    """Shared helpers live in simpl_ros.common, so each node file stands alone."""
+    nodes = {module_name(p) for p in (ROOT / "simpl_ros").rglob("*_node.py")}
+    assert len(nodes) >= 12
     offenders = {(module_name(p), n) for p in (ROOT / "simpl_ros").rglob("*.py") for n in imported_names(p)
                  if n in nodes and n != module_name(p)}
     assert not offenders, f"modules importing a node module: {sorted(offenders)}"
+
+
+def test_simpl_ros_is_laid_out_by_concern():
+    """Nodes live in the subpackage of their concern; only the entry points (cli, executables) stay at the top."""
+    top = sorted(p.name for p in (ROOT / "simpl_ros").glob("*.py"))
+    assert top == ["__init__.py", "cli.py", "executables.py"]
+    assert {p.parent.name for p in (ROOT / "simpl_ros").rglob("*_node.py")} == {
+        "serving", "simulation", "teleop", "hardware", "tools"}

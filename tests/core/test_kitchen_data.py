@@ -14,7 +14,7 @@ from simpl_core.cli import main
 from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order, subtask_orders
 from simpl_core.data.minari_io import OfflineDataset, load_dataset
 from simpl_core.envs.kitchen.task import SUBTASKS
-from simpl_core.meta.benchmark import read_csv
+from simpl_core.experiments.results import read_csv
 from simpl_core.paths import resource
 from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import POSITION_NAMES

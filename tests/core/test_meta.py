@@ -14,8 +14,8 @@ from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.maze.task import MazeTask
 from simpl_core.meta.adapt import TargetConfig
-from simpl_core.meta.benchmark import (block_table, checkpoint_errors, checkpoint_table, curves, learning_table,
-                                       sample_efficiency)
+from simpl_core.experiments.harness import sample_efficiency
+from simpl_core.experiments.results import block_table, checkpoint_errors, checkpoint_table, curves, learning_table
 from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
@@ -331,7 +331,7 @@ def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle
 
 
 def test_partial_csv_keeps_every_reported_wave(tmp_path):
-    from simpl_core.meta.benchmark import PartialCsv, read_csv
+    from simpl_core.experiments.results import PartialCsv, read_csv
     (tmp_path / "returns.partial.csv").write_text("left over from an earlier run\n")
     partial = PartialCsv(tmp_path / "returns.partial.csv")  # starts empty
     row = {"method": "spirl", "task": "a", "seed": 0}
@@ -381,7 +381,7 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
                  "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
     # runs of other seeds read as one run (seeds split over sessions); an episode in two runs is refused
-    from simpl_core.meta.benchmark import write_csv
+    from simpl_core.experiments.results import write_csv
     split = [write_csv([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}" / "returns.csv")
              for seed in "01"]
     for path in split:
@@ -423,14 +423,14 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     info["runs"]["simpl"] = "runs/other"  # SiMPL adapted from another meta-training run: not this bundle's number
     (tmp_path / "run.json").write_text(json.dumps(info))
     with pytest.raises(BundleError, match="did not adapt"):
-        from simpl_core.meta.benchmark import record_target_learning
+        from simpl_core.experiments.harness import record_target_learning
         record_target_learning(bundle_copy, tmp_path)
 
 
 def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tmp_path):
     import yaml
 
-    from simpl_core.meta.benchmark import reproduce
+    from simpl_core.experiments.harness import reproduce
     bundle = tmp_path / "bundle"
     shutil.copytree(meta_bundle[0], bundle)
     sac = SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, batch_size=8, min_buffer=8)
@@ -459,7 +459,7 @@ def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tm
 
 def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
     from simpl_core.runtime.bundle import META_WEIGHTS
-    from simpl_core.meta.benchmark import meta_models
+    from simpl_core.experiments.harness import meta_models
     bundle_dir, meta = meta_bundle
     saved = {"run": torch.load(meta / "checkpoint.pt", weights_only=False)["simpl"],
              "bundle": torch.load(bundle_dir / META_WEIGHTS, weights_only=True)["simpl"]}
@@ -571,7 +571,7 @@ def test_shipped_bundle_records_the_committed_target_results():
     meta-training; re-running the recorded command re-measures them."""
     from pathlib import Path
 
-    from simpl_core.meta.benchmark import read_csv
+    from simpl_core.experiments.results import read_csv
     from simpl_core.runtime.bundle import PolicyBundle
     bundle = PolicyBundle.load(resource("models", "maze"))
     recorded = bundle.manifest["provenance"]["meta"]["target_learning"]

@@ -24,10 +24,10 @@ from test_ros_graph import collect, wait_for
 
 from simpl_core.data.minari_io import Episode, load_dataset, write_dataset
 from simpl_core.envs.kitchen.env import action_space, observation_space
-from simpl_ros.demo_recorder_node import ALGORITHM_NAME
+from simpl_ros.teleop.demo_recorder_node import ALGORITHM_NAME
 from simpl_ros.executables import NODES
-from simpl_ros.launcher import NodeCommand, Stack
-from simpl_ros.messages import STEP_TOPIC, read_step, step_layout
+from simpl_ros.tools.launcher import NodeCommand, Stack
+from simpl_ros.common.messages import STEP_TOPIC, read_step, step_layout
 
 COMMANDS = "arm_controller/commands"
 HORIZON = 120  # sim steps per episode: 1.9 s at rtf 5
@@ -143,7 +143,7 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
     dataset, bag = tmp_path / "kitchen-teleop-v0", tmp_path / "bag"
     messages = collect(probe, STEP_TOPIC, qos=1000)
     recorder, teleop = Recorder(probe), Teleop(probe)
-    sim = node("sim", "sim_node", "domain:=kitchen", "rtf:=5", "auto_reset:=false", f"horizon:={HORIZON}",
+    sim = node("sim", "sim", "domain:=kitchen", "rtf:=5", "auto_reset:=false", f"horizon:={HORIZON}",
                "controller:=arm_controller")
     stack, lines = launch(sim, recorder_node(dataset, f"bag:={bag}"))
     try:

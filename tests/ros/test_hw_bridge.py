@@ -25,9 +25,9 @@ from simpl_core.robots.kitchen_sim import KitchenSimRobot
 from simpl_core.robots.reset import StartState, kitchen_at_rest
 from simpl_core.robots.safety import Freshness, JointLimits, command_problem, safe_velocity
 from simpl_ros.executables import NODES
-from simpl_ros.launcher import LaunchError, load_graph, parse_arguments
-from simpl_ros.messages import STEP_TOPIC, read_step, step_layout
-from simpl_ros.ros2_control_arm import KITCHEN_JOINT_NAMES, objects_message
+from simpl_ros.tools.launcher import LaunchError, load_graph, parse_arguments
+from simpl_ros.common.messages import STEP_TOPIC, read_step, step_layout
+from simpl_ros.hardware.ros2_control_arm import KITCHEN_JOINT_NAMES, objects_message
 
 POLICY = "policy/commands"
 VELOCITIES = "forward_velocity_controller/commands"

@@ -4,7 +4,7 @@ import pytest
 import rclpy
 from rclpy.node import Node
 
-from simpl_ros.node_main import run
+from simpl_ros.common.node_main import run
 
 
 class Refuses(Node):

@@ -22,12 +22,13 @@ from simpl_core.paths import resource
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
 from simpl_ros.cli import main as simpl_ros_main
-from simpl_ros.episodes import EpisodeRecorder
+from simpl_ros.common.episodes import EpisodeRecorder
 from simpl_ros.executables import NODES
-from simpl_ros.launcher import (TIMED_OUT, LaunchError, NodeCommand, Stack, load_graph, node_commands,
-                                parse_arguments)
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
-                                TRANSITIONS_TOPIC, Step, embedding_layout, read_rows, skill_layout, step_layout)
+from simpl_ros.tools.launcher import (TIMED_OUT, LaunchError, NodeCommand, Stack, load_graph, node_commands,
+                                      parse_arguments)
+from simpl_ros.common.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, SKILL_TOPIC,
+                                       STEP_TOPIC, TRANSITIONS_TOPIC, Step, embedding_layout, read_rows, skill_layout,
+                                       step_layout)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = "ball_controller/commands"
@@ -178,6 +179,21 @@ def test_params_files_have_no_wildcard_section():
     (seen: kitchen_hw's task_encoder kept exploration_episodes 20 from its section over -p exploration_episodes:=2)."""
     for path in resource("config").glob("*.params.yaml"):
         assert "/**" not in yaml.safe_load(path.read_text()), path
+
+
+def test_a_graph_file_with_an_old_executable_name_still_loads(tmp_path, capsys):
+    """Graph files written before the executables followed their modules (sim_node, servo_node) keep working."""
+    from simpl_ros.executables import NODES
+
+    old = yaml.safe_load(resource("config", "launch", "record_demos.yaml").read_text())
+    for node in old["nodes"]:
+        node["executable"] = {"sim": "sim_node", "servo": "servo_node"}.get(node["executable"], node["executable"])
+    path = tmp_path / "my_record_demos.yaml"
+    path.write_text(yaml.safe_dump(old))
+    graph = load_graph(str(path))
+    assert {"sim", "servo"} <= {node["executable"] for node in graph.nodes}
+    assert NODES["sim"] == "simpl_ros.simulation.sim_node"
+    assert "executable 'sim_node' is now 'sim'" in capsys.readouterr().err
 
 
 def test_launch_refuses_unknown_arguments_and_graphs(capsys):
@@ -460,8 +476,8 @@ def test_recorder_leaves_out_segments_with_lost_messages():
 
 
 def test_serving_nodes_do_not_import_torch():
-    modules = ("simpl_ros.sim_node, simpl_ros.skill_decoder_node, simpl_ros.skill_selector_node, "
-               "simpl_ros.task_encoder_node")
+    modules = ("simpl_ros.simulation.sim_node, simpl_ros.serving.skill_decoder_node, "
+               "simpl_ros.serving.skill_selector_node, simpl_ros.serving.task_encoder_node")
     probe_code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"

@@ -7,7 +7,7 @@ import rclpy
 from rclpy.parameter import Parameter
 
 from simpl_core.paths import resource
-from simpl_ros.skill_selector_node import SkillSelectorNode
+from simpl_ros.serving.skill_selector_node import SkillSelectorNode
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
-from simpl_ros.messages import (SKILL_TOPIC, STEP_TOPIC, MessageError, command_message, read_step, skill_layout,
-                                step_layout)
-from simpl_ros.node_main import WarningsByKind, open_bundle, parameter, run
+from simpl_ros.common.messages import (SKILL_TOPIC, STEP_TOPIC, MessageError, command_message, read_step, skill_layout,
+                                       step_layout)
+from simpl_ros.common.node_main import WarningsByKind, open_bundle, parameter, run
 
 
 class SkillDecoderNode(Node):

@@ -11,8 +11,8 @@ import sys
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
-from simpl_ros.messages import PING_TOPIC, PONG_TOPIC, STREAM_DEPTH
-from simpl_ros.node_main import parameter, run
+from simpl_ros.common.messages import PING_TOPIC, PONG_TOPIC, STREAM_DEPTH
+from simpl_ros.common.node_main import parameter, run
 
 
 class LatencyEchoNode(Node):

@@ -22,10 +22,10 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from simpl_core.robots.reset import kitchen_at_rest
-from simpl_ros.messages import JOINT_STATES_TOPIC
-from simpl_ros.node_main import parameter, run
-from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, TRAJECTORY_CONTROLLER, VELOCITY_CONTROLLER,
-                                        objects_message)
+from simpl_ros.common.messages import JOINT_STATES_TOPIC
+from simpl_ros.common.node_main import parameter, run
+from simpl_ros.hardware.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, TRAJECTORY_CONTROLLER,
+                                                 VELOCITY_CONTROLLER, objects_message)
 
 
 class FakeArmNode(Node):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from simpl_core.rl.buffers import TransitionLayout
-from simpl_ros.messages import Step
+from simpl_ros.common.messages import Step
 
 
 class EpisodeRecorder:

@@ -23,8 +23,8 @@ from std_msgs.msg import Float64, Float64MultiArray
 from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.teleop.cartesian import CartesianController, Twist
-from simpl_ros.messages import STEP_TOPIC, read_step_or_warn, step_layout
-from simpl_ros.node_main import parameter, run
+from simpl_ros.common.messages import STEP_TOPIC, read_step_or_warn, step_layout
+from simpl_ros.common.node_main import parameter, run
 
 WORLD_FRAMES = ("", "world")
 

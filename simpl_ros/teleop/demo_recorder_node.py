@@ -62,8 +62,9 @@ import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
 from simpl_core.data.minari_io import (DATASET_ID_RE, DatasetError, Episode, append_episodes, load_dataset,
                                        write_dataset)
 from simpl_core.envs.domains import domain
-from simpl_ros.messages import JOINT_STATES_TOPIC, LATCHED, STEP_TOPIC, MessageError, Step, read_step, step_layout
-from simpl_ros.node_main import StartupError, parameter, run
+from simpl_ros.common.messages import (JOINT_STATES_TOPIC, LATCHED, STEP_TOPIC, MessageError, Step, read_step,
+                                       step_layout)
+from simpl_ros.common.node_main import StartupError, parameter, run
 
 IDLE, STARTING, RECORDING = "idle", "starting", "recording"
 NO_BAG = ("", "none")

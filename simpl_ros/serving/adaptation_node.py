@@ -34,9 +34,9 @@ from std_srvs.srv import Trigger
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
-from simpl_ros.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, TRANSITIONS_TOPIC,
-                                MessageError, embedding_layout, read_rows)
-from simpl_ros.node_main import bundle_path, parameter, run
+from simpl_ros.common.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, TRANSITIONS_TOPIC,
+                                       MessageError, embedding_layout, read_rows)
+from simpl_ros.common.node_main import bundle_path, parameter, run
 
 PHASES = ("explore", "finetune", "evaluate")
 ANSWER_TIMEOUT_S = 5.0  # a service answer later than this is taken as lost

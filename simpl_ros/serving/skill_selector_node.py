@@ -15,9 +15,9 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
-from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, STREAM_DEPTH,
-                                MessageError, embedding_layout, read_step_or_warn, skill_layout, step_layout)
-from simpl_ros.node_main import StartupError, open_bundle, parameter, run
+from simpl_ros.common.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, STREAM_DEPTH,
+                                       MessageError, embedding_layout, read_step_or_warn, skill_layout, step_layout)
+from simpl_ros.common.node_main import StartupError, open_bundle, parameter, run
 
 GRAPHS = ("high_level_policy", "skill_prior")
 SAMPLING = ("auto", "always", "never")

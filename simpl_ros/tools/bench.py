@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from simpl_core.runtime.bundle import PolicyBundle
-from simpl_ros.launcher import Stack, load_graph, node_commands, parse_arguments
-from simpl_ros.node_main import bundle_path
+from simpl_ros.tools.launcher import Stack, load_graph, node_commands, parse_arguments
+from simpl_ros.common.node_main import bundle_path
 
 
 def percentiles(values_ms) -> dict:
@@ -68,7 +68,7 @@ def graph_latency(steps: int, bundle: str, rtf: float = 1.0, timeout_s: float = 
     """Run maze_sim until `steps` control steps are done; the sims' per-episode latency records, pooled."""
     from std_msgs.msg import String
 
-    from simpl_ros.messages import EPISODE_TOPIC
+    from simpl_ros.common.messages import EPISODE_TOPIC
 
     graph = load_graph("maze_sim")
     stack = Stack(node_commands(graph, parse_arguments(graph, [f"rtf:={rtf}", f"bundle:={bundle}"])),
@@ -99,7 +99,7 @@ def graph_latency(steps: int, bundle: str, rtf: float = 1.0, timeout_s: float = 
 
 def step_message(dims: dict, observation: np.ndarray):
     """The step layout of a bundle's dims and one step message carrying `observation` (what the sim publishes)."""
-    from simpl_ros.messages import step_layout
+    from simpl_ros.common.messages import step_layout
 
     layout = step_layout(dims["state"], dims["action"])
     return layout, layout.pack(episode=1, step=3, reward=0.0, terminated=False, truncated=False,
@@ -113,7 +113,7 @@ def floor_latency(steps: int, bundle: str, timeout_s: float = 900.0) -> dict:
     from std_msgs.msg import Float64MultiArray
 
     from simpl_ros.executables import NODES
-    from simpl_ros.messages import PING_TOPIC, PONG_TOPIC, STREAM_DEPTH
+    from simpl_ros.common.messages import PING_TOPIC, PONG_TOPIC, STREAM_DEPTH
 
     manifest = PolicyBundle.read_manifest(bundle_path(bundle))
     dims, rate_hz = manifest["dims"], float(manifest["control_rate_hz"])
@@ -166,7 +166,7 @@ def compute_times(bundle_dir: str, calls: int = 5000, context: int = 4000, seed:
             times.append((time.perf_counter() - started) * 1e3)
         return percentiles(times)
 
-    from simpl_ros.messages import command_message, read_step
+    from simpl_ros.common.messages import command_message, read_step
 
     z = bundle.high_level(state, e)[0]
     layout, step_msg = step_message(dims, state)

@@ -29,9 +29,9 @@ from std_srvs.srv import Trigger
 import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
 from simpl_core.envs.domains import domain
 from simpl_core.tasks import TaskError
-from simpl_ros.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
-from simpl_ros.node_main import parameter, run, task_from, task_name
-from simpl_ros.readiness import PolicyListening, answer_reset
+from simpl_ros.common.messages import EPISODE_TOPIC, JOINT_STATES_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
+from simpl_ros.common.node_main import parameter, run, task_from, task_name
+from simpl_ros.common.readiness import PolicyListening, answer_reset
 
 
 class SimNode(Node):

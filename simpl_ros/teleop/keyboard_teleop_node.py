@@ -23,8 +23,8 @@ from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
-from simpl_ros.messages import GRIPPER_TOPIC, TWIST_TOPIC, twist_message
-from simpl_ros.node_main import StartupError, parameter, run
+from simpl_ros.common.messages import GRIPPER_TOPIC, TWIST_TOPIC, twist_message
+from simpl_ros.common.node_main import StartupError, parameter, run
 
 # key -> (linear direction, angular direction) in the world frame: x right, y into the kitchen, z up
 MOTION_KEYS = {

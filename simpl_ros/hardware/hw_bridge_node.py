@@ -2,8 +2,8 @@
 
 Every control period (12.5 Hz x rtf) it publishes the sim node's step message on simpl/step (episode, step, reward,
 flags, the action applied, the 59-D observation built from /joint_states and the perception topic; see
-simpl_ros.ros2_control_arm), with the task's reward computed from the observation (SiMPL's in-order credit of the
-completed subtasks), and a JSON summary on simpl/episode when an episode ends. So the decoder, selector and encoder
+simpl_ros.hardware.ros2_control_arm), with the task's reward computed from the observation (SiMPL's in-order credit of
+the completed subtasks), and a JSON summary on simpl/episode when an episode ends. So the decoder, selector and encoder
 work unchanged. The policy's normalised 9-D actions arrive on /<policy_controller>/commands (the decoder's
 `controller`), are made safe below the policy (scaled to joint velocities, velocity and position limits, NaN and
 length checks: simpl_core.robots.safety) and go to the arm's forward velocity controller or joint trajectory
@@ -34,11 +34,11 @@ from simpl_core.envs.kitchen.env import CONTROL_RATE_HZ, KITCHEN_HORIZON, qpos_f
 from simpl_core.envs.kitchen.task import completed_subtasks
 from simpl_core.robots.reset import StartState
 from simpl_core.robots.safety import Freshness
-from simpl_ros.messages import EPISODE_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
-from simpl_ros.node_main import parameter, run, task_from, task_name
-from simpl_ros.readiness import PolicyListening, answer_reset
-from simpl_ros.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
-                                        VELOCITY_CONTROLLER, ArmConfig, Ros2ControlArm, required_limits)
+from simpl_ros.common.messages import EPISODE_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
+from simpl_ros.common.node_main import parameter, run, task_from, task_name
+from simpl_ros.common.readiness import PolicyListening, answer_reset
+from simpl_ros.hardware.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
+                                                 VELOCITY_CONTROLLER, ArmConfig, Ros2ControlArm, required_limits)
 
 ACTION_SCALE = 2.0  # FrankaKitchen turns an action in [-1, 1] into 2 x action rad/s (franka_env.py: act_rng)
 

@@ -25,8 +25,8 @@ from simpl_core.envs.kitchen.env import (ACTION_NAMES, OBJECT_POSITIONS, OBJECT_
                                          ROBOT_JOINTS)
 from simpl_core.robots.base import Robot
 from simpl_core.robots.safety import Freshness, JointLimits, command_problem, safe_velocity
-from simpl_ros.messages import JOINT_STATES_TOPIC, Layout, MessageError
-from simpl_ros.node_main import StartupError, WarningsByKind
+from simpl_ros.common.messages import JOINT_STATES_TOPIC, Layout, MessageError
+from simpl_ros.common.node_main import StartupError, WarningsByKind
 
 KITCHEN_JOINT_NAMES = tuple(name.removeprefix("robot:") for name in ROBOT_JOINTS)  # as the sim node publishes them
 OBJECTS_TOPIC = "kitchen/objects"

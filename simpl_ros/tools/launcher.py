@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from simpl_core.paths import resource
-from simpl_ros.executables import NODES
+from simpl_ros.executables import NODES, RENAMED
 
 # $(var NAME); $(not NAME) = XML's $(not $(var NAME)); $(eq NAME VALUE) = XML's $(eq $(var NAME) VALUE)
 VARIABLE = re.compile(r"\$\((var|not|eq) ([A-Za-z_][A-Za-z0-9_]*)(?: ([^()\s]+))?\)")
@@ -61,6 +61,10 @@ def load_graph(name: str) -> Graph:
     path = graph_file(name)
     raw = read_graph(path)
     for node in raw["nodes"]:
+        if node["executable"] in RENAMED:  # a graph file written before the rename
+            print(f"{path}: node {node['name']}: executable {node['executable']!r} is now "
+                  f"{RENAMED[node['executable']]!r}", file=sys.stderr)
+            node["executable"] = RENAMED[node["executable"]]
         if node["executable"] not in NODES:
             raise LaunchError(f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; "
                               f"known: {', '.join(NODES)}")

@@ -22,11 +22,11 @@ from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
-from simpl_ros.episodes import EpisodeRecorder
-from simpl_ros.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
-                                STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step,
-                                rows_message, skill_layout, step_layout)
-from simpl_ros.node_main import StartupError, open_bundle, parameter, run
+from simpl_ros.common.episodes import EpisodeRecorder
+from simpl_ros.common.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
+                                       STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step,
+                                       rows_message, skill_layout, step_layout)
+from simpl_ros.common.node_main import StartupError, open_bundle, parameter, run
 
 
 class TaskEncoderNode(Node):

@@ -25,9 +25,9 @@ from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
-from simpl_ros.messages import (GRIPPER_TOPIC, LATCHED, STEP_TOPIC, TWIST_TOPIC, read_step_or_warn, step_layout,
-                                twist_message)
-from simpl_ros.node_main import StartupError, parameter, run
+from simpl_ros.common.messages import (GRIPPER_TOPIC, LATCHED, STEP_TOPIC, TWIST_TOPIC, read_step_or_warn, step_layout,
+                                       twist_message)
+from simpl_ros.common.node_main import StartupError, parameter, run
 
 
 class ScriptedTeleopNode(Node):

@@ -1,0 +1,1 @@
+"""Teleoperation and recording demonstrations: Cartesian servo, scripted and keyboard operators, demo recorder."""

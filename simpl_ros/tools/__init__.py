@@ -1,0 +1,1 @@
+"""Bringing graphs up without launch_ros (launcher), latency benchmarks and their echo node."""

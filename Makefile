@@ -10,11 +10,11 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 ROS_RUN_ENV = ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 200 + 20 ))} ROS_LOG_DIR=$${ROS_LOG_DIR:-$$(mktemp -d)}
 
 .PHONY: help run maze-data skills meta baselines compare studies ros kitchen-data kitchen-skills kitchen-meta \
-	kitchen-skills-v1 kitchen-skills-ladder \
+	kitchen-skills-v1 kitchen-skills-v2 kitchen-skills-ladder \
 	kitchen-baselines kitchen-compare demos test bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/.installed: requirements.txt setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -120,6 +120,15 @@ kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder 
 	for row in 8_observable 9_observable_continued; do \
 	  $(call ladder_row,$$row,$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2)) \
 	  && $(BIN)/simpl skills eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json || exit 1; done
+
+kitchen-skills-v2: $(BIN)/.installed  ## kitchen skills continued from models/kitchen-v1 on v2 data (observable operator; ~5 min data, ~45 min training, ~10 min evals) -> models/kitchen-v2
+	test -d $(KITCHEN_DATASET_V2) || $(BIN)/simpl data kitchen --recipe v2 --episodes 600 --out $(KITCHEN_DATASET_V2)
+	test -d $(KITCHEN_HELDOUT_V2) || $(BIN)/simpl data kitchen --recipe v2 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT_V2)
+	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
+	$(call ladder_row,9_observable_continued,$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2))
+	$(BIN)/simpl skills eval-skills --skills runs/ladder/9_observable_continued --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/9_observable_continued/replay_report.json
+	$(BIN)/simpl skills export runs/ladder/9_observable_continued --out models/kitchen-v2
+	cp runs/ladder/9_observable_continued/replay_report.json runs/ladder/9_observable_continued/replay_report_v2.json runs/ladder/9_observable_continued/prior/prior_report.json models/kitchen-v2/
 
 KITCHEN_EPISODES ?= 100
 kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of SiMPL and SPiRL (10 sequences x 3 seeds)

@@ -164,6 +164,24 @@ def test_shipped_kitchen_skills_bundle_verifies_and_runs():
     assert report["episodes"] == 100 and set(report["subtask_rate"]) == set(SUBTASKS)
 
 
+@pytest.mark.parametrize("bundle, dataset, init_from", [("kitchen-v1", "datasets/kitchen-teleop-v1", None),
+                                                      ("kitchen-v2", "datasets/kitchen-teleop-v2", "models/kitchen-v1")])
+def test_shipped_kitchen_skill_bundles_load_for_the_kitchen_env_with_their_provenance(bundle, dataset, init_from):
+    """The v1 and v2 skills: positions-only inputs, verified against the env's observation, and a manifest that says
+    how the weights were reached (v2 continues v1's); their committed reports cover 50 replays and 100 prior runs."""
+    from simpl_core.export.skills import load_bundle_for_env
+
+    loaded = load_bundle_for_env(resource("models", bundle))
+    skills = loaded.manifest["provenance"]["skills"]
+    assert skills["dataset"] == dataset and skills["train_config"]["init_from"] == init_from
+    assert loaded.manifest["input_slice"] == list(POSITION_NAMES)
+    action = loaded.decode(np.zeros(59, np.float32), np.zeros((1, loaded.latent_dim), np.float32))
+    assert action.shape == (1, 9) and np.isfinite(action).all()
+    replay = json.loads(resource("models", bundle, "replay_report.json").read_text())
+    prior = json.loads(resource("models", bundle, "prior_report.json").read_text())
+    assert replay["episodes"] == 50 and prior["episodes"] == 100
+
+
 def test_v1_data_keeps_corrective_labels_and_the_executed_actions(small_dataset):
     for episode in load_dataset(small_dataset).episodes:
         executed = episode.infos["executed_actions"]

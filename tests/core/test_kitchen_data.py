@@ -164,11 +164,14 @@ def test_shipped_kitchen_skills_bundle_verifies_and_runs():
     assert report["episodes"] == 100 and set(report["subtask_rate"]) == set(SUBTASKS)
 
 
-@pytest.mark.parametrize("bundle, dataset, init_from", [("kitchen-v1", "datasets/kitchen-teleop-v1", None),
-                                                      ("kitchen-v2", "datasets/kitchen-teleop-v2", "models/kitchen-v1")])
+@pytest.mark.parametrize("bundle, dataset, init_from", [
+    ("kitchen-v1", "datasets/kitchen-teleop-v1", None),
+    ("kitchen-v2", "datasets/kitchen-teleop-v2", "models/kitchen-v1"),
+])
 def test_shipped_kitchen_skill_bundles_load_for_the_kitchen_env_with_their_provenance(bundle, dataset, init_from):
-    """The v1 and v2 skills: positions-only inputs, verified against the env's observation, and a manifest that says
-    how the weights were reached (v2 continues v1's); their committed reports cover 50 replays and 100 prior runs."""
+    """The v1 and v2 skills: positions-only inputs, verified against the env's observation, and a manifest that
+    says how the weights were reached (v2 continues v1's); their committed reports cover 50 replays and 100 prior
+    runs."""
     from simpl_core.export.skills import load_bundle_for_env
 
     loaded = load_bundle_for_env(resource("models", bundle))

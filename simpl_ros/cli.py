@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_bench(args) -> int:
-    from simpl_ros import bench
+    from simpl_ros.tools import bench
 
     print(bench.format_report(bench.run(args.steps, args.bundle, args.out)))
     print(f"report: {args.out}/latency.json, histogram: {args.out}/latency.png")

@@ -80,3 +80,28 @@ def test_simpl_ros_is_laid_out_by_concern():
     assert top == ["__init__.py", "cli.py", "executables.py"]
     assert {p.parent.name for p in (ROOT / "simpl_ros").rglob("*_node.py")} == {
         "serving", "simulation", "teleop", "hardware", "tools"}
+
+
+def resolves(module: str, name: str) -> bool:
+    """`from module import name` works: the module exists and has `name`, or is a package with a submodule `name`."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        return False
+    imported = importlib.import_module(module)
+    return hasattr(imported, name) or (hasattr(imported, "__path__")
+                                       and importlib.util.find_spec(f"{module}.{name}") is not None)
+
+
+def test_every_import_of_our_code_resolves():
+    """Every `from simpl_core... / simpl_ros... import NAME`, also inside functions (where only running the code
+    would find a stale one after a module moved), names a module or an attribute that exists."""
+    assert not resolves("simpl_ros", "bench") and resolves("simpl_ros.tools", "bench")
+    missing = [f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"
+               for path in [*ROOT.glob("simpl_*/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("launch/*.py")]
+               for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.ImportFrom) and not node.level and node.module
+               and node.module.split(".")[0] in ("simpl_core", "simpl_ros")
+               for alias in node.names if not resolves(node.module, alias.name)]
+    assert missing == []

@@ -484,7 +484,7 @@ def test_serving_nodes_do_not_import_torch():
 
 
 def test_bench_times_every_control_step_of_the_graph(tmp_path):
-    from simpl_ros import bench
+    from simpl_ros.tools import bench
     report = bench.run(300, "models/maze", str(tmp_path))
     graph = report["graph"]
     assert graph["steps"] >= 300 and graph["rate_hz"] == 100.0

@@ -137,7 +137,8 @@ kitchen-compare: $(BIN)/.installed  ## kitchen target-task learning curves of Si
 demos: $(BIN)/.installed  ## record kitchen demos over ROS 2 (scripted operator, 10 episodes) into a dataset and an MCAP bag
 	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch record_demos episodes:=10 bag:=runs/demos_bag_$$(date +%Y%m%d_%H%M%S)
 
-test: $(BIN)/.installed-test  ## install everything, lint (ruff) and run the test suite
+test: $(BIN)/.installed-test  ## install everything, check formatting and lint (ruff) and run the test suite
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/ruff check --quiet .
 	$(ROS_RUN_ENV) $(BIN)/python -m pytest -q
 

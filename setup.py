@@ -8,8 +8,10 @@ from setuptools import find_packages, setup
 PACKAGE_NAME = "simpl_ros"
 SHARED_FOLDERS = ("launch", "config", "models", "sim")
 EXECUTABLES = runpy.run_path("simpl_ros/executables.py")  # node executables, without importing the package
-NODES = {**EXECUTABLES["NODES"],
-         **{old: EXECUTABLES["NODES"][new] for old, new in EXECUTABLES["RENAMED"].items()}}  # old names too
+NODES = {
+    **EXECUTABLES["NODES"],
+    **{old: EXECUTABLES["NODES"][new] for old, new in EXECUTABLES["RENAMED"].items()},
+}  # old names too
 
 
 def share_files(folder: str) -> list[tuple[str, list[str]]]:
@@ -50,6 +52,11 @@ setup(
     maintainer_email="simpl-ros@example.org",
     description="Skill-based meta-reinforcement learning (SPiRL skills, SiMPL) served by ROS 2 nodes",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["simpl = simpl_core.cli:main", "simpl-ros = simpl_ros.cli:main",
-                                      *[f"{name} = {module}:main" for name, module in NODES.items()]]},
+    entry_points={
+        "console_scripts": [
+            "simpl = simpl_core.cli:main",
+            "simpl-ros = simpl_ros.cli:main",
+            *[f"{name} = {module}:main" for name, module in NODES.items()],
+        ]
+    },
 )

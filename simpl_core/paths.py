@@ -31,8 +31,10 @@ def share_dir() -> Path:
         if (candidate / "config").is_dir() and (candidate / "sim").is_dir():
             return candidate
     searched = ", ".join(str(c) for c in _candidates())
-    raise FileNotFoundError(f"cannot find the simpl_ros share folder (config/ and sim/); searched: {searched}. "
-                            "Set SIMPL_SHARE_DIR to the folder that holds them.")
+    raise FileNotFoundError(
+        f"cannot find the simpl_ros share folder (config/ and sim/); searched: {searched}. "
+        "Set SIMPL_SHARE_DIR to the folder that holds them."
+    )
 
 
 def resource(*parts: str) -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import json
 import os
-import re
+import textwrap
 from pathlib import Path
 
 import torch
@@ -33,8 +34,15 @@ def read_config_keys(path: str | Path, _inheriting: tuple[Path, ...] = ()) -> di
         return raw
     inherited = read_config_keys(path.parent / base, _inheriting + (path,))
     # a section (e.g. `model:`) changes only the keys it names
-    return {**inherited, **{key: {**inherited[key], **value} if isinstance(value, dict)
-                            and isinstance(inherited.get(key), dict) else value for key, value in raw.items()}}
+    return {
+        **inherited,
+        **{
+            key: {**inherited[key], **value}
+            if isinstance(value, dict) and isinstance(inherited.get(key), dict)
+            else value
+            for key, value in raw.items()
+        },
+    }
 
 
 def config_from_yaml(cls, path: str | Path):
@@ -46,36 +54,27 @@ def config_from_yaml(cls, path: str | Path):
     return cls(**raw)
 
 
-_FIELD_LINE = re.compile(r"^    (\w+): [^#]*?(?:#\s*(.*))?$")
-_COMMENT_LINE = re.compile(r"^\s+#\s*(.*)$")
-
-
 def field_docs(cls) -> dict[str, str]:
-    """Each field's one-line doc: the comment after it in the dataclass source, with the comment lines that continue
-    it below (a comment block just above a field documents that field). The dataclass is the one home of a
-    hyper-parameter: its type, its default and this doc."""
-    docs: dict[str, str] = {}
-    last, pending = None, []
-    for line in inspect.getsource(cls).splitlines():
-        field, comment = _FIELD_LINE.match(line), _COMMENT_LINE.match(line)
-        if field and field.group(1) in {f.name for f in dataclasses.fields(cls)}:
-            last = field.group(1)
-            docs[last] = " ".join(pending + [field.group(2) or ""]).strip()
-            pending = []
-        elif comment and last is not None and line.index("#") > 4:
-            docs[last] = f"{docs[last]} {comment.group(1)}".strip()  # continues the comment of the field above
-        elif comment:
-            pending.append(comment.group(1))  # a block above the next field
-            last = None
-        else:
-            last = None
-    return docs
+    """Each field's doc: the string right below it in the dataclass (CleanRL's Args style). The dataclass is the one
+    home of a hyper-parameter: its type, its default and this doc."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    return {
+        field.target.id: " ".join(doc.value.value.split())
+        for field, doc in zip(body, body[1:])
+        if isinstance(field, ast.AnnAssign)
+        and isinstance(field.target, ast.Name)
+        and isinstance(doc, ast.Expr)
+        and isinstance(doc.value, ast.Constant)
+        and isinstance(doc.value.value, str)
+    }
 
 
 def field_defaults(cls) -> dict:
-    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            for f in dataclasses.fields(cls)
-            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    return {
+        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }
 
 
 def describe_config(cls, values: dict) -> str:
@@ -107,12 +106,18 @@ def check_resumed_config(run_dir: Path, saved: dict, now: dict) -> None:
     one the run was started with, naming every difference, instead of silently mixing two configurations. Keys
     the run did not record (it predates them) are not compared."""
     saved, now = json.loads(json.dumps(saved)), json.loads(json.dumps(now))  # tuples and lists alike
-    differences = [f"{key}: {saved[key]!r} -> {now.get(key)!r}" for key in sorted(saved)
-                   if key not in RESOURCE_KEYS and saved[key] != now.get(key)]
+    differences = [
+        f"{key}: {saved[key]!r} -> {now.get(key)!r}"
+        for key in sorted(saved)
+        if key not in RESOURCE_KEYS and saved[key] != now.get(key)
+    ]
     if differences:
-        raise ValueError(f"{run_dir} was started with other settings than this --resume gives ("
-                         + "; ".join(differences) + "); resume with the run's own config (it is saved in the run "
-                         "directory) or start a new --out")
+        raise ValueError(
+            f"{run_dir} was started with other settings than this --resume gives ("
+            + "; ".join(differences)
+            + "); resume with the run's own config (it is saved in the run "
+            "directory) or start a new --out"
+        )
 
 
 def save_checkpoint(state: dict, run_dir: Path) -> None:

@@ -51,8 +51,11 @@ def load_task_file(path: str | Path) -> dict[str, TaskSet]:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise TaskError(f"cannot read task file {path}: {err}") from err
-    if (not isinstance(raw, dict) or not isinstance(raw.get("domain"), str)
-            or not isinstance(raw.get("task_sets"), dict)):
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("domain"), str)
+        or not isinstance(raw.get("task_sets"), dict)
+    ):
         raise TaskError(f"{path}: a task file needs 'domain: <name>' and 'task_sets: {{name: [task, ...]}}'")
     parse = _parser(raw["domain"], str(path))
     sets = {}
@@ -103,8 +106,10 @@ def resolve_task(spec: str, domain: str):
     if sep and index.strip().isdigit() and not set_name.endswith((".yaml", ".yml")):
         task_set = resolve_tasks(set_name)
         if task_set.domain != domain or int(index) >= len(task_set):
-            raise TaskError(f"task {spec!r}: {set_name} is a {task_set.domain} set of {len(task_set)} tasks, "
-                            f"wanted a {domain} task index below {len(task_set)}")
+            raise TaskError(
+                f"task {spec!r}: {set_name} is a {task_set.domain} set of {len(task_set)} tasks, "
+                f"wanted a {domain} task index below {len(task_set)}"
+            )
         return task_set.tasks[int(index)]
     try:
         raw = yaml.safe_load(spec)

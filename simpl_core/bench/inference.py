@@ -17,8 +17,11 @@ def latency_us(call: Callable[[], object], calls: int, warmup: int = 200) -> dic
         call()
         samples[i] = time.perf_counter_ns() - start
     samples /= 1e3
-    return {"p50_us": float(np.percentile(samples, 50)), "p99_us": float(np.percentile(samples, 99)),
-            "max_us": float(samples.max())}
+    return {
+        "p50_us": float(np.percentile(samples, 50)),
+        "p99_us": float(np.percentile(samples, 99)),
+        "max_us": float(samples.max()),
+    }
 
 
 def run(bundle_dir: str, skills_dir: str | None = None, calls: int = 10_000, seed: int = 0) -> dict[str, dict]:
@@ -29,11 +32,12 @@ def run(bundle_dir: str, skills_dir: str | None = None, calls: int = 10_000, see
     state = rng.normal(10, 5, (1, bundle.state_dim)).astype(np.float32)
     z = rng.standard_normal((1, bundle.latent_dim)).astype(np.float32)
     decoder, prior = bundle.sessions["skill_decoder"], bundle.sessions["skill_prior"]
-    results = {"onnxruntime decoder (session.run)": latency_us(lambda: decoder.run(None, {"state": state, "z": z}),
-                                                               calls),
-               "onnxruntime prior (session.run)": latency_us(lambda: prior.run(None, {"state": state}), calls),
-               "bundle.decode (checks inputs)": latency_us(lambda: bundle.decode(state, z), calls),
-               "bundle.prior (checks inputs)": latency_us(lambda: bundle.prior(state), calls)}
+    results = {
+        "onnxruntime decoder (session.run)": latency_us(lambda: decoder.run(None, {"state": state, "z": z}), calls),
+        "onnxruntime prior (session.run)": latency_us(lambda: prior.run(None, {"state": state}), calls),
+        "bundle.decode (checks inputs)": latency_us(lambda: bundle.decode(state, z), calls),
+        "bundle.prior (checks inputs)": latency_us(lambda: bundle.prior(state), calls),
+    }
     if skills_dir:
         import torch
 

@@ -15,8 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simpl",
         description="simpl_ros training tools: offline datasets, skills, task sets and benchmarks for skill-based "
-                    "meta-reinforcement learning (SPiRL skills + SiMPL). `simpl GROUP --help` lists a group's verbs.",
-        epilog=f"Old spellings still work and print their new name: {old}, export.")
+        "meta-reinforcement learning (SPiRL skills + SiMPL). `simpl GROUP --help` lists a group's verbs.",
+        epilog=f"Old spellings still work and print their new name: {old}, export.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="GROUP")
     for module in (data, skills, meta, eval, bench, tasks):
         module.add_parser(commands)
@@ -37,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spellings = new_spellings(argv)
     if spellings != [argv]:
-        print(f"simpl: `{shlex.join(['simpl', *argv])}` is now spelled "
-              + " then ".join(f"`{shlex.join(['simpl', *words])}`" for words in spellings), file=sys.stderr)
+        print(
+            f"simpl: `{shlex.join(['simpl', *argv])}` is now spelled "
+            + " then ".join(f"`{shlex.join(['simpl', *words])}`" for words in spellings),
+            file=sys.stderr,
+        )
     for words in spellings:
         code = run(words)
         if code:

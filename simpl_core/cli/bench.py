@@ -7,20 +7,29 @@ from simpl_core.cli.grammar import add_group, add_verb
 
 def add_parser(commands) -> None:
     verbs = add_group(commands, "bench", help="measure throughput and the scripted teleoperator on this machine")
-    env = add_verb(verbs, "env", run_env, help="env steps/s: raw mj_step vs single env vs batched env",
-                           description="Env steps per second on the same MuJoCo model: raw mujoco.mj_step (as many "
-                                       "as one env step does: maze 1, kitchen 40), the single Gymnasium env "
-                                       "(gymnasium.make, with wrappers) and the batched env, reported with ratios.")
+    env = add_verb(
+        verbs,
+        "env",
+        run_env,
+        help="env steps/s: raw mj_step vs single env vs batched env",
+        description="Env steps per second on the same MuJoCo model: raw mujoco.mj_step (as many "
+        "as one env step does: maze 1, kitchen 40), the single Gymnasium env "
+        "(gymnasium.make, with wrappers) and the batched env, reported with ratios.",
+    )
     env.add_argument("--domain", choices=["maze", "kitchen"], default="maze")
     env.add_argument("--steps", type=int, default=200_000, help="env steps per measurement (default 200000)")
     env.add_argument("--batch-sizes", default="16,64,256", help="comma-separated batched env sizes")
     env.add_argument("--seed", type=int, default=0)
 
     teleop = add_verb(
-        verbs, "teleop", run_teleop, help="success of the scripted kitchen teleoperator per subtask and per sequence",
+        verbs,
+        "teleop",
+        run_teleop,
+        help="success of the scripted kitchen teleoperator per subtask and per sequence",
         description="Run the scripted teleoperator in the kitchen: each subtask alone, SiMPL's 33 task sequences, "
-                    "and random orders of 4 subtasks; print success per subtask, per position and per sequence, and "
-                    "write everything to --out as JSON.")
+        "and random orders of 4 subtasks; print success per subtask, per position and per sequence, and "
+        "write everything to --out as JSON.",
+    )
     teleop.add_argument("--alone", type=int, default=20, help="episodes per subtask alone (default 20; 0 skips)")
     teleop.add_argument("--spec", type=int, default=5, help="episodes per SiMPL sequence (default 5; 0 skips)")
     teleop.add_argument("--random", type=int, default=20, help="episodes per random order (default 20; 0 skips)")
@@ -30,9 +39,13 @@ def add_parser(commands) -> None:
     teleop.add_argument("--out", default="runs/bench_teleop.json", help="JSON results (default runs/bench_teleop.json)")
 
     inference = add_verb(
-        verbs, "inference", run_inference, help="single-sample latency of the skill graphs: torch eager vs onnxruntime",
+        verbs,
+        "inference",
+        run_inference,
+        help="single-sample latency of the skill graphs: torch eager vs onnxruntime",
         description="p50/p99/max latency of one decoder and one prior call, onnxruntime on the bundle and (with "
-                    "--skills) torch eager on the training checkpoint.")
+        "--skills) torch eager on the training checkpoint.",
+    )
     inference.add_argument("--bundle", required=True, help="policy bundle directory, e.g. models/maze")
     inference.add_argument("--skills", help="skill run directory, to also time torch eager")
     inference.add_argument("--calls", type=int, default=10_000, help="timed calls per graph (default 10000)")
@@ -40,6 +53,7 @@ def add_parser(commands) -> None:
 
 def run_env(args) -> int:
     from simpl_core.bench import env_speed
+
     sizes = tuple(int(s) for s in args.batch_sizes.split(","))
     print(env_speed.format_results(env_speed.run(args.domain, args.steps, sizes, args.seed)))
     return 0
@@ -50,6 +64,7 @@ def run_teleop(args) -> int:
     from pathlib import Path
 
     from simpl_core.bench import teleop
+
     episodes = {"alone": args.alone, "spec_sequences": args.spec, "random_orders": args.random}
     results = teleop.run(episodes, args.orders, args.seed, args.max_steps)
     print(teleop.format_results(results))
@@ -62,5 +77,6 @@ def run_teleop(args) -> int:
 
 def run_inference(args) -> int:
     from simpl_core.bench import inference
+
     print(inference.format_results(inference.run(args.bundle, args.skills, args.calls)))
     return 0

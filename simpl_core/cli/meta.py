@@ -12,36 +12,51 @@ from simpl_core.cli.grammar import add_group, add_show_config, add_verb
 def add_parser(commands) -> None:
     verbs = add_group(commands, "meta", help="phase 2: meta-train SiMPL (or a baseline) over a bundle's skills")
     train = add_verb(
-        verbs, "train", run_meta_train, help="SiMPL meta-training on a set of tasks (or the PEARL/MTRL baselines)",
+        verbs,
+        "train",
+        run_meta_train,
+        help="SiMPL meta-training on a set of tasks (or the PEARL/MTRL baselines)",
         description="Meta-train the task encoder, the skill-prior-residual high-level policy and the critics on a "
-                    "task set, over the frozen skills of a policy bundle. Writes metrics.jsonl (per iteration: "
-                    "returns, KLs, coefficients, losses, env steps/s) and checkpoint.pt to --out; continue an "
-                    "interrupted run with --resume. Baselines come from the same command: `actions: primitive` "
-                    "(config/pearl_maze_cpu.yaml) trains PEARL, the same algorithm on primitive actions without "
-                    "skills; `task_conditioning: task_id` (config/mtrl_maze_cpu.yaml) trains MTRL, one "
-                    "skill policy told the task id instead of inferring it.")
+        "task set, over the frozen skills of a policy bundle. Writes metrics.jsonl (per iteration: "
+        "returns, KLs, coefficients, losses, env steps/s) and checkpoint.pt to --out; continue an "
+        "interrupted run with --resume. Baselines come from the same command: `actions: primitive` "
+        "(config/pearl_maze_cpu.yaml) trains PEARL, the same algorithm on primitive actions without "
+        "skills; `task_conditioning: task_id` (config/mtrl_maze_cpu.yaml) trains MTRL, one "
+        "skill policy told the task id instead of inferring it.",
+    )
     train.add_argument("--config", required=True, help="YAML, e.g. config/simpl_maze_cpu.yaml")
     train.add_argument("--bundle", required=True, help="bundle with the skills, e.g. models/maze")
     train.add_argument("--tasks", required=True, help="task set name (e.g. maze-train-40) or YAML file[:SET]")
     train.add_argument("--out", required=True, help="run directory, e.g. runs/simpl_maze")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--iterations", type=int, help="override the config's number of iterations")
-    train.add_argument("--threads", type=int,
-                       help="override the config's torch threads (1 lets two runs share 2 cores without contention)")
+    train.add_argument(
+        "--threads",
+        type=int,
+        help="override the config's torch threads (1 lets two runs share 2 cores without contention)",
+    )
 
     export = add_verb(
-        verbs, "export", run_meta_export, help="add a meta-training run to the bundle of its skills",
+        verbs,
+        "export",
+        run_meta_export,
+        help="add a meta-training run to the bundle of its skills",
         description="Write high_level_policy.onnx (state, e -> mean, log_std) and task_encoder.onnx (context of "
-                    "any size -> mean, std) into the bundle the run was meta-trained on, and record them in its "
-                    "manifest.")
+        "any size -> mean, std) into the bundle the run was meta-trained on, and record them in its "
+        "manifest.",
+    )
     export.add_argument("run_dir", metavar="RUN", help="meta-training run directory (from `simpl meta train`)")
     export.add_argument("--out", required=True, help="bundle directory holding the run's skills, e.g. models/maze")
 
     report = add_verb(
-        verbs, "report", run_meta_report, help="a meta-training run's metrics, averaged over blocks of iterations",
+        verbs,
+        "report",
+        run_meta_report,
+        help="a meta-training run's metrics, averaged over blocks of iterations",
         description="Read RUN/metrics.jsonl and print, per block of iterations, the mean return of the episodes "
-                    "conditioned on e ~ q(e | c) and on e ~ p(e), the encoder and policy KLs on large contexts and "
-                    "the seconds per iteration; then the run's totals (iterations, env steps, wall-clock).")
+        "conditioned on e ~ q(e | c) and on e ~ p(e), the encoder and policy KLs on large contexts and "
+        "the seconds per iteration; then the run's totals (iterations, env steps, wall-clock).",
+    )
     report.add_argument("run_dir", metavar="RUN", help="meta-training run directory, e.g. runs/simpl_kitchen")
     report.add_argument("--block", type=int, default=50, help="iterations per block (default 50)")
 
@@ -68,18 +83,30 @@ def run_meta_train(args) -> int:
         cfg.threads = args.threads
     rows = meta_train(cfg, args.bundle, args.tasks, args.out, resume=args.resume)
     last = rows[-1]
-    print(f"iteration {last['iteration']}: posterior-conditioned success {last['posterior_return']:.2f}, "
-          f"prior-conditioned {last['prior_return']:.2f}, {last['env_steps']} env steps")
+    print(
+        f"iteration {last['iteration']}: posterior-conditioned success {last['posterior_return']:.2f}, "
+        f"prior-conditioned {last['prior_return']:.2f}, {last['env_steps']} env steps"
+    )
     return 0
 
 
-REPORTED = {"posterior_return": "return, e ~ q(e \\| c)", "prior_return": "return, e ~ p(e)",
-            "encoder_kl_large": "encoder KL, large contexts", "encoder_kl_small": "encoder KL, small contexts",
-            "policy_kl_large": "policy KL to the prior, large", "policy_kl_small": "policy KL to the prior, small",
-            "rewarded_context_share": "large contexts holding a reward", "iteration_s": "seconds per iteration"}
+REPORTED = {
+    "posterior_return": "return, e ~ q(e \\| c)",
+    "prior_return": "return, e ~ p(e)",
+    "encoder_kl_large": "encoder KL, large contexts",
+    "encoder_kl_small": "encoder KL, small contexts",
+    "policy_kl_large": "policy KL to the prior, large",
+    "policy_kl_small": "policy KL to the prior, small",
+    "rewarded_context_share": "large contexts holding a reward",
+    "iteration_s": "seconds per iteration",
+}
 # the KL coefficients only grow: their value at each block's end says more than a mean
-COEFFICIENTS = {"lambda_small": "λ small (end of block)", "lambda_large_mean": "λ large, mean over tasks (end)",
-                "beta_small": "β small (end)", "beta_large": "β large (end)"}
+COEFFICIENTS = {
+    "lambda_small": "λ small (end of block)",
+    "lambda_large_mean": "λ large, mean over tasks (end)",
+    "beta_small": "β small (end)",
+    "beta_large": "β large (end)",
+}
 
 
 def run_meta_export(args) -> int:
@@ -95,7 +122,7 @@ def run_meta_report(args) -> int:
     rows = read_metrics(Path(args.run_dir))
     if not rows:
         raise ValueError(f"{args.run_dir}: no metrics.jsonl rows")
-    blocks = [rows[i:i + args.block] for i in range(0, len(rows), args.block)]
+    blocks = [rows[i : i + args.block] for i in range(0, len(rows), args.block)]
     print("| iterations | " + " | ".join(f"{b[0]['iteration']}–{b[-1]['iteration']}" for b in blocks) + " |")
     print("|---|" + "---|" * len(blocks))
     for key, label in REPORTED.items():
@@ -104,6 +131,8 @@ def run_meta_report(args) -> int:
         print(f"| {label} | " + " | ".join(f"{np.mean([r[key] for r in b]):.2f}" for b in blocks) + " |")
     for key, label in COEFFICIENTS.items():
         print(f"| {label} | " + " | ".join(f"{b[-1][key]:.2g}" for b in blocks) + " |")
-    print(f"{rows[-1]['iteration']} iterations, {rows[-1]['env_steps']} env steps, "
-          f"{sum(r['iteration_s'] for r in rows):.0f} s of iterations")
+    print(
+        f"{rows[-1]['iteration']} iterations, {rows[-1]['env_steps']} env steps, "
+        f"{sum(r['iteration_s'] for r in rows):.0f} s of iterations"
+    )
     return 0

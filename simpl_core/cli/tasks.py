@@ -6,8 +6,9 @@ from simpl_core.tasks import builtin_task_sets, resolve_tasks
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("tasks", help="list or show task sets",
-                                 description="List the shipped task sets, or show the tasks of one.")
+    parser = commands.add_parser(
+        "tasks", help="list or show task sets", description="List the shipped task sets, or show the tasks of one."
+    )
     parser.add_argument("name", nargs="?", help="a task set name, FILE.yaml or FILE.yaml:NAME to show")
     parser.set_defaults(run=run, parser=parser)
 

@@ -26,7 +26,7 @@ def dataset_env_id(dataset: OfflineDataset) -> str | None:
 
 
 def dataset_domain(dataset: OfflineDataset) -> str | None:
-    """"maze" or "kitchen" from the recorded env id, else from the observation size; None if neither."""
+    """ "maze" or "kitchen" from the recorded env id, else from the observation size; None if neither."""
     env_id = dataset_env_id(dataset)
     if env_id:
         name = env_id.split("/")[-1].rsplit("-v", 1)[0]
@@ -40,8 +40,10 @@ def _range_rows(values: np.ndarray, names) -> list[str]:
     for i in range(values.shape[1]):
         name = names[i] if names and i < len(names) else f"[{i}]"
         column = values[:, i]
-        rows.append(f"    {name:>{width}s}  min {column.min():9.3f}  max {column.max():9.3f}  "
-                    f"mean {column.mean():9.3f}  std {column.std():8.3f}")
+        rows.append(
+            f"    {name:>{width}s}  min {column.min():9.3f}  max {column.max():9.3f}  "
+            f"mean {column.mean():9.3f}  std {column.std():8.3f}"
+        )
     return rows
 
 
@@ -84,22 +86,30 @@ def summarize(dataset: OfflineDataset) -> str:
         f"length       min {lengths.min()}  median {int(np.median(lengths))}  mean {lengths.mean():.1f}  "
         f"max {lengths.max()}",
         f"observation  {dataset.observation_dim}-D",
-        *_range_rows(np.concatenate([ep.observations for ep in dataset.episodes]),
-                     spec.observation_names if spec else None),
+        *_range_rows(
+            np.concatenate([ep.observations for ep in dataset.episodes]), spec.observation_names if spec else None
+        ),
         f"action       {dataset.action_dim}-D",
         *_range_rows(np.concatenate([ep.actions for ep in dataset.episodes]), spec.action_names if spec else None),
     ]
     if domain == "maze":
-        lines.append(f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable "
-                     "cells visited")
+        lines.append(
+            f"coverage     {maze_coverage(dataset, MazeLayout.load()):.1%} of the maze's reachable cells visited"
+        )
     return "\n".join(lines)
 
 
-def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, title: str,
-                           layout: MazeLayout | None = None, goals: dict[str, list] | None = None) -> Path:
+def plot_maze_trajectories(
+    trajectories: list[np.ndarray],
+    out_png: str | Path,
+    title: str,
+    layout: MazeLayout | None = None,
+    goals: dict[str, list] | None = None,
+) -> Path:
     """Draw trajectories ((T, >=2) arrays of x, y, ...) over the maze walls; starts green, ends red.
     `goals` optionally marks named sets of goal cells."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -107,8 +117,7 @@ def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, 
     rows, cols = layout.shape
     fig, ax = plt.subplots(figsize=(7, 7))
     # Rows are x (downwards), columns are y, as in the layout text.
-    ax.imshow(layout.walls, cmap="Greys", vmin=0, vmax=1.5, origin="upper",
-              extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
+    ax.imshow(layout.walls, cmap="Greys", vmin=0, vmax=1.5, origin="upper", extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
     colours = plt.cm.viridis(np.linspace(0, 1, max(len(trajectories), 1)))
     for trajectory, colour in zip(trajectories, colours):
         x, y = trajectory[:, 0], trajectory[:, 1]
@@ -117,8 +126,7 @@ def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, 
         ax.plot(y[-1], x[-1], "x", color="tab:red", markersize=3)
     for (name, cells), marker in zip((goals or {}).items(), "*sD^vP"):
         cells = np.asarray(cells)
-        ax.plot(cells[:, 1], cells[:, 0], marker, linestyle="none", markersize=7, markerfacecolor="none",
-                label=name)
+        ax.plot(cells[:, 1], cells[:, 0], marker, linestyle="none", markersize=7, markerfacecolor="none", label=name)
     if goals:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_xlabel("y (column)")
@@ -134,6 +142,7 @@ def plot_maze_trajectories(trajectories: list[np.ndarray], out_png: str | Path, 
 def plot_kitchen_coverage(dataset: OfflineDataset, orders: list[list[str]], out_png: str | Path) -> Path:
     """Three panels: episodes completing each subtask, subtasks completed per episode, episode lengths."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

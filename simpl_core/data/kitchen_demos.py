@@ -31,19 +31,30 @@ from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopConfig, Teleo
 
 @dataclass(frozen=True)
 class DemoConfig:
-    episodes: int = 600             # the paper's dataset has ~600 sequences
-    subtasks_per_episode: int = 4   # as in the target tasks; orders are random
-    max_steps: int = 500            # hard cap per episode (4 subtasks take ~200-300 steps)
-    pause_steps: int = 5            # the operator lets go and waits a moment before the recording stops
-    noise_scale: float = 1.0        # multiplies the teleoperator's twist and waypoint noise (0: no noise)
-    noise: TeleopNoise = TeleopNoise()  # the teleoperator's noise (scaled by noise_scale)
-    watch_fingers: bool = False     # grasps end when the fingers stop, releases when they are open (TeleopConfig)
-    observable_targets: bool = False  # pulls, kettle carry and release aim from the scene as it is (TeleopConfig)
-    corrective_labels: bool = False  # DART: store the clean command at the state reached as the action, the noisy
-                                    # one that was executed in infos["executed_actions"]
-    start_noise: float = 0.0        # rad; std of a per-episode offset of the 7 arm joints at reset (clipped at 2 std)
+    episodes: int = 600
+    """the paper's dataset has ~600 sequences"""
+    subtasks_per_episode: int = 4
+    """as in the target tasks; orders are random"""
+    max_steps: int = 500
+    """hard cap per episode (4 subtasks take ~200-300 steps)"""
+    pause_steps: int = 5
+    """the operator lets go and waits a moment before the recording stops"""
+    noise_scale: float = 1.0
+    """multiplies the teleoperator's twist and waypoint noise (0: no noise)"""
+    noise: TeleopNoise = TeleopNoise()
+    """the teleoperator's noise (scaled by noise_scale)"""
+    watch_fingers: bool = False
+    """grasps end when the fingers stop, releases when they are open (TeleopConfig)"""
+    observable_targets: bool = False
+    """pulls, kettle carry and release aim from the scene as it is (TeleopConfig)"""
+    corrective_labels: bool = False
+    """DART: store the clean command at the state reached as the action, the noisy one that was executed in
+    infos["executed_actions"]"""
+    start_noise: float = 0.0
+    """rad; std of a per-episode offset of the 7 arm joints at reset (clipped at 2 std)"""
     seed: int = 0
-    workers: int = 2                # parallel processes
+    workers: int = 2
+    """parallel processes"""
 
 
 # The recipes of `simpl data kitchen --recipe`. v0: the data of the shipped models/kitchen skills (white twist noise
@@ -52,8 +63,12 @@ class DemoConfig:
 # releases that end on the fingers, no hidden per-episode offsets. v2: v1 with the operator's long phases (door
 # pulls, kettle lift and carry) and releases aiming at functions of the scene as it is now, never of the scene when
 # the phase began, so the labels are a function of what the observation shows.
-V1 = DemoConfig(noise=TeleopNoise(linear_std=0.08, angular_std=0.15, waypoint_std=0.0, correlation=0.7),
-                watch_fingers=True, corrective_labels=True, start_noise=0.05)
+V1 = DemoConfig(
+    noise=TeleopNoise(linear_std=0.08, angular_std=0.15, waypoint_std=0.0, correlation=0.7),
+    watch_fingers=True,
+    corrective_labels=True,
+    start_noise=0.05,
+)
 RECIPES = {"v0": DemoConfig(), "v1": V1, "v2": dataclasses.replace(V1, observable_targets=True)}
 EXECUTED_ACTIONS = "executed_actions"  # infos key of the actions that were executed, where `actions` are labels
 
@@ -62,8 +77,10 @@ EXECUTED_ACTIONS = "executed_actions"  # infos key of the actions that were exec
 class DemoStats:
     episodes: int = 0
     transitions: int = 0
-    attempted: Counter = field(default_factory=Counter)  # subtask -> episodes that tried it
-    completed: Counter = field(default_factory=Counter)  # subtask -> episodes that ended with it done once
+    attempted: Counter = field(default_factory=Counter)
+    """subtask -> episodes that tried it"""
+    completed: Counter = field(default_factory=Counter)
+    """subtask -> episodes that ended with it done once"""
 
     def add(self, episode: Episode, attempted: list[str], completed: set[str]) -> None:
         self.episodes += 1
@@ -91,10 +108,14 @@ def record_episode(cfg: DemoConfig, index: int) -> tuple[Episode, list[str], set
     env = KitchenEnv()
     options = {"state": perturbed_start(env, rng, cfg.start_noise)} if cfg.start_noise > 0 else None
     observation, _ = env.reset(seed=int(rng.integers(2**31)), options=options)
-    operator = ScriptedTeleoperator(env.model, env.data, subtasks, rng,
-                                    dataclasses.replace(cfg.noise, scale=cfg.noise_scale),
-                                    TeleopConfig(watch_fingers=cfg.watch_fingers,
-                                                 observable_targets=cfg.observable_targets))
+    operator = ScriptedTeleoperator(
+        env.model,
+        env.data,
+        subtasks,
+        rng,
+        dataclasses.replace(cfg.noise, scale=cfg.noise_scale),
+        TeleopConfig(watch_fingers=cfg.watch_fingers, observable_targets=cfg.observable_targets),
+    )
     controller = CartesianController(env.model, env.data)
     observations, labels, executed, completed = [observation], [], [], set()
     pause = cfg.pause_steps
@@ -110,8 +131,12 @@ def record_episode(cfg: DemoConfig, index: int) -> tuple[Episode, list[str], set
     truncations = np.zeros(len(executed), dtype=bool)
     truncations[-1] = True  # the recording stopped; the kitchen has no terminal state
     if cfg.corrective_labels:
-        episode = Episode(np.stack(observations), np.stack(labels), truncations=truncations,
-                          infos={EXECUTED_ACTIONS: np.stack(executed)})
+        episode = Episode(
+            np.stack(observations),
+            np.stack(labels),
+            truncations=truncations,
+            infos={EXECUTED_ACTIONS: np.stack(executed)},
+        )
     else:
         episode = Episode(np.stack(observations), np.stack(executed), truncations=truncations)
     return episode, subtasks, completed
@@ -135,8 +160,9 @@ def generate_kitchen_episodes(cfg: DemoConfig, progress: bool = True) -> tuple[l
     episodes, stats = [], DemoStats()
     with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
         results = pool.map(_record, jobs, chunksize=4) if cfg.workers > 1 else map(_record, jobs)
-        for episode, attempted, completed in tqdm(results, total=cfg.episodes, unit="episode",
-                                                  desc="kitchen teleop data", disable=not progress):
+        for episode, attempted, completed in tqdm(
+            results, total=cfg.episodes, unit="episode", desc="kitchen teleop data", disable=not progress
+        ):
             episodes.append(episode)
             stats.add(episode, attempted, completed)
     return episodes, stats

@@ -22,15 +22,23 @@ from simpl_core.envs.maze.vector import MazeVectorEnv
 
 @dataclass
 class PlannerConfig:
-    transitions: int = 500_000      # stop once this many transitions are recorded (None: use `episodes`)
-    episodes: int | None = None     # or stop after this many episodes
-    num_envs: int = 64              # episodes stepped in parallel
-    action_noise: float = 0.1       # std of the Gaussian noise added to the PD action
-    position_gain: float = 10.0     # PD: action = gain * (waypoint - pos) - damping * vel
+    transitions: int = 500_000
+    """stop once this many transitions are recorded (None: use `episodes`)"""
+    episodes: int | None = None
+    """or stop after this many episodes"""
+    num_envs: int = 64
+    """episodes stepped in parallel"""
+    action_noise: float = 0.1
+    """std of the Gaussian noise added to the PD action"""
+    position_gain: float = 10.0
+    """PD: action = gain * (waypoint - pos) - damping * vel"""
     velocity_damping: float = 1.0
-    waypoint_radius: float = 0.3    # move on to the next path cell once this close to the current one
-    min_path_cells: int = 4         # goal at least this many grid steps from the start (no trivial episodes)
-    max_steps: int = 2000           # episode horizon, as in the tasks
+    waypoint_radius: float = 0.3
+    """move on to the next path cell once this close to the current one"""
+    min_path_cells: int = 4
+    """goal at least this many grid steps from the start (no trivial episodes)"""
+    max_steps: int = 2000
+    """episode horizon, as in the tasks"""
     layout: str = DEFAULT_LAYOUT
     seed: int = 0
 
@@ -58,12 +66,18 @@ class _EpisodeRecorder:
         terminations = np.zeros(steps, dtype=bool)
         truncations = np.zeros(steps, dtype=bool)
         (terminations if terminated else truncations)[-1] = True
-        return Episode(observations=np.stack(self.observations), actions=np.stack(self.actions),
-                       rewards=np.zeros(steps), terminations=terminations, truncations=truncations)
+        return Episode(
+            observations=np.stack(self.observations),
+            actions=np.stack(self.actions),
+            rewards=np.zeros(steps),
+            terminations=terminations,
+            truncations=truncations,
+        )
 
 
-def _sample_route(cells: np.ndarray, layout: MazeLayout, rng: np.random.Generator,
-                  min_cells: int) -> list[tuple[int, int]]:
+def _sample_route(
+    cells: np.ndarray, layout: MazeLayout, rng: np.random.Generator, min_cells: int
+) -> list[tuple[int, int]]:
     while True:
         start, goal = cells[rng.integers(len(cells), size=2)]
         path = layout.shortest_path(start, goal)
@@ -77,8 +91,9 @@ def generate_maze_episodes(cfg: PlannerConfig, progress: bool = True) -> tuple[l
     layout = MazeLayout.load(cfg.layout)
     rng = np.random.default_rng(cfg.seed)
     cells = layout.reachable_cells(DEFAULT_START)
-    env = MazeVectorEnv(cfg.num_envs, layout=layout, max_episode_steps=cfg.max_steps,
-                        autoreset_mode=AutoresetMode.DISABLED)
+    env = MazeVectorEnv(
+        cfg.num_envs, layout=layout, max_episode_steps=cfg.max_steps, autoreset_mode=AutoresetMode.DISABLED
+    )
     max_path = layout.shape[0] * layout.shape[1]
     paths = np.zeros((cfg.num_envs, max_path, 2))
     path_len = np.zeros(cfg.num_envs, dtype=np.int64)
@@ -87,7 +102,7 @@ def generate_maze_episodes(cfg: PlannerConfig, progress: bool = True) -> tuple[l
     def new_routes(mask: np.ndarray) -> dict:
         routes = [_sample_route(cells, layout, rng, cfg.min_path_cells) for _ in range(int(mask.sum()))]
         for i, route in zip(np.flatnonzero(mask), routes):
-            paths[i, :len(route)] = route
+            paths[i, : len(route)] = route
             path_len[i] = len(route)
             waypoint[i] = 1
         return {"reset_mask": mask, "start_cells": [r[0] for r in routes], "tasks": [list(r[-1]) for r in routes]}
@@ -98,8 +113,9 @@ def generate_maze_episodes(cfg: PlannerConfig, progress: bool = True) -> tuple[l
     episodes: list[Episode] = []
     stats = PlannerStats()
     total = cfg.transitions if cfg.episodes is None else cfg.episodes
-    bar = tqdm(total=total, unit="step" if cfg.episodes is None else "episode", disable=not progress,
-               desc="maze planner data")
+    bar = tqdm(
+        total=total, unit="step" if cfg.episodes is None else "episode", disable=not progress, desc="maze planner data"
+    )
     while (stats.transitions < cfg.transitions) if cfg.episodes is None else (stats.episodes < cfg.episodes):
         position, velocity = obs[:, :2].astype(np.float64), obs[:, 2:].astype(np.float64)
         rows = np.arange(cfg.num_envs)

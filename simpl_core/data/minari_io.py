@@ -26,8 +26,15 @@ METADATA_FILE = "metadata.json"
 # "0.5.0" is the newest format version that every minari 0.5.x accepts.
 MINARI_FORMAT_VERSION = "0.5.0"
 DATASET_ID_RE = re.compile(r"^([-_\w][-_\w/]*[-_\w]+/)?[-_\w]+?-v\d+$")
-REQUIRED_METADATA_KEYS = ("dataset_id", "minari_version", "data_format", "total_episodes", "total_steps",
-                          "observation_space", "action_space")
+REQUIRED_METADATA_KEYS = (
+    "dataset_id",
+    "minari_version",
+    "data_format",
+    "total_episodes",
+    "total_steps",
+    "observation_space",
+    "action_space",
+)
 EPISODE_ARRAYS = ("observations", "actions", "rewards", "terminations", "truncations")  # Episode's field order
 # Key of the proprioceptive part of Dict observations in D4RL datasets (PointMaze, AntMaze, Kitchen).
 DICT_OBSERVATION_KEY = "observation"
@@ -46,9 +53,9 @@ class Episode:
     rewards: np.ndarray | None = None
     terminations: np.ndarray | None = None
     truncations: np.ndarray | None = None
-    # Extra per-step arrays (Minari's `infos` group), one row per action, e.g. "executed_actions" of data whose
-    # `actions` are corrective labels rather than what was executed.
     infos: dict[str, np.ndarray] = field(default_factory=dict)
+    """Extra per-step arrays (Minari's `infos` group), one row per action, e.g. "executed_actions" of data whose
+    `actions` are corrective labels rather than what was executed."""
 
     def __post_init__(self) -> None:
         try:
@@ -69,8 +76,10 @@ class Episode:
         if obs.ndim != 2 or act.ndim != 2:
             raise DatasetError(f"observations and actions must be 2-D (steps, dim); got {obs.shape} and {act.shape}")
         if len(act) < 1 or len(obs) != len(act) + 1:
-            raise DatasetError(f"an episode needs T >= 1 actions and T+1 observations; got {len(obs)} observations "
-                               f"for {len(act)} actions")
+            raise DatasetError(
+                f"an episode needs T >= 1 actions and T+1 observations; got {len(obs)} observations "
+                f"for {len(act)} actions"
+            )
         for name in ("rewards", "terminations", "truncations"):
             if getattr(self, name).shape != (len(act),):
                 raise DatasetError(f"{name} must have shape ({len(act)},); got {getattr(self, name).shape}")
@@ -119,11 +128,17 @@ class OfflineDataset:
 
 # ---------------------------------------------------------------- spaces
 
+
 def serialize_space(space: spaces.Space) -> dict[str, Any]:
     """Minari's JSON form of a Box or Dict space (Box bounds as full nested lists; json writes inf as Infinity)."""
     if isinstance(space, spaces.Box):
-        return {"type": "Box", "dtype": str(space.dtype), "shape": list(space.shape),
-                "low": space.low.tolist(), "high": space.high.tolist()}
+        return {
+            "type": "Box",
+            "dtype": str(space.dtype),
+            "shape": list(space.shape),
+            "low": space.low.tolist(),
+            "high": space.high.tolist(),
+        }
     if isinstance(space, spaces.Dict):
         return {"type": "Dict", "subspaces": {key: serialize_space(sub) for key, sub in space.spaces.items()}}
     raise DatasetError(f"unsupported space {space}: only Box and Dict (of Box/Dict) spaces are supported")
@@ -137,8 +152,12 @@ def deserialize_space(data: dict[str, Any] | str) -> spaces.Space:
     try:
         if kind == "Box":
             dtype = np.dtype(data["dtype"])
-            return spaces.Box(low=np.array(data["low"], dtype=dtype), high=np.array(data["high"], dtype=dtype),
-                              shape=tuple(data["shape"]), dtype=dtype)
+            return spaces.Box(
+                low=np.array(data["low"], dtype=dtype),
+                high=np.array(data["high"], dtype=dtype),
+                shape=tuple(data["shape"]),
+                dtype=dtype,
+            )
         if kind == "Dict":
             return spaces.Dict({key: deserialize_space(sub) for key, sub in data["subspaces"].items()})
     except (KeyError, TypeError, ValueError) as err:
@@ -154,9 +173,18 @@ def _flat_box(space: spaces.Space, what: str, where: Path) -> spaces.Box:
 
 # ---------------------------------------------------------------- writing
 
-def write_dataset(path: str | Path, episodes: Iterable[Episode], observation_space: spaces.Box,
-                  action_space: spaces.Box, *, dataset_id: str | None = None, description: str = "",
-                  algorithm_name: str = "", extra_metadata: dict[str, Any] | None = None) -> Path:
+
+def write_dataset(
+    path: str | Path,
+    episodes: Iterable[Episode],
+    observation_space: spaces.Box,
+    action_space: spaces.Box,
+    *,
+    dataset_id: str | None = None,
+    description: str = "",
+    algorithm_name: str = "",
+    extra_metadata: dict[str, Any] | None = None,
+) -> Path:
     """Write `episodes` as a Minari dataset in directory `path`, replacing any dataset there. Returns `path`.
 
     `extra_metadata` (e.g. author, env_spec, ref_min_score) is stored as given, except that the format keys
@@ -173,10 +201,16 @@ def write_dataset(path: str | Path, episodes: Iterable[Episode], observation_spa
     obs_space = _flat_box(observation_space, "observation", path)
     _check_episodes_fit(episodes, obs_space, _flat_box(action_space, "action", path), path)
     metadata = {**(extra_metadata or {}), "description": description, "algorithm_name": algorithm_name}
-    metadata.update({"dataset_id": dataset_id, "minari_version": MINARI_FORMAT_VERSION, "data_format": "hdf5",
-                     "observation_space": json.dumps(serialize_space(observation_space)),
-                     "action_space": json.dumps(serialize_space(action_space)),
-                     "jpeg_encoding": False})  # without it minari JPEG-decodes uint8 image-like Boxes
+    metadata.update(
+        {
+            "dataset_id": dataset_id,
+            "minari_version": MINARI_FORMAT_VERSION,
+            "data_format": "hdf5",
+            "observation_space": json.dumps(serialize_space(observation_space)),
+            "action_space": json.dumps(serialize_space(action_space)),
+            "jpeg_encoding": False,
+        }
+    )  # without it minari JPEG-decodes uint8 image-like Boxes
     data_dir = path / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     _write_namespace_files(path, dataset_id)
@@ -196,8 +230,9 @@ def append_episodes(path: str | Path, episodes: Iterable[Episode]) -> Path:
     episodes = list(episodes)
     metadata = _read_metadata(data_dir / METADATA_FILE)
     obs_space = _flat_box(deserialize_space(metadata["observation_space"]), "observation", data_dir)
-    _check_episodes_fit(episodes, obs_space, _flat_box(deserialize_space(metadata["action_space"]), "action", data_dir),
-                        data_dir)
+    _check_episodes_fit(
+        episodes, obs_space, _flat_box(deserialize_space(metadata["action_space"]), "action", data_dir), data_dir
+    )
     first = metadata["total_episodes"]
     try:
         with h5py.File(data_dir / DATA_FILE, "r+") as file:
@@ -208,8 +243,9 @@ def append_episodes(path: str | Path, episodes: Iterable[Episode]) -> Path:
                 _write_episode(file, first + offset, episode)
     except OSError as err:
         raise DatasetError(f"{data_dir / DATA_FILE} is truncated or not an HDF5 file: {err}") from None
-    _write_metadata(data_dir, metadata, first + len(episodes),
-                    metadata["total_steps"] + sum(episode.length for episode in episodes))
+    _write_metadata(
+        data_dir, metadata, first + len(episodes), metadata["total_steps"] + sum(episode.length for episode in episodes)
+    )
     return Path(path)
 
 
@@ -228,9 +264,11 @@ def dataset_id_for(path: str | Path) -> str:
 
 def _check_dataset_id(dataset_id: str) -> None:
     if not DATASET_ID_RE.match(dataset_id):
-        raise DatasetError(f"invalid dataset id {dataset_id!r}: Minari ids are '(namespace/)name-vN' (letters, digits, "
-                           "'-', '_'; '/' separates namespaces) and must end in a version, e.g. "
-                           "'datasets/maze-planner-v0'. Without '-vN' minari's list_local_datasets() crashes.")
+        raise DatasetError(
+            f"invalid dataset id {dataset_id!r}: Minari ids are '(namespace/)name-vN' (letters, digits, "
+            "'-', '_'; '/' separates namespaces) and must end in a version, e.g. "
+            "'datasets/maze-planner-v0'. Without '-vN' minari's list_local_datasets() crashes."
+        )
 
 
 def _check_episodes_fit(episodes: Sequence[Episode], obs_space: spaces.Box, act_space: spaces.Box, path: Path) -> None:
@@ -240,16 +278,18 @@ def _check_episodes_fit(episodes: Sequence[Episode], obs_space: spaces.Box, act_
         except DatasetError as err:
             raise DatasetError(f"{path}: episode {index}: {err}") from None
         if episode.observations.shape[1:] != obs_space.shape or episode.actions.shape[1:] != act_space.shape:
-            raise DatasetError(f"{path}: episode {index} has observation dim {episode.observations.shape[1]} and "
-                               f"action dim {episode.actions.shape[1]}, but the spaces have shapes "
-                               f"{obs_space.shape} and {act_space.shape}")
+            raise DatasetError(
+                f"{path}: episode {index} has observation dim {episode.observations.shape[1]} and "
+                f"action dim {episode.actions.shape[1]}, but the spaces have shapes "
+                f"{obs_space.shape} and {act_space.shape}"
+            )
 
 
 def _write_namespace_files(path: Path, dataset_id: str) -> None:
     parts = dataset_id.split("/")
-    if len(parts) < 2 or list(path.parts[-len(parts):]) != parts:
+    if len(parts) < 2 or list(path.parts[-len(parts) :]) != parts:
         return  # no namespaces, or the directory does not mirror the id
-    for namespace_dir in list(path.parents)[:len(parts) - 1]:
+    for namespace_dir in list(path.parents)[: len(parts) - 1]:
         marker = namespace_dir / "namespace_metadata.json"
         if not marker.exists():  # keep metadata minari may have put there
             marker.write_text("{}")
@@ -267,8 +307,12 @@ def _write_episode(file: h5py.File, index: int, episode: Episode) -> None:
 
 
 def _write_metadata(data_dir: Path, metadata: dict[str, Any], total_episodes: int, total_steps: int) -> None:
-    metadata = {**metadata, "total_episodes": int(total_episodes), "total_steps": int(total_steps),
-                "dataset_size": round((data_dir / DATA_FILE).stat().st_size / 1e6, 3)}
+    metadata = {
+        **metadata,
+        "total_episodes": int(total_episodes),
+        "total_steps": int(total_steps),
+        "dataset_size": round((data_dir / DATA_FILE).stat().st_size / 1e6, 3),
+    }
     with _atomic_target(data_dir / METADATA_FILE) as tmp:
         tmp.write_text(json.dumps(metadata, indent=2))
 
@@ -294,6 +338,7 @@ def _atomic_target(final: Path) -> Iterator[Path]:
 
 # ---------------------------------------------------------------- reading
 
+
 def load_dataset(path_or_id: str | Path) -> OfflineDataset:
     """Load a dataset from its directory, its `data/` directory, or a minari id under the minari datasets root.
 
@@ -305,8 +350,10 @@ def load_dataset(path_or_id: str | Path) -> OfflineDataset:
     obs_space, obs_key = deserialize_space(metadata["observation_space"]), None
     if isinstance(obs_space, spaces.Dict):
         if DICT_OBSERVATION_KEY not in obs_space.spaces:
-            raise DatasetError(f"{metadata_path}: Dict observation space has no {DICT_OBSERVATION_KEY!r} key; "
-                               f"keys are {sorted(obs_space.spaces)}")
+            raise DatasetError(
+                f"{metadata_path}: Dict observation space has no {DICT_OBSERVATION_KEY!r} key; "
+                f"keys are {sorted(obs_space.spaces)}"
+            )
         obs_space, obs_key = obs_space[DICT_OBSERVATION_KEY], DICT_OBSERVATION_KEY
     obs_space = _flat_box(obs_space, "observation", metadata_path)
     act_space = _flat_box(deserialize_space(metadata["action_space"]), "action", metadata_path)
@@ -328,9 +375,11 @@ def _resolve_dataset_dir(path_or_id: str | Path) -> Path:
     for directory in tried:
         if (directory / "data").is_dir():
             return directory
-    raise DatasetError(f"no dataset found for {str(path_or_id)!r}: no data/ directory in "
-                       f"{' or '.join(map(str, tried))} (pass a dataset directory, its data/ directory, or a minari "
-                       "dataset id)")
+    raise DatasetError(
+        f"no dataset found for {str(path_or_id)!r}: no data/ directory in "
+        f"{' or '.join(map(str, tried))} (pass a dataset directory, its data/ directory, or a minari "
+        "dataset id)"
+    )
 
 
 def _read_metadata(metadata_path: Path) -> dict[str, Any]:
@@ -354,8 +403,10 @@ def _read_episodes(hdf5_path: Path, count: int, obs_key: str | None) -> list[Epi
         with h5py.File(hdf5_path, "r") as file:
             missing = [f"episode_{i}" for i in range(count) if f"episode_{i}" not in file]
             if missing:
-                raise DatasetError(f"{hdf5_path}: metadata promises {count} episodes but groups {missing[:5]} are "
-                                   f"missing; groups must be episode_0..episode_{count - 1} without gaps")
+                raise DatasetError(
+                    f"{hdf5_path}: metadata promises {count} episodes but groups {missing[:5]} are "
+                    f"missing; groups must be episode_0..episode_{count - 1} without gaps"
+                )
             return [_read_episode(file[f"episode_{i}"], obs_key, f"{hdf5_path}: episode_{i}") for i in range(count)]
     except DatasetError:
         raise
@@ -373,9 +424,11 @@ def _read_episode(group: h5py.Group, obs_key: str | None, where: str) -> Episode
     try:
         steps = len(group["actions"])
         # Per-action info arrays only: other writers (Minari's DataCollector) also keep nested or per-state infos.
-        infos = {name: value[()] for name, value in group.get("infos", {}).items()
-                 if isinstance(value, h5py.Dataset) and value.shape[:1] == (steps,)}
+        infos = {
+            name: value[()]
+            for name, value in group.get("infos", {}).items()
+            if isinstance(value, h5py.Dataset) and value.shape[:1] == (steps,)
+        }
         return Episode(observations[()], *(group[name][()] for name in EPISODE_ARRAYS[1:]), infos=infos)
     except DatasetError as err:
         raise DatasetError(f"{where}: {err}") from None
-

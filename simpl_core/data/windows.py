@@ -19,13 +19,16 @@ class WindowSampler:
     def __init__(self, dataset_or_episodes: OfflineDataset | Sequence[Episode], horizon: int = 10, seed: int = 0):
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1; got {horizon}")
-        episodes = list(dataset_or_episodes.episodes if isinstance(dataset_or_episodes, OfflineDataset)
-                        else dataset_or_episodes)
+        episodes = list(
+            dataset_or_episodes.episodes if isinstance(dataset_or_episodes, OfflineDataset) else dataset_or_episodes
+        )
         self.episodes = [episode for episode in episodes if episode.length >= horizon]
         if not self.episodes:
             longest = max((episode.length for episode in episodes), default=0)
-            raise DatasetError(f"no episode is long enough for windows of {horizon} actions ({horizon + 1} states): "
-                               f"{len(episodes)} episodes, the longest has {longest} actions")
+            raise DatasetError(
+                f"no episode is long enough for windows of {horizon} actions ({horizon + 1} states): "
+                f"{len(episodes)} episodes, the longest has {longest} actions"
+            )
         self.horizon = horizon
         self.seed = seed
         self._rng = np.random.default_rng(seed)

@@ -9,13 +9,19 @@ MAZE_ENV_ID = "simpl/Maze-v0"
 KITCHEN_ENV_ID = "simpl/Kitchen-v0"
 
 if MAZE_ENV_ID not in gymnasium.registry:
-    gymnasium.register(id=MAZE_ENV_ID, entry_point="simpl_core.envs.maze.env:MazeEnv",
-                       max_episode_steps=MAZE_HORIZON,
-                       vector_entry_point="simpl_core.envs.maze.vector:MazeVectorEnv")
+    gymnasium.register(
+        id=MAZE_ENV_ID,
+        entry_point="simpl_core.envs.maze.env:MazeEnv",
+        max_episode_steps=MAZE_HORIZON,
+        vector_entry_point="simpl_core.envs.maze.vector:MazeVectorEnv",
+    )
 if KITCHEN_ENV_ID not in gymnasium.registry:
-    gymnasium.register(id=KITCHEN_ENV_ID, entry_point="simpl_core.envs.kitchen.env:KitchenEnv",
-                       max_episode_steps=KITCHEN_HORIZON,
-                       vector_entry_point="simpl_core.envs.kitchen.vector:KitchenVectorEnv")
+    gymnasium.register(
+        id=KITCHEN_ENV_ID,
+        entry_point="simpl_core.envs.kitchen.env:KitchenEnv",
+        max_episode_steps=KITCHEN_HORIZON,
+        vector_entry_point="simpl_core.envs.kitchen.vector:KitchenVectorEnv",
+    )
 
 
 def make_vector_env(domain: str, num_envs: int, **kwargs):
@@ -24,8 +30,10 @@ def make_vector_env(domain: str, num_envs: int, **kwargs):
 
     if domain == "maze":
         from simpl_core.envs.maze.vector import MazeVectorEnv
+
         return MazeVectorEnv(num_envs, autoreset_mode=AutoresetMode.DISABLED, **kwargs)
     if domain == "kitchen":
         from simpl_core.envs.kitchen.vector import KitchenVectorEnv
+
         return KitchenVectorEnv(num_envs, autoreset_mode=AutoresetMode.DISABLED, **kwargs)
     raise ValueError(f"no batched env for domain {domain!r}")

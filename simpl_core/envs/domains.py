@@ -15,12 +15,16 @@ class DomainSpec:
     env_id: str
     observation_names: tuple[str, ...]
     action_names: tuple[str, ...]
-    control_rate_hz: float       # env steps per second
+    control_rate_hz: float
+    """env steps per second"""
     action_low: float
     action_high: float
-    horizon: int                 # env steps per episode
-    robot_joints: tuple[str, ...]  # MuJoCo joints of the robot itself (what /joint_states reports), not the objects
-    position_names: tuple[str, ...] = ()  # the observation without velocities (D4RL's kitchen layout)
+    horizon: int
+    """env steps per episode"""
+    robot_joints: tuple[str, ...]
+    """MuJoCo joints of the robot itself (what /joint_states reports), not the objects"""
+    position_names: tuple[str, ...] = ()
+    """the observation without velocities (D4RL's kitchen layout)"""
 
     @property
     def state_dim(self) -> int:
@@ -40,20 +44,37 @@ class DomainSpec:
             raise ValueError(f"inputs must be 'all', 'positions' or a list of observation names; got {inputs!r}")
         unknown = [name for name in names if name not in self.observation_names]
         if unknown:
-            raise ValueError(f"inputs {unknown} are not observations of domain {self.name!r} "
-                             f"({', '.join(self.observation_names)})")
+            raise ValueError(
+                f"inputs {unknown} are not observations of domain {self.name!r} ({', '.join(self.observation_names)})"
+            )
         return [self.observation_names.index(name) for name in names]
 
 
 DOMAINS = {
-    "maze": DomainSpec(name="maze", env_id="simpl/Maze-v0", observation_names=maze.OBSERVATION_NAMES,
-                       action_names=maze.ACTION_NAMES, control_rate_hz=1.0 / TIMESTEP, action_low=-1.0,
-                       action_high=1.0, horizon=maze.MAZE_HORIZON,
-                       robot_joints=("ball_x", "ball_y"), position_names=("x", "y")),
-    "kitchen": DomainSpec(name="kitchen", env_id="simpl/Kitchen-v0", observation_names=kitchen.OBSERVATION_NAMES,
-                          action_names=kitchen.ACTION_NAMES, control_rate_hz=kitchen.CONTROL_RATE_HZ,
-                          action_low=-1.0, action_high=1.0, horizon=kitchen.KITCHEN_HORIZON,
-                          robot_joints=kitchen.ROBOT_JOINTS, position_names=kitchen.POSITION_NAMES),
+    "maze": DomainSpec(
+        name="maze",
+        env_id="simpl/Maze-v0",
+        observation_names=maze.OBSERVATION_NAMES,
+        action_names=maze.ACTION_NAMES,
+        control_rate_hz=1.0 / TIMESTEP,
+        action_low=-1.0,
+        action_high=1.0,
+        horizon=maze.MAZE_HORIZON,
+        robot_joints=("ball_x", "ball_y"),
+        position_names=("x", "y"),
+    ),
+    "kitchen": DomainSpec(
+        name="kitchen",
+        env_id="simpl/Kitchen-v0",
+        observation_names=kitchen.OBSERVATION_NAMES,
+        action_names=kitchen.ACTION_NAMES,
+        control_rate_hz=kitchen.CONTROL_RATE_HZ,
+        action_low=-1.0,
+        action_high=1.0,
+        horizon=kitchen.KITCHEN_HORIZON,
+        robot_joints=kitchen.ROBOT_JOINTS,
+        position_names=kitchen.POSITION_NAMES,
+    ),
 }
 
 

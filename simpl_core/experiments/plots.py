@@ -15,6 +15,7 @@ def return_label(domain: str) -> str:
 
 def plot_curves(rows: list[dict], path: Path, exploration_episodes: int, ylabel: str, smooth: int = 5) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

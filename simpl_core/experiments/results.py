@@ -50,8 +50,9 @@ def curves(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
                 runs.setdefault((r["task"], r["seed"]), {})[int(r["episode"])] = float(r["return"])
         episodes = np.array(sorted(set.intersection(*map(set, runs.values()))))  # a cut run: the ones all reached
         seeds = sorted({seed for _, seed in runs})
-        per_seed = np.array([[[run[e] for e in episodes] for (_, s), run in runs.items() if s == seed]
-                             for seed in seeds]).mean(1)
+        per_seed = np.array(
+            [[[run[e] for e in episodes] for (_, s), run in runs.items() if s == seed] for seed in seeds]
+        ).mean(1)
         out[method] = (episodes, per_seed.mean(0), per_seed.std(0))
     return out
 
@@ -83,8 +84,10 @@ def checkpoint_runs(rows: list[dict], domain: str, window: int = 5) -> dict[str,
 
 def checkpoint_table(rows: list[dict], domain: str, window: int = 5) -> dict[str, dict[int, float]]:
     """Mean return around each checkpoint episode over all runs (see checkpoint_runs)."""
-    return {method: {c: round(float(values.mean()), 3) for c, values in points.items()}
-            for method, points in checkpoint_runs(rows, domain, window).items()}
+    return {
+        method: {c: round(float(values.mean()), 3) for c, values in points.items()}
+        for method, points in checkpoint_runs(rows, domain, window).items()
+    }
 
 
 def standard_error(values: np.ndarray) -> float:
@@ -94,8 +97,10 @@ def standard_error(values: np.ndarray) -> float:
 
 def checkpoint_errors(rows: list[dict], domain: str, window: int = 5) -> dict[str, dict[int, float]]:
     """The standard error of each checkpoint_table mean, over its task x seed runs."""
-    return {method: {c: round(standard_error(values), 3) for c, values in points.items()}
-            for method, points in checkpoint_runs(rows, domain, window).items()}
+    return {
+        method: {c: round(standard_error(values), 3) for c, values in points.items()}
+        for method, points in checkpoint_runs(rows, domain, window).items()
+    }
 
 
 def phase_table(rows: list[dict], exploration_episodes: int) -> dict[str, dict[str, float]]:
@@ -148,12 +153,15 @@ def learning_table(rows: list[dict]) -> dict[str, dict[str, float]]:
 
         learners = {(r["task"], r["seed"]) for r in learned}
         broken = {(r["task"], r["seed"]) for r in learned if diverged(r)}
-        table[method] = {"updates/episode": round(float(np.mean(values("updates"))), 4),
-                         f"alpha ep {first}": round(float(np.mean(values("alpha", first))), 4),
-                         f"alpha ep {last}": round(float(np.mean(values("alpha", last))), 4),
-                         "policy KL": round(float(np.nanmedian(values("policy_kl"))), 4),
-                         "critic loss": round(float(np.nanmedian(values("critic_loss"))), 4),
-                         "learners": len(learners), "diverged": len(broken)}
+        table[method] = {
+            "updates/episode": round(float(np.mean(values("updates"))), 4),
+            f"alpha ep {first}": round(float(np.mean(values("alpha", first))), 4),
+            f"alpha ep {last}": round(float(np.mean(values("alpha", last))), 4),
+            "policy KL": round(float(np.nanmedian(values("policy_kl"))), 4),
+            "critic loss": round(float(np.nanmedian(values("critic_loss"))), 4),
+            "learners": len(learners),
+            "diverged": len(broken),
+        }
     return table
 
 

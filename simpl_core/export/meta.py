@@ -36,12 +36,16 @@ class _HighLevelPolicyGraph(nn.Module):
 def meta_summary(rows: list[dict], window: int = 10) -> dict:
     """What the manifest keeps of a meta-training run's metrics."""
     last = rows[-window:]
-    return {"iterations": rows[-1]["iteration"], "env_steps": rows[-1]["env_steps"],
-            "wall_clock_s": round(sum(r["iteration_s"] for r in rows), 1),
-            f"posterior_success_last_{window}": round(float(np.mean([r["posterior_return"] for r in last])), 3),
-            f"prior_success_last_{window}": round(float(np.mean([r["prior_return"] for r in last])), 3),
-            "final_coefficients": {k: rows[-1][k] for k in ("lambda_small", "lambda_large_mean", "beta_small",
-                                                            "beta_large")}}
+    return {
+        "iterations": rows[-1]["iteration"],
+        "env_steps": rows[-1]["env_steps"],
+        "wall_clock_s": round(sum(r["iteration_s"] for r in rows), 1),
+        f"posterior_success_last_{window}": round(float(np.mean([r["posterior_return"] for r in last])), 3),
+        f"prior_success_last_{window}": round(float(np.mean([r["prior_return"] for r in last])), 3),
+        "final_coefficients": {
+            k: rows[-1][k] for k in ("lambda_small", "lambda_large_mean", "beta_small", "beta_large")
+        },
+    }
 
 
 def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Path:
@@ -50,33 +54,53 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
     simpl, checkpoint, rows, run_info = load_meta_run(run_dir, bundle_dir)
     if (simpl.cfg.actions, simpl.cfg.task_conditioning) != ("skills", "context"):
-        raise BundleError(f"{run_dir} is a baseline run ({simpl.cfg.actions} actions, {simpl.cfg.task_conditioning} "
-                          "conditioning: PEARL or MTRL); a bundle holds SiMPL's policy over its skills")
+        raise BundleError(
+            f"{run_dir} is a baseline run ({simpl.cfg.actions} actions, {simpl.cfg.task_conditioning} "
+            "conditioning: PEARL or MTRL); a bundle holds SiMPL's policy over its skills"
+        )
     bundle = PolicyBundle.load(bundle_dir)
     manifest = bundle.manifest
     trained_on = run_info.get("skills_sha256")
     if trained_on and trained_on != manifest["files"][SKILL_WEIGHTS]:
-        raise BundleError(f"{run_dir} was meta-trained on other skills than those in {bundle_dir}; export it into "
-                          "the bundle it was trained on, or meta-train again")
+        raise BundleError(
+            f"{run_dir} was meta-trained on other skills than those in {bundle_dir}; export it into "
+            "the bundle it was trained on, or meta-train again"
+        )
     dims = {**manifest["dims"], "task": simpl.cfg.task_dim, "transition": simpl.layout.width}
     state, e = torch.zeros(2, dims["state"]), torch.zeros(2, dims["task"])
-    export_graph(_HighLevelPolicyGraph(simpl.policy), "high_level_policy", (state, e),
-                 bundle_dir / "high_level_policy.onnx", dims)
-    export_graph(simpl.encoder, "task_encoder", (torch.zeros(1, 8, dims["transition"]),),
-                 bundle_dir / "task_encoder.onnx", dims)
+    export_graph(
+        _HighLevelPolicyGraph(simpl.policy),
+        "high_level_policy",
+        (state, e),
+        bundle_dir / "high_level_policy.onnx",
+        dims,
+    )
+    export_graph(
+        simpl.encoder, "task_encoder", (torch.zeros(1, 8, dims["transition"]),), bundle_dir / "task_encoder.onnx", dims
+    )
     if (run_dir / "meta_training.png").exists():
         shutil.copyfile(run_dir / "meta_training.png", bundle_dir / "meta_training.png")
-    torch.save({"config": checkpoint["config"], "num_tasks": len(checkpoint["enc_buffers"]),
-                "simpl": {k: v for k, v in simpl.state_dict().items() if not k.startswith(REBUILT_WEIGHTS)}},
-               bundle_dir / META_WEIGHTS)
+    torch.save(
+        {
+            "config": checkpoint["config"],
+            "num_tasks": len(checkpoint["enc_buffers"]),
+            "simpl": {k: v for k, v in simpl.state_dict().items() if not k.startswith(REBUILT_WEIGHTS)},
+        },
+        bundle_dir / META_WEIGHTS,
+    )
     manifest["dims"] = dims
-    manifest["graphs"] = {name: graph_entry(name, dims) for name in
-                          ("skill_decoder", "skill_prior", "high_level_policy", "task_encoder")}
-    manifest["provenance"]["meta"] = {"command": command, "run_dir": str(run_dir), "tasks": run_info["tasks"],
-                                      "config": checkpoint["config"], "git": git_state(),
-                                      "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                                          timespec="seconds"),
-                                      "metrics": meta_summary(rows)}
+    manifest["graphs"] = {
+        name: graph_entry(name, dims) for name in ("skill_decoder", "skill_prior", "high_level_policy", "task_encoder")
+    }
+    manifest["provenance"]["meta"] = {
+        "command": command,
+        "run_dir": str(run_dir),
+        "tasks": run_info["tasks"],
+        "config": checkpoint["config"],
+        "git": git_state(),
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "metrics": meta_summary(rows),
+    }
     return seal(bundle_dir, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))
 
 
@@ -93,8 +117,13 @@ def export_adapted_policy(bundle_dir: str | Path, policy: nn.Module, out_dir: st
     shutil.copytree(bundle_dir, tmp)
     dims = manifest["dims"]
     was_training = policy.training
-    export_graph(_HighLevelPolicyGraph(policy.eval()), "high_level_policy",
-                 (torch.zeros(2, dims["state"]), torch.zeros(2, dims["task"])), tmp / "high_level_policy.onnx", dims)
+    export_graph(
+        _HighLevelPolicyGraph(policy.eval()),
+        "high_level_policy",
+        (torch.zeros(2, dims["state"]), torch.zeros(2, dims["task"])),
+        tmp / "high_level_policy.onnx",
+        dims,
+    )
     policy.train(was_training)
     manifest["provenance"]["adaptation"] = adaptation
     seal(tmp, manifest, extra_files=(SKILL_WEIGHTS, META_WEIGHTS))
@@ -108,13 +137,15 @@ def load_bundle_meta(bundle_dir: str | Path):
     """The meta-trained Simpl module (eval mode) of a verified bundle, and the bundle."""
     _, prior, bundle = load_bundle_skills(bundle_dir)
     if "high_level_policy" not in bundle.manifest["graphs"]:
-        raise BundleError(f"{bundle_dir} holds skills only; add a meta-training run with "
-                          "`simpl meta export RUN --out BUNDLE`")
+        raise BundleError(
+            f"{bundle_dir} holds skills only; add a meta-training run with `simpl meta export RUN --out BUNDLE`"
+        )
     weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
     simpl = Simpl(SimplConfig(**weights["config"]), prior, bundle.state_dim, bundle.latent_dim, weights["num_tasks"])
     missing, unexpected = simpl.load_state_dict(weights["simpl"], strict=False)
     if unexpected or not all(key.startswith(REBUILT_WEIGHTS) for key in missing):
-        raise BundleError(f"{bundle_dir}/{META_WEIGHTS} does not fit the networks: missing {missing}, "
-                          f"unexpected {unexpected}")
+        raise BundleError(
+            f"{bundle_dir}/{META_WEIGHTS} does not fit the networks: missing {missing}, unexpected {unexpected}"
+        )
     simpl.target_critics.load_state_dict(simpl.critics.state_dict())
     return simpl.eval(), bundle

@@ -29,8 +29,10 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
     spec = domain(checkpoint["train_config"]["domain"])
     dims = skill_dims(model)
     if (dims["state"], dims["action"]) != (spec.state_dim, spec.action_dim):
-        raise ValueError(f"the model's dims {dims} do not fit domain {spec.name!r} "
-                         f"({spec.state_dim} states, {spec.action_dim} actions)")
+        raise ValueError(
+            f"the model's dims {dims} do not fit domain {spec.name!r} "
+            f"({spec.state_dim} states, {spec.action_dim} actions)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     state, z = torch.zeros(2, dims["state"]), torch.zeros(2, dims["latent"])
     export_graph(model.decoder, "skill_decoder", (state, z), out_dir / "skill_decoder.onnx", dims)
@@ -68,8 +70,15 @@ def export_skills(run_dir: str | Path, out_dir: str | Path, command: str) -> Pat
             "versions": {"torch": str(torch.__version__), "onnx_opset": ONNX_OPSET},
         },
     }
-    torch.save({"model_config": checkpoint["model_config"], "decoder": model.decoder.state_dict(),
-                "prior": model.prior.state_dict(), "encoder": model.encoder.state_dict()}, out_dir / SKILL_WEIGHTS)
+    torch.save(
+        {
+            "model_config": checkpoint["model_config"],
+            "decoder": model.decoder.state_dict(),
+            "prior": model.prior.state_dict(),
+            "encoder": model.encoder.state_dict(),
+        },
+        out_dir / SKILL_WEIGHTS,
+    )
     return seal(out_dir, manifest, extra_files=(SKILL_WEIGHTS,))
 
 

@@ -31,10 +31,10 @@ from torch import nn
 
 from simpl_core.envs import make_vector_env
 from simpl_core.export.meta import export_adapted_policy, load_bundle_meta
+from simpl_core.paths import resource
 from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
 from simpl_core.rl.levels import ActionLevel, action_level
 from simpl_core.rl.nets import PriorResidualPolicy, QFunction, TaskEmbedding
-from simpl_core.paths import resource
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
 from simpl_core.runs import read_config_keys
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
@@ -42,23 +42,29 @@ from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 @dataclass
 class TargetConfig:
-    episodes: int = 100                # target-task episodes per learner, exploration included
-    exploration_episodes: int = EXPLORATION_EPISODES  # episodes with e ~ p(e) before e* is fixed (SiMPL, PEARL)
-    horizon: int = 2000                # env steps per episode
-    # SAC of SiMPL's fine-tuning, conditioned on e* (alpha only grows, as in meta-training)
-    simpl_sac: SacConfig = field(default_factory=lambda: SacConfig(target_kl=1.0, kl_clip=5.0,
-                                                                   increasing_alpha=True))
-    # SAC of SPiRL: skills and their prior, no meta-training
-    spirl_sac: SacConfig = field(default_factory=lambda: SacConfig(init_alpha=0.05, target_kl=1.0, kl_clip=10.0,
-                                                                   increasing_alpha=False))
-    # SAC on primitive actions (the flat SAC baseline)
-    sac_sac: SacConfig = field(default_factory=lambda: SacConfig(init_alpha=0.1, target_kl=1.0, kl_clip=10.0,
-                                                                 increasing_alpha=False))
-    scratch_hidden: int = 256          # SPiRL / SAC policy and Q widths and depths (maze 3 x 256)
-    scratch_layers: int = 3            # ... and depth (kitchen 5 x 128)
-    # Gradient steps per primitive transition (flat SAC, PEARL-ft). CPU protocol: 0.1 gives a failing 2000-step
-    # episode the same 200 updates a failing skill-level episode gets (1 per high-level transition).
+    episodes: int = 100
+    """target-task episodes per learner, exploration included"""
+    exploration_episodes: int = EXPLORATION_EPISODES
+    """episodes with e ~ p(e) before e* is fixed (SiMPL, PEARL)"""
+    horizon: int = 2000
+    """env steps per episode"""
+    simpl_sac: SacConfig = field(default_factory=lambda: SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True))
+    """SAC of SiMPL's fine-tuning, conditioned on e* (alpha only grows, as in meta-training)"""
+    spirl_sac: SacConfig = field(
+        default_factory=lambda: SacConfig(init_alpha=0.05, target_kl=1.0, kl_clip=10.0, increasing_alpha=False)
+    )
+    """SAC of SPiRL: skills and their prior, no meta-training"""
+    sac_sac: SacConfig = field(
+        default_factory=lambda: SacConfig(init_alpha=0.1, target_kl=1.0, kl_clip=10.0, increasing_alpha=False)
+    )
+    """SAC on primitive actions (the flat SAC baseline)"""
+    scratch_hidden: int = 256
+    """SPiRL / SAC policy and Q widths and depths (maze 3 x 256)"""
+    scratch_layers: int = 3
+    """... and depth (kitchen 5 x 128)"""
     primitive_updates_per_transition: float = 0.1
+    """Gradient steps per primitive transition (flat SAC, PEARL-ft). CPU protocol: 0.1 gives a failing 2000-step episode
+    the same 200 updates a failing skill-level episode gets (1 per high-level transition)."""
 
     @classmethod
     def for_domain(cls, domain: str, **overrides) -> "TargetConfig":
@@ -80,8 +86,11 @@ class TargetConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TargetConfig":
         """The inverse of dataclasses.asdict (as written into run.json and bundle manifests)."""
-        sac = {name: SacConfig(**values[name]) for name in ("simpl_sac", "spirl_sac", "sac_sac")
-               if isinstance(values.get(name), dict)}
+        sac = {
+            name: SacConfig(**values[name])
+            for name in ("simpl_sac", "spirl_sac", "sac_sac")
+            if isinstance(values.get(name), dict)
+        }
         return cls(**{**values, **sac})
 
 
@@ -101,16 +110,19 @@ def update_summary(updates: list[dict]) -> dict:
     when the episode paid for none, e.g. while exploring or filling the buffer)."""
     if not updates:
         return {"updates": 0, **{key: "" for key in UPDATE_COLUMNS[1:]}}
-    return {"updates": len(updates), **{key: round(float(np.mean([u[key] for u in updates])), 6)
-                                        for key in UPDATE_COLUMNS[1:]}}
+    return {
+        "updates": len(updates),
+        **{key: round(float(np.mean([u[key] for u in updates])), 6) for key in UPDATE_COLUMNS[1:]},
+    }
 
 
 class MetaLearner:
     """SiMPL (and PEARL-ft) with `fine_tune`, PEARL without: explore with e ~ p(e), encode e*, then act with e*.
     MTRL (a task-id-conditioned run) starts at once from the mean training-task embedding."""
 
-    def __init__(self, method: str, simpl, level: ActionLevel, task, seed: int, cfg: TargetConfig,
-                 fine_tune: bool = True):
+    def __init__(
+        self, method: str, simpl, level: ActionLevel, task, seed: int, cfg: TargetConfig, fine_tune: bool = True
+    ):
         self.method, self.simpl, self.level, self.task, self.seed, self.cfg = method, simpl, level, task, seed, cfg
         self.fine_tune = fine_tune
         self.rng = np.random.default_rng(seed)
@@ -154,15 +166,15 @@ class MetaLearner:
             self.sac = fine_tuning_sac(self.simpl, self.level, e_star, self.cfg, self.rng)
 
 
-def fine_tuning_sac(simpl, level: ActionLevel, e_star: np.ndarray, cfg: TargetConfig,
-                    rng: np.random.Generator) -> ConstrainedSAC:
+def fine_tuning_sac(
+    simpl, level: ActionLevel, e_star: np.ndarray, cfg: TargetConfig, rng: np.random.Generator
+) -> ConstrainedSAC:
     """SiMPL's target-task learner: prior-regularised SAC on copies of the meta-trained policy and critics, all
     conditioned on e*, alpha starting at meta-training's final beta_large (and, by cfg, only growing)."""
     sac_cfg = level_sac(cfg.simpl_sac, cfg, level)
     sac_cfg.init_alpha = F.softplus(simpl.policy_post_reg).item()
     policy, critics = copy.deepcopy(simpl.policy).train(), copy.deepcopy(simpl.critics)
-    return ConstrainedSAC(sac_cfg, policy, critics, simpl.layout, torch.from_numpy(np.asarray(e_star, np.float32)),
-                          rng)
+    return ConstrainedSAC(sac_cfg, policy, critics, simpl.layout, torch.from_numpy(np.asarray(e_star, np.float32)), rng)
 
 
 class ScratchLearner:
@@ -175,12 +187,14 @@ class ScratchLearner:
         self.method, self.level, self.task, self.seed = method, level, task, seed
         torch.manual_seed(seed)
         layout = level.layout
-        policy = PriorResidualPolicy(copy.deepcopy(level.prior), layout.state_dim, 0, layout.latent_dim,
-                                     cfg.scratch_hidden, cfg.scratch_layers)
+        policy = PriorResidualPolicy(
+            copy.deepcopy(level.prior), layout.state_dim, 0, layout.latent_dim, cfg.scratch_hidden, cfg.scratch_layers
+        )
         q_in = layout.state_dim + layout.latent_dim
         critics = nn.ModuleList(QFunction(q_in, cfg.scratch_hidden, cfg.scratch_layers) for _ in range(2))
-        self.sac = ConstrainedSAC(level_sac(sac_cfg, cfg, level), policy, critics, layout, None,
-                                  np.random.default_rng(seed))
+        self.sac = ConstrainedSAC(
+            level_sac(sac_cfg, cfg, level), policy, critics, layout, None, np.random.default_rng(seed)
+        )
         self.last_updates = update_summary([])
 
     def begin_episode(self) -> None:
@@ -200,21 +214,38 @@ def run_target_learning(learners: list, level: ActionLevel, cfg: TargetConfig, p
     rows = []
 
     def policy(states: np.ndarray, _conds) -> np.ndarray:
-        return np.concatenate([learner.act(states[i:i + 1]) for i, learner in enumerate(learners)])
+        return np.concatenate([learner.act(states[i : i + 1]) for i, learner in enumerate(learners)])
 
     for episode_index in range(cfg.episodes):
         phases = [learner.phase for learner in learners]
         for learner in learners:
             learner.begin_episode()
-        episodes = rollout_wave(env, [learner.task for learner in learners], policy, level.decode, level.layout,
-                                level.horizon, seed=episode_index + 1000 * learners[0].seed)
+        episodes = rollout_wave(
+            env,
+            [learner.task for learner in learners],
+            policy,
+            level.decode,
+            level.layout,
+            level.horizon,
+            seed=episode_index + 1000 * learners[0].seed,
+        )
         for learner, episode, phase in zip(learners, episodes, phases):
             learner.end_episode(episode)
-            rows.append({"method": learner.method, "task": learner.task.name, "seed": learner.seed,
-                         "episode": episode_index + 1, "phase": phase, "return": episode.episode_return,
-                         "success": int(episode.success), "env_steps": episode.env_steps, **learner.last_updates})
+            rows.append(
+                {
+                    "method": learner.method,
+                    "task": learner.task.name,
+                    "seed": learner.seed,
+                    "episode": episode_index + 1,
+                    "phase": phase,
+                    "return": episode.episode_return,
+                    "success": int(episode.success),
+                    "env_steps": episode.env_steps,
+                    **learner.last_updates,
+                }
+            )
         if progress is not None:
-            progress(episode_index + 1, rows[-len(learners):])
+            progress(episode_index + 1, rows[-len(learners) :])
     env.close()
     return rows
 
@@ -228,8 +259,9 @@ class RobotFineTuner:
         torch.manual_seed(seed)
         self.bundle_dir = bundle_dir
         simpl, _ = load_bundle_meta(bundle_dir)
-        self.sac = fine_tuning_sac(simpl, action_level("skills", bundle_dir), e_star, cfg or TargetConfig(),
-                                   np.random.default_rng(seed))
+        self.sac = fine_tuning_sac(
+            simpl, action_level("skills", bundle_dir), e_star, cfg or TargetConfig(), np.random.default_rng(seed)
+        )
 
     def learn(self, rows: np.ndarray) -> list[dict]:
         return self.sac.observe(rows)

@@ -27,13 +27,27 @@ from simpl_core.envs import make_vector_env
 from simpl_core.meta.config import SimplConfig
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.levels import action_level
-from simpl_core.rl.nets import (PriorResidualPolicy, QFunction, SetTransformerEncoder, TaskEmbedding, frozen,
-                                inverse_softplus, polyak_update, standard_normal_kl)
+from simpl_core.rl.nets import (
+    PriorResidualPolicy,
+    QFunction,
+    SetTransformerEncoder,
+    TaskEmbedding,
+    frozen,
+    inverse_softplus,
+    polyak_update,
+    standard_normal_kl,
+)
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
+from simpl_core.runs import (
+    CHECKPOINT,
+    METRICS,
+    check_resumed_config,
+    check_run_dir,
+    read_metrics,
+    save_checkpoint,
+    truncate_metrics,
+)
 from simpl_core.runtime.bundle import SKILL_WEIGHTS
-from simpl_core.runs import (CHECKPOINT, METRICS, check_resumed_config, check_run_dir, read_metrics,
-                             save_checkpoint, truncate_metrics)
-
 
 CONDITIONINGS = ("context", "task_id")
 
@@ -59,10 +73,12 @@ class Simpl(nn.Module):
         if cfg.task_conditioning == "task_id":
             self.encoder = TaskEmbedding(num_tasks, cfg.task_dim)
         else:
-            self.encoder = SetTransformerEncoder(self.layout.width, cfg.task_dim, cfg.encoder_hidden,
-                                                 cfg.encoder_heads, cfg.encoder_inducing_points)
-        self.policy = PriorResidualPolicy(copy.deepcopy(prior), state_dim, cfg.task_dim, latent_dim,
-                                          cfg.policy_hidden, cfg.policy_layers)
+            self.encoder = SetTransformerEncoder(
+                self.layout.width, cfg.task_dim, cfg.encoder_hidden, cfg.encoder_heads, cfg.encoder_inducing_points
+            )
+        self.policy = PriorResidualPolicy(
+            copy.deepcopy(prior), state_dim, cfg.task_dim, latent_dim, cfg.policy_hidden, cfg.policy_layers
+        )
         q_in = state_dim + cfg.task_dim + latent_dim
         self.critics = nn.ModuleList(QFunction(q_in, cfg.q_hidden, cfg.q_layers) for _ in range(2))
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
@@ -83,10 +99,12 @@ class Simpl(nn.Module):
         return [self.enc_prior_reg, self.enc_post_reg, *policy]
 
     def coefficient_values(self) -> dict[str, float]:
-        return {"lambda_small": F.softplus(self.enc_prior_reg).item(),
-                "lambda_large_mean": F.softplus(self.enc_post_reg).mean().item(),
-                "beta_small": F.softplus(self.policy_prior_reg).item(),
-                "beta_large": F.softplus(self.policy_post_reg).item()}
+        return {
+            "lambda_small": F.softplus(self.enc_prior_reg).item(),
+            "lambda_large_mean": F.softplus(self.enc_post_reg).mean().item(),
+            "beta_small": F.softplus(self.policy_prior_reg).item(),
+            "beta_large": F.softplus(self.policy_post_reg).item(),
+        }
 
     @torch.no_grad()
     def sample_skills(self, states: np.ndarray, conds: np.ndarray) -> np.ndarray:
@@ -116,13 +134,17 @@ class Simpl(nn.Module):
     def min_q(self, critics: nn.ModuleList, *parts: torch.Tensor) -> torch.Tensor:
         return torch.min(critics[0](*parts), critics[1](*parts))
 
-    def update(self, enc_buffers: list[EpisodeBuffer], rl_buffers: list[EpisodeBuffer],
-               rng: np.random.Generator) -> dict[str, float]:
+    def update(
+        self, enc_buffers: list[EpisodeBuffer], rl_buffers: list[EpisodeBuffer], rng: np.random.Generator
+    ) -> dict[str, float]:
         cfg = self.cfg
         small_tasks = rng.integers(len(enc_buffers), size=cfg.n_prior_batch)
         large_tasks = rng.integers(len(enc_buffers), size=cfg.n_post_batch)
-        small = np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks]) if cfg.n_prior_batch \
-            else np.zeros((0, cfg.prior_enc_size, self.layout.width), np.float32)  # MTRL has no small contexts
+        small = (
+            np.stack([enc_buffers[t].sample(cfg.prior_enc_size, rng) for t in small_tasks])
+            if cfg.n_prior_batch
+            else np.zeros((0, cfg.prior_enc_size, self.layout.width), np.float32)
+        )  # MTRL has no small contexts
         large = np.stack([enc_buffers[t].sample(cfg.post_enc_size, rng) for t in large_tasks])
         mean_small, std_small = self.condition(small_tasks, small)
         mean_large, std_large = self.condition(large_tasks, large)
@@ -130,10 +152,14 @@ class Simpl(nn.Module):
 
         tasks = np.concatenate([small_tasks, large_tasks])
         rows = torch.from_numpy(np.stack([rl_buffers[t].sample(cfg.batch_size, rng) for t in tasks]))
-        batch = self.layout.unpack(rows)                                   # each (tasks, batch, ...)
+        batch = self.layout.unpack(rows)  # each (tasks, batch, ...)
         e = enc_mean[:, None] + enc_std[:, None] * torch.randn(*rows.shape[:2], cfg.task_dim)  # one e per transition
-        beta = torch.cat([F.softplus(self.policy_prior_reg).expand(cfg.n_prior_batch),
-                          F.softplus(self.policy_post_reg).expand(cfg.n_post_batch)]).detach()[:, None]
+        beta = torch.cat(
+            [
+                F.softplus(self.policy_prior_reg).expand(cfg.n_prior_batch),
+                F.softplus(self.policy_post_reg).expand(cfg.n_post_batch),
+            ]
+        ).detach()[:, None]
         state, z, next_state = batch["state"], batch["z"], batch["next_state"]
 
         # Critics and encoder: TD target with the KL-regularised value of the next state (same e for s and s').
@@ -146,8 +172,9 @@ class Simpl(nn.Module):
         critic_loss = torch.stack([((critic(state, e, z) - target) ** 2).mean() for critic in self.critics]).mean()
         enc_kl_small = standard_normal_kl(mean_small, std_small)
         enc_kl_large = standard_normal_kl(mean_large, std_large)
-        lambdas = torch.cat([F.softplus(self.enc_prior_reg).expand(cfg.n_prior_batch),
-                             F.softplus(self.enc_post_reg)[large_tasks]]).detach()
+        lambdas = torch.cat(
+            [F.softplus(self.enc_prior_reg).expand(cfg.n_prior_batch), F.softplus(self.enc_post_reg)[large_tasks]]
+        ).detach()
         encoder_loss = (lambdas * torch.cat([enc_kl_small, enc_kl_large])).mean()
         self.critic_optimizer.zero_grad()
         (critic_loss + encoder_loss).backward()
@@ -165,13 +192,14 @@ class Simpl(nn.Module):
 
         # Dual ascent on the KL coefficients toward their targets; gradients clamped so they only grow (the policy's
         # may also fall when monotone_policy_reg is off).
-        kl_small = batch_mean(policy_kl[:cfg.n_prior_batch]).detach()
-        kl_large = policy_kl[cfg.n_prior_batch:].mean().detach()
+        kl_small = batch_mean(policy_kl[: cfg.n_prior_batch]).detach()
+        kl_large = policy_kl[cfg.n_prior_batch :].mean().detach()
         coefficient_loss = (
             F.softplus(self.enc_prior_reg) * (cfg.target_enc_prior_kl - batch_mean(enc_kl_small).detach())
             + (F.softplus(self.enc_post_reg)[large_tasks] * (cfg.target_enc_post_kl - enc_kl_large.detach())).mean()
             + F.softplus(self.policy_prior_reg) * (cfg.target_policy_prior_kl - kl_small)
-            + F.softplus(self.policy_post_reg) * (cfg.target_policy_post_kl - kl_large))
+            + F.softplus(self.policy_post_reg) * (cfg.target_policy_post_kl - kl_large)
+        )
         self.coefficient_optimizer.zero_grad()
         coefficient_loss.backward()
         for parameter in self.monotone_coefficients():
@@ -179,14 +207,20 @@ class Simpl(nn.Module):
         self.coefficient_optimizer.step()
 
         polyak_update(self.target_critics, self.critics, cfg.tau)
-        return {"critic_loss": critic_loss.item(), "policy_loss": policy_loss.item(),
-                "encoder_kl_small": batch_mean(enc_kl_small).item(), "encoder_kl_large": enc_kl_large.mean().item(),
-                "policy_kl_small": kl_small.item(), "policy_kl_large": kl_large.item(),
-                "q_mean": q_value.mean().item(),
-                # share of large contexts holding any reward: with sparse rewards, the rest can only tell the
-                # encoder where the task is not
-                "rewarded_context_share": float((self.layout.unpack(torch.from_numpy(large))["reward"] > 0)
-                                                .any(-1).float().mean())}
+        return {
+            "critic_loss": critic_loss.item(),
+            "policy_loss": policy_loss.item(),
+            "encoder_kl_small": batch_mean(enc_kl_small).item(),
+            "encoder_kl_large": enc_kl_large.mean().item(),
+            "policy_kl_small": kl_small.item(),
+            "policy_kl_large": kl_large.item(),
+            "q_mean": q_value.mean().item(),
+            # share of large contexts holding any reward: with sparse rewards, the rest can only tell the
+            # encoder where the task is not
+            "rewarded_context_share": float(
+                (self.layout.unpack(torch.from_numpy(large))["reward"] > 0).any(-1).float().mean()
+            ),
+        }
 
 
 class MetaTrainer:
@@ -222,9 +256,16 @@ class MetaTrainer:
         return self.simpl.posterior_samples(task_ids, contexts)
 
     def run_wave(self, task_ids, conds: np.ndarray) -> list[HighLevelEpisode]:
-        episodes = rollout_wave(self._env(len(task_ids)), [self.tasks[t] for t in task_ids],
-                                self.simpl.sample_skills, self.decode, self.simpl.layout, self.skill_horizon,
-                                conds, seed=int(self.rng.integers(2 ** 31)))
+        episodes = rollout_wave(
+            self._env(len(task_ids)),
+            [self.tasks[t] for t in task_ids],
+            self.simpl.sample_skills,
+            self.decode,
+            self.simpl.layout,
+            self.skill_horizon,
+            conds,
+            seed=int(self.rng.integers(2**31)),
+        )
         self.env_steps += sum(ep.env_steps for ep in episodes)
         return episodes
 
@@ -243,7 +284,7 @@ class MetaTrainer:
         ids = list(range(len(self.tasks)))
         conds = np.concatenate([self.prior_conds(len(ids)), self.posterior_conds(ids)])
         episodes = self.run_wave(ids + ids, conds)
-        prior_eps, post_eps = episodes[:len(ids)], episodes[len(ids):]
+        prior_eps, post_eps = episodes[: len(ids)], episodes[len(ids) :]
         for t, episode in zip(ids, prior_eps):
             self.enc_buffers[t].add(episode.rows)
             self.rl_buffers[t].add(episode.rows)
@@ -256,28 +297,41 @@ class MetaTrainer:
         updates = min(max(updates, 1), self.cfg.max_updates_per_iteration)
         losses = [self.simpl.update(self.enc_buffers, self.rl_buffers, self.rng) for _ in range(updates)]
         self.iteration += 1
-        return {"iteration": self.iteration,
-                "posterior_return": float(np.mean([ep.episode_return for ep in post_eps])),
-                "prior_return": float(np.mean([ep.episode_return for ep in prior_eps])),
-                "env_steps": self.env_steps, "updates": updates,
-                "env_steps_per_s": round((self.env_steps - steps_before) / collect_s, 1),
-                "collect_s": round(collect_s, 2), "iteration_s": round(time.perf_counter() - started, 2),
-                **{k: float(np.mean([loss[k] for loss in losses])) for k in losses[0]},
-                **self.simpl.coefficient_values()}
+        return {
+            "iteration": self.iteration,
+            "posterior_return": float(np.mean([ep.episode_return for ep in post_eps])),
+            "prior_return": float(np.mean([ep.episode_return for ep in prior_eps])),
+            "env_steps": self.env_steps,
+            "updates": updates,
+            "env_steps_per_s": round((self.env_steps - steps_before) / collect_s, 1),
+            "collect_s": round(collect_s, 2),
+            "iteration_s": round(time.perf_counter() - started, 2),
+            **{k: float(np.mean([loss[k] for loss in losses])) for k in losses[0]},
+            **self.simpl.coefficient_values(),
+        }
 
     def state_dict(self) -> dict:
-        return {"simpl": self.simpl.state_dict(),
-                "optimizers": [o.state_dict() for o in (self.simpl.critic_optimizer, self.simpl.policy_optimizer,
-                                                        self.simpl.coefficient_optimizer)],
-                "enc_buffers": [b.state_dict() for b in self.enc_buffers],
-                "rl_buffers": [b.state_dict() for b in self.rl_buffers],
-                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "iteration": self.iteration, "env_steps": self.env_steps, "config": dataclasses.asdict(self.cfg)}
+        return {
+            "simpl": self.simpl.state_dict(),
+            "optimizers": [
+                o.state_dict()
+                for o in (self.simpl.critic_optimizer, self.simpl.policy_optimizer, self.simpl.coefficient_optimizer)
+            ],
+            "enc_buffers": [b.state_dict() for b in self.enc_buffers],
+            "rl_buffers": [b.state_dict() for b in self.rl_buffers],
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "config": dataclasses.asdict(self.cfg),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.simpl.load_state_dict(state["simpl"])
-        for optimizer, saved in zip((self.simpl.critic_optimizer, self.simpl.policy_optimizer,
-                                     self.simpl.coefficient_optimizer), state["optimizers"]):
+        for optimizer, saved in zip(
+            (self.simpl.critic_optimizer, self.simpl.policy_optimizer, self.simpl.coefficient_optimizer),
+            state["optimizers"],
+        ):
             optimizer.load_state_dict(saved)
         for buffers, saved in ((self.enc_buffers, state["enc_buffers"]), (self.rl_buffers, state["rl_buffers"])):
             for buffer, buffer_state in zip(buffers, saved):
@@ -290,15 +344,18 @@ class MetaTrainer:
 def plot_meta_metrics(run_dir: Path) -> Path:
     """meta_training.png: success of the two kinds of episodes, KLs and KL coefficients per iteration."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = read_metrics(run_dir)
     it = [r["iteration"] for r in rows]
-    panels = (("return per episode", ("posterior_return", "prior_return")),
-              ("policy KL to the skill prior", ("policy_kl_small", "policy_kl_large")),
-              ("encoder KL to N(0, I)", ("encoder_kl_small", "encoder_kl_large")),
-              ("KL coefficients", ("beta_small", "beta_large", "lambda_small", "lambda_large_mean")))
+    panels = (
+        ("return per episode", ("posterior_return", "prior_return")),
+        ("policy KL to the skill prior", ("policy_kl_small", "policy_kl_large")),
+        ("encoder KL to N(0, I)", ("encoder_kl_small", "encoder_kl_large")),
+        ("KL coefficients", ("beta_small", "beta_large", "lambda_small", "lambda_large_mean")),
+    )
     fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
     for ax, (title, keys) in zip(axes, panels):
         for key in keys:
@@ -313,8 +370,14 @@ def plot_meta_metrics(run_dir: Path) -> Path:
     return out
 
 
-def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run_dir: str | Path,
-               resume: bool = False, progress: bool = True) -> list[dict]:
+def meta_train(
+    cfg: SimplConfig,
+    bundle_dir: str | Path,
+    task_set_name: str,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> list[dict]:
     """Meta-train on a task set over the skills of a bundle (or, with cfg.actions = "primitive", over primitive
     actions: the PEARL baseline); returns the per-iteration metrics."""
     from simpl_core.tasks import resolve_tasks
@@ -327,16 +390,23 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
     level = action_level(cfg.actions, bundle_dir)
     bundle = level.bundle
     if task_set.domain != bundle.manifest["domain"] or cfg.domain != task_set.domain:
-        raise ValueError(f"domain mismatch: tasks {task_set.domain!r}, bundle {bundle.manifest['domain']!r}, "
-                         f"config {cfg.domain!r}")
+        raise ValueError(
+            f"domain mismatch: tasks {task_set.domain!r}, bundle {bundle.manifest['domain']!r}, config {cfg.domain!r}"
+        )
     simpl = Simpl(cfg, level.prior, level.layout.state_dim, level.layout.latent_dim, len(task_set))
     trainer = MetaTrainer(cfg, simpl, task_set.tasks, level.decode, level.horizon)
     run_dir.mkdir(parents=True, exist_ok=True)
-    settings = {"config": dataclasses.asdict(cfg), "bundle": str(bundle_dir), "tasks": task_set_name,
-                "skills_sha256": bundle.manifest["files"][SKILL_WEIGHTS]}
+    settings = {
+        "config": dataclasses.asdict(cfg),
+        "bundle": str(bundle_dir),
+        "tasks": task_set_name,
+        "skills_sha256": bundle.manifest["files"][SKILL_WEIGHTS],
+    }
     if resume and (run_dir / CHECKPOINT).exists():
+
         def flat(run: dict) -> dict:
             return {**run["config"], **{key: value for key, value in run.items() if key != "config"}}
+
         check_resumed_config(run_dir, flat(json.loads((run_dir / "run.json").read_text())), flat(settings))
         trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False))
         truncate_metrics(run_dir, "iteration", trainer.iteration)
@@ -350,8 +420,12 @@ def meta_train(cfg: SimplConfig, bundle_dir: str | Path, task_set_name: str, run
             row = trainer.iterate()
             metrics.write(json.dumps(row) + "\n")
             bar.update(1)
-            bar.set_postfix(success=f"{row['posterior_return']:.2f}", beta=f"{row['beta_large']:.3f}",
-                            kl=f"{row['policy_kl_large']:.2f}", steps_s=f"{row['env_steps_per_s']:.0f}")
+            bar.set_postfix(
+                success=f"{row['posterior_return']:.2f}",
+                beta=f"{row['beta_large']:.3f}",
+                kl=f"{row['policy_kl_large']:.2f}",
+                steps_s=f"{row['env_steps_per_s']:.0f}",
+            )
             if trainer.iteration % cfg.checkpoint_every == 0 or trainer.iteration == cfg.iterations:
                 metrics.flush()
                 save_checkpoint(trainer.state_dict(), run_dir)

@@ -27,8 +27,9 @@ from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 CONDITIONS = ("inferred", "other task", "prior mean")
 
 
-def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, horizon: int, seed: int,
-                       bar: tqdm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def explore_and_encode(
+    simpl, level: ActionLevel, tasks: list, episodes: int, horizon: int, seed: int, bar: tqdm
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exploration return per task and episode, and each task's posterior mean and std given its exploration."""
     rng = np.random.default_rng(seed)
     env = make_vector_env(level.bundle.manifest["domain"], len(tasks), max_episode_steps=horizon)
@@ -36,8 +37,9 @@ def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, ho
     returns = np.zeros((len(tasks), episodes))
     for k in range(episodes):
         conds = rng.standard_normal((len(tasks), simpl.cfg.task_dim)).astype(np.float32)
-        wave = rollout_wave(env, tasks, simpl.sample_skills, level.decode, level.layout, level.horizon, conds,
-                            seed=seed * 1000 + k)
+        wave = rollout_wave(
+            env, tasks, simpl.sample_skills, level.decode, level.layout, level.horizon, conds, seed=seed * 1000 + k
+        )
         for i, episode in enumerate(wave):
             explored[i].append(episode.rows)
             returns[i, k] = episode.episode_return
@@ -47,20 +49,36 @@ def explore_and_encode(simpl, level: ActionLevel, tasks: list, episodes: int, ho
     return returns, mean, std
 
 
-def conditioned_returns(simpl, level: ActionLevel, tasks: list, conds: dict[str, np.ndarray], episodes: int,
-                        horizon: int, seed: int, bar: tqdm) -> dict[str, np.ndarray]:
+def conditioned_returns(
+    simpl,
+    level: ActionLevel,
+    tasks: list,
+    conds: dict[str, np.ndarray],
+    episodes: int,
+    horizon: int,
+    seed: int,
+    bar: tqdm,
+) -> dict[str, np.ndarray]:
     """Return per task and episode of the meta-policy under each condition, all conditions in one batched env."""
     names = list(conds)
     env = make_vector_env(level.bundle.manifest["domain"], len(tasks) * len(names), max_episode_steps=horizon)
     stacked = np.concatenate([conds[name] for name in names]).astype(np.float32)
     returns = np.zeros((len(names) * len(tasks), episodes))
     for k in range(episodes):
-        wave = rollout_wave(env, list(tasks) * len(names), simpl.sample_skills, level.decode, level.layout,
-                            level.horizon, stacked, seed=seed * 1000 + 500 + k)
+        wave = rollout_wave(
+            env,
+            list(tasks) * len(names),
+            simpl.sample_skills,
+            level.decode,
+            level.layout,
+            level.horizon,
+            stacked,
+            seed=seed * 1000 + 500 + k,
+        )
         returns[:, k] = [episode.episode_return for episode in wave]
         bar.update()
     env.close()
-    return {name: returns[i * len(tasks):(i + 1) * len(tasks)] for i, name in enumerate(names)}
+    return {name: returns[i * len(tasks) : (i + 1) * len(tasks)] for i, name in enumerate(names)}
 
 
 def e_star_spread(mean: np.ndarray, std: np.ndarray) -> float:
@@ -70,8 +88,16 @@ def e_star_spread(mean: np.ndarray, std: np.ndarray) -> float:
     return float(pairs.mean() / std.mean())
 
 
-def task_inference(simpl, level: ActionLevel, tasks: list, exploration_episodes: int = EXPLORATION_EPISODES,
-                   episodes: int = 20, horizon: int = 2000, seed: int = 0, progress: bool = True) -> dict:
+def task_inference(
+    simpl,
+    level: ActionLevel,
+    tasks: list,
+    exploration_episodes: int = EXPLORATION_EPISODES,
+    episodes: int = 20,
+    horizon: int = 2000,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Explore, infer e* per task, then compare the meta-policy's return under each condition (module doc)."""
     if isinstance(simpl.encoder, TaskEmbedding):
         raise ValueError("this run is MTRL (told the task id): it has no encoder to infer a task with")
@@ -89,10 +115,16 @@ def task_inference(simpl, level: ActionLevel, tasks: list, exploration_episodes:
         "exploration": summary(explored),
         "conditions": {name: summary(returns[name]) for name in CONDITIONS},
         "e_star_spread": round(e_star_spread(mean, std), 3),
-        "tasks": [{"task": task.name, "exploration": float(explored[i].mean()),
-                   "e_star": rounded(mean[i]), "posterior_std": rounded(std[i]),
-                   **{name: float(returns[name][i].mean()) for name in CONDITIONS}}
-                  for i, task in enumerate(tasks)],
+        "tasks": [
+            {
+                "task": task.name,
+                "exploration": float(explored[i].mean()),
+                "e_star": rounded(mean[i]),
+                "posterior_std": rounded(std[i]),
+                **{name: float(returns[name][i].mean()) for name in CONDITIONS},
+            }
+            for i, task in enumerate(tasks)
+        ],
     }
 
 
@@ -103,18 +135,24 @@ def rounded(values: np.ndarray) -> list[float]:
 def summary(returns: np.ndarray) -> dict:
     """Mean return over tasks x episodes, and its standard error over the tasks' means."""
     per_task = returns.mean(axis=1)
-    return {"return": round(float(per_task.mean()), 3),
-            "standard_error": round(float(per_task.std(ddof=1) / np.sqrt(len(per_task))), 3),
-            "episodes": int(returns.size)}
+    return {
+        "return": round(float(per_task.mean()), 3),
+        "standard_error": round(float(per_task.std(ddof=1) / np.sqrt(len(per_task))), 3),
+        "episodes": int(returns.size),
+    }
 
 
 def format_report(report: dict) -> str:
     lines = ["| condition | mean return | ± s.e. over tasks | episodes |", "|---|---|---|---|"]
     rows = {"exploration (e ~ p(e))": report["exploration"], **report["conditions"]}
-    lines += [f"| {name} | {row['return']:.3f} | {row['standard_error']:.3f} | {row['episodes']} |"
-              for name, row in rows.items()]
+    lines += [
+        f"| {name} | {row['return']:.3f} | {row['standard_error']:.3f} | {row['episodes']} |"
+        for name, row in rows.items()
+    ]
     lines.append(f"e* spread (mean distance between tasks' e* / mean posterior std): {report['e_star_spread']}")
     lines += ["", "| task | exploration | " + " | ".join(CONDITIONS) + " |", "|---" * (2 + len(CONDITIONS)) + "|"]
-    lines += [f"| {t['task']} | {t['exploration']:.2f} | "
-              + " | ".join(f"{t[name]:.2f}" for name in CONDITIONS) + " |" for t in report["tasks"]]
+    lines += [
+        f"| {t['task']} | {t['exploration']:.2f} | " + " | ".join(f"{t[name]:.2f}" for name in CONDITIONS) + " |"
+        for t in report["tasks"]
+    ]
     return "\n".join(lines)

@@ -22,14 +22,20 @@ class TransitionLayout:
         return 2 * self.state_dim + self.latent_dim + 2
 
     def pack(self, state, z, reward, done, next_state) -> np.ndarray:
-        return np.concatenate([state, z, np.asarray(reward)[..., None], np.asarray(done)[..., None], next_state],
-                              axis=-1).astype(np.float32)
+        return np.concatenate(
+            [state, z, np.asarray(reward)[..., None], np.asarray(done)[..., None], next_state], axis=-1
+        ).astype(np.float32)
 
     def unpack(self, rows):
         """The named columns of rows (a numpy array or torch tensor; no torch import, for the serving nodes)."""
         s, z = self.state_dim, self.latent_dim
-        return {"state": rows[..., :s], "z": rows[..., s:s + z], "reward": rows[..., s + z],
-                "done": rows[..., s + z + 1], "next_state": rows[..., s + z + 2:]}
+        return {
+            "state": rows[..., :s],
+            "z": rows[..., s : s + z],
+            "reward": rows[..., s + z],
+            "done": rows[..., s + z + 1],
+            "next_state": rows[..., s + z + 2 :],
+        }
 
 
 class EpisodeBuffer:

@@ -21,23 +21,42 @@ from simpl_core.rl.nets import PriorResidualPolicy, frozen, inverse_softplus, po
 
 @dataclass
 class SacConfig:
-    init_alpha: float = 0.05        # SPiRL maze 0.05 (kitchen 1); SiMPL: meta-training's final beta_large
-    target_kl: float = 1.0          # maze 1, kitchen 5
-    kl_clip: float = 10.0           # SPiRL 10; SiMPL fine-tuning 5 (maze) / 20 (kitchen)
-    increasing_alpha: bool = False  # SiMPL fine-tuning: True
-    alpha_lr: float = 3e-4          # Adam, for the KL coefficient alpha
-    learning_rate: float = 3e-4     # Adam, for policy and critics
-    gamma: float = 0.99             # per high-level step
-    tau: float = 0.005              # Polyak rate of the target critics
-    batch_size: int = 256           # transitions per gradient step
-    buffer_size: int = 20_000       # high-level transitions
-    min_buffer: int = 256           # updates start once the buffer holds this many
-    updates_per_transition: float = 1.0  # reuse_rate / batch_size = 256 / 256
+    init_alpha: float = 0.05
+    """SPiRL maze 0.05 (kitchen 1); SiMPL: meta-training's final beta_large"""
+    target_kl: float = 1.0
+    """maze 1, kitchen 5"""
+    kl_clip: float = 10.0
+    """SPiRL 10; SiMPL fine-tuning 5 (maze) / 20 (kitchen)"""
+    increasing_alpha: bool = False
+    """SiMPL fine-tuning: True"""
+    alpha_lr: float = 3e-4
+    """Adam, for the KL coefficient alpha"""
+    learning_rate: float = 3e-4
+    """Adam, for policy and critics"""
+    gamma: float = 0.99
+    """per high-level step"""
+    tau: float = 0.005
+    """Polyak rate of the target critics"""
+    batch_size: int = 256
+    """transitions per gradient step"""
+    buffer_size: int = 20_000
+    """high-level transitions"""
+    min_buffer: int = 256
+    """updates start once the buffer holds this many"""
+    updates_per_transition: float = 1.0
+    """reuse_rate / batch_size = 256 / 256"""
 
 
 class ConstrainedSAC:
-    def __init__(self, cfg: SacConfig, policy: PriorResidualPolicy, critics: nn.ModuleList,
-                 layout: TransitionLayout, cond: torch.Tensor | None, rng: np.random.Generator):
+    def __init__(
+        self,
+        cfg: SacConfig,
+        policy: PriorResidualPolicy,
+        critics: nn.ModuleList,
+        layout: TransitionLayout,
+        cond: torch.Tensor | None,
+        rng: np.random.Generator,
+    ):
         self.cfg, self.policy, self.critics, self.layout = cfg, policy, critics, layout
         self.target_critics = copy.deepcopy(critics).requires_grad_(False)
         self.cond = cond
@@ -84,7 +103,8 @@ class ConstrainedSAC:
             next_z = next_mean + next_std * torch.randn_like(next_mean)
             next_kl = next_kl.clamp(0, cfg.kl_clip)
             target = batch["reward"] + (1 - batch["done"]) * cfg.gamma * (
-                self.min_q(self.target_critics, next_state, next_z) - alpha * next_kl)
+                self.min_q(self.target_critics, next_state, next_z) - alpha * next_kl
+            )
         parts = (*self._with_cond(state), z)
         critic_loss = sum(((critic(*parts) - target) ** 2).mean() for critic in self.critics)
         self.critic_optimizer.zero_grad()
@@ -106,5 +126,9 @@ class ConstrainedSAC:
             self.alpha_param.grad.clamp_(max=0.0)
         self.alpha_optimizer.step()
         polyak_update(self.target_critics, self.critics, cfg.tau)
-        return {"critic_loss": critic_loss.item() / 2, "policy_loss": policy_loss.item(),
-                "policy_kl": kl.mean().item(), "alpha": self.alpha}
+        return {
+            "critic_loss": critic_loss.item() / 2,
+            "policy_loss": policy_loss.item(),
+            "policy_kl": kl.mean().item(),
+            "alpha": self.alpha,
+        }

@@ -28,10 +28,14 @@ LEVELS = ("skills", "primitive")
 class ActionLevel:
     name: str
     layout: TransitionLayout
-    decode: SkillDecoder        # (states, z) -> clipped env actions
-    horizon: int                # env steps per high-level decision
-    prior: nn.Module            # p(z | s) -> (mean, log std), frozen
-    bundle: PolicyBundle        # the skills' bundle: domain, dims and action bounds
+    decode: SkillDecoder
+    """(states, z) -> clipped env actions"""
+    horizon: int
+    """env steps per high-level decision"""
+    prior: nn.Module
+    """p(z | s) -> (mean, log std), frozen"""
+    bundle: PolicyBundle
+    """the skills' bundle: domain, dims and action bounds"""
 
 
 def action_level(name: str, bundle_dir: str | Path) -> ActionLevel:
@@ -39,9 +43,19 @@ def action_level(name: str, bundle_dir: str | Path) -> ActionLevel:
         raise ValueError(f"unknown action level {name!r}; available: {', '.join(LEVELS)}")
     _, skill_prior, bundle = load_bundle_skills(bundle_dir)
     if name == "skills":
-        return ActionLevel(name, TransitionLayout(bundle.state_dim, bundle.latent_dim),
-                           lambda s, z: bundle.clip_action(bundle.decode(s, z)), bundle.skill_horizon, skill_prior,
-                           bundle)
-    return ActionLevel(name, TransitionLayout(bundle.state_dim, bundle.action_dim),
-                       lambda s, a: bundle.clip_action(a), 1,
-                       StandardNormalPrior(bundle.action_dim), bundle)
+        return ActionLevel(
+            name,
+            TransitionLayout(bundle.state_dim, bundle.latent_dim),
+            lambda s, z: bundle.clip_action(bundle.decode(s, z)),
+            bundle.skill_horizon,
+            skill_prior,
+            bundle,
+        )
+    return ActionLevel(
+        name,
+        TransitionLayout(bundle.state_dim, bundle.action_dim),
+        lambda s, a: bundle.clip_action(a),
+        1,
+        StandardNormalPrior(bundle.action_dim),
+        bundle,
+    )

@@ -30,7 +30,7 @@ def inverse_softplus(x: torch.Tensor) -> torch.Tensor:
 
 def gaussian_kl(mean_a, std_a, mean_b, std_b) -> torch.Tensor:
     """KL(N(a) || N(b)) summed over the last dim."""
-    return (torch.log(std_b / std_a) + (std_a ** 2 + (mean_a - mean_b) ** 2) / (2 * std_b ** 2) - 0.5).sum(-1)
+    return (torch.log(std_b / std_a) + (std_a**2 + (mean_a - mean_b) ** 2) / (2 * std_b**2) - 0.5).sum(-1)
 
 
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ def polyak_update(targets: nn.Module, sources: nn.Module, tau: float) -> None:
 
 def standard_normal_kl(mean, std) -> torch.Tensor:
     """KL(N(mean, std^2) || N(0, I)) summed over the last dim."""
-    return (0.5 * (mean ** 2 + std ** 2 - 1) - torch.log(std)).sum(-1)
+    return (0.5 * (mean**2 + std**2 - 1) - torch.log(std)).sum(-1)
 
 
 class StandardNormalPrior(nn.Module):
@@ -76,8 +76,15 @@ class PriorResidualPolicy(nn.Module):
     std = 0.001 + softplus(softplus^-1(sigma_p) + d_s). The residual head starts at zero, so an untrained policy
     is exactly the prior. `cond_dim` is dim(e) for SiMPL and 0 for the SPiRL baseline."""
 
-    def __init__(self, prior: SkillPrior | StandardNormalPrior, state_dim: int, cond_dim: int, latent_dim: int,
-                 hidden_dim: int, hidden_layers: int):
+    def __init__(
+        self,
+        prior: SkillPrior | StandardNormalPrior,
+        state_dim: int,
+        cond_dim: int,
+        latent_dim: int,
+        hidden_dim: int,
+        hidden_layers: int,
+    ):
         super().__init__()
         self.prior = prior.eval().requires_grad_(False)
         self.state_dim, self.cond_dim = state_dim, cond_dim
@@ -130,8 +137,10 @@ class MultiheadAttentionBlock(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         q, k, v = self.q(query), self.k(keys), self.v(keys)
+
         def split(x: torch.Tensor) -> torch.Tensor:  # heads stacked on the batch
             return torch.cat(x.split(self.dim // self.heads, dim=2), dim=0)
+
         qh, kh, vh = split(q), split(k), split(v)
         attention = torch.softmax(qh @ kh.transpose(1, 2) / math.sqrt(self.dim), dim=2)
         o = torch.cat((qh + attention @ vh).split(query.shape[0], dim=0), dim=2)

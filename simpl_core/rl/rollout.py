@@ -12,21 +12,30 @@ import numpy as np
 
 from simpl_core.rl.buffers import TransitionLayout
 
-SkillPolicy = Callable[[np.ndarray, np.ndarray | None], np.ndarray]   # (states, conds) -> z
-SkillDecoder = Callable[[np.ndarray, np.ndarray], np.ndarray]         # (states, z) -> clipped actions
+SkillPolicy = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # (states, conds) -> z
+SkillDecoder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (states, z) -> clipped actions
 
 
 @dataclass
 class HighLevelEpisode:
-    rows: np.ndarray      # (T_high, layout.width) transitions
+    rows: np.ndarray
+    """(T_high, layout.width) transitions"""
     episode_return: float
-    success: bool         # ended by termination (maze: goal reached)
+    success: bool
+    """ended by termination (maze: goal reached)"""
     env_steps: int
 
 
-def rollout_wave(env, tasks: list, policy: SkillPolicy, decoder: SkillDecoder, layout: TransitionLayout,
-                 skill_horizon: int, conds: np.ndarray | None = None,
-                 seed: int | None = None) -> list[HighLevelEpisode]:
+def rollout_wave(
+    env,
+    tasks: list,
+    policy: SkillPolicy,
+    decoder: SkillDecoder,
+    layout: TransitionLayout,
+    skill_horizon: int,
+    conds: np.ndarray | None = None,
+    seed: int | None = None,
+) -> list[HighLevelEpisode]:
     """One episode per task, all at once (env.num_envs == len(tasks), env created with autoreset DISABLED)."""
     count = len(tasks)
     obs, _ = env.reset(seed=seed, options={"tasks": list(tasks)})
@@ -55,5 +64,7 @@ def rollout_wave(env, tasks: list, policy: SkillPolicy, decoder: SkillDecoder, l
         for i in np.flatnonzero(closing):
             rows[i].append(layout.pack(segment_start[i], z[i], segment_reward[i], bool(terminated[i]), obs[i]))
         active &= ~ended
-    return [HighLevelEpisode(np.stack(r), float(ret), bool(ok), int(n))
-            for r, ret, ok, n in zip(rows, returns, success, steps)]
+    return [
+        HighLevelEpisode(np.stack(r), float(ret), bool(ok), int(n))
+        for r, ret, ok, n in zip(rows, returns, success, steps)
+    ]

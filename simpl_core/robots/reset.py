@@ -13,7 +13,7 @@ from simpl_core.envs.kitchen.env import OBJECT_POSITIONS, OBSERVATION_NAMES, ROB
 from simpl_core.robots.kitchen_sim import KitchenSimRobot
 from simpl_core.robots.safety import JointLimits
 
-LIMIT_MARGIN = 0.005         # how far inside a limit a home joint past it is put (rad, or m for the fingers)
+LIMIT_MARGIN = 0.005  # how far inside a limit a home joint past it is put (rad, or m for the fingers)
 
 
 def kitchen_at_rest(seed: int = 0) -> np.ndarray:
@@ -28,10 +28,13 @@ def kitchen_at_rest(seed: int = 0) -> np.ndarray:
 @dataclass(frozen=True)
 class StartState:
     """Where an episode starts: the arm's home pose and the objects' positions, with how close is close enough."""
+
     home: np.ndarray
     objects: np.ndarray
-    home_tolerance: float = 0.05    # rad (m for the fingers): the largest joint error that counts as home
-    object_tolerance: float = 0.1   # per object coordinate; the env credits a subtask within 0.3 of its goal
+    home_tolerance: float = 0.05
+    """rad (m for the fingers): the largest joint error that counts as home"""
+    object_tolerance: float = 0.1
+    """per object coordinate; the env credits a subtask within 0.3 of its goal"""
 
     @classmethod
     def kitchen(cls, limits: JointLimits, **tolerances) -> "StartState":

@@ -11,6 +11,7 @@ import numpy as np
 @dataclass(frozen=True)
 class JointLimits:
     """Per joint: position range (rad, or m for the fingers) and the largest speed (rad/s, m/s)."""
+
     lower: np.ndarray
     upper: np.ndarray
     velocity: np.ndarray
@@ -18,8 +19,10 @@ class JointLimits:
     def __post_init__(self):
         arrays = [np.asarray(a, np.float64) for a in (self.lower, self.upper, self.velocity)]
         if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
-            raise ValueError(f"joint limits need one value per joint in each of lower, upper and velocity, got "
-                             f"{', '.join(str(a.size) for a in arrays)} values")
+            raise ValueError(
+                f"joint limits need one value per joint in each of lower, upper and velocity, got "
+                f"{', '.join(str(a.size) for a in arrays)} values"
+            )
         if not (arrays[0] < arrays[1]).all() or not (arrays[2] > 0).all():
             raise ValueError("joint limits need lower < upper and a velocity limit > 0 for every joint")
         for name, array in zip(("lower", "upper", "velocity"), arrays):
@@ -35,8 +38,9 @@ def command_problem(command: np.ndarray, size: int) -> str | None:
     return None
 
 
-def safe_velocity(action: np.ndarray, position: np.ndarray, limits: JointLimits, action_scale: float,
-                  period_s: float) -> np.ndarray:
+def safe_velocity(
+    action: np.ndarray, position: np.ndarray, limits: JointLimits, action_scale: float, period_s: float
+) -> np.ndarray:
     """Joint velocities for a normalised action: clipped to [-1, 1] and scaled as the sim does (FrankaKitchen: rad/s
     = 2 x action), clamped to the velocity limits, and slowed near a position limit to cover at most half the
     distance to it per control period, so that a next command up to one period late still stops the joint short of

@@ -20,19 +20,34 @@ import yaml
 MANIFEST = "manifest.yaml"
 FORMAT = "simpl-bundle/1"
 SKILL_WEIGHTS = "skill_model.pt"  # torch weights of decoder and prior (for training the high level on top) and of
-                                  # the encoder (for continuing the skill training: train-skills init_from)
-META_WEIGHTS = "simpl_model.pt"   # torch weights of the meta-trained encoder, policy and critics, for adaptation
-REQUIRED_KEYS = ("format", "domain", "dims", "skill_horizon", "control_rate_hz", "action_bounds",
-                 "observation_names", "action_names", "graphs", "files", "provenance")
+# the encoder (for continuing the skill training: train-skills init_from)
+META_WEIGHTS = "simpl_model.pt"  # torch weights of the meta-trained encoder, policy and critics, for adaptation
+REQUIRED_KEYS = (
+    "format",
+    "domain",
+    "dims",
+    "skill_horizon",
+    "control_rate_hz",
+    "action_bounds",
+    "observation_names",
+    "action_names",
+    "graphs",
+    "files",
+    "provenance",
+)
 # Graph name -> (inputs, outputs), each tensor name -> its axes: "batch" / "set" are dynamic, other names are keys
 # of the manifest's `dims` (state, action, latent, task, transition).
 GRAPH_SIGNATURES = {
     "skill_decoder": ({"state": ("batch", "state"), "z": ("batch", "latent")}, {"action": ("batch", "action")}),
     "skill_prior": ({"state": ("batch", "state")}, {"mean": ("batch", "latent"), "log_std": ("batch", "latent")}),
-    "high_level_policy": ({"state": ("batch", "state"), "e": ("batch", "task")},
-                          {"mean": ("batch", "latent"), "log_std": ("batch", "latent")}),
-    "task_encoder": ({"context": ("batch", "set", "transition")},
-                     {"mean": ("batch", "task"), "std": ("batch", "task")}),
+    "high_level_policy": (
+        {"state": ("batch", "state"), "e": ("batch", "task")},
+        {"mean": ("batch", "latent"), "log_std": ("batch", "latent")},
+    ),
+    "task_encoder": (
+        {"context": ("batch", "set", "transition")},
+        {"mean": ("batch", "task"), "std": ("batch", "task")},
+    ),
 }
 DYNAMIC_AXES = ("batch", "set")
 
@@ -53,9 +68,11 @@ def tensor_shape(axes: tuple[str, ...], dims: dict[str, int]) -> list:
 def graph_entry(name: str, dims: dict[str, int]) -> dict:
     """The manifest's description of one graph: its file and tensor shapes."""
     inputs, outputs = GRAPH_SIGNATURES[name]
-    return {"file": f"{name}.onnx",
-            "inputs": {tensor: tensor_shape(axes, dims) for tensor, axes in inputs.items()},
-            "outputs": {tensor: tensor_shape(axes, dims) for tensor, axes in outputs.items()}}
+    return {
+        "file": f"{name}.onnx",
+        "inputs": {tensor: tensor_shape(axes, dims) for tensor, axes in inputs.items()},
+        "outputs": {tensor: tensor_shape(axes, dims) for tensor, axes in outputs.items()},
+    }
 
 
 def seal(directory: str | Path, manifest: dict, extra_files: tuple[str, ...] = ()) -> Path:
@@ -86,8 +103,9 @@ def _check_signature(name: str, session: ort.InferenceSession, entry: dict, wher
             fixed_ok = all(a == p for a, p in zip(actual[tensor], shape) if isinstance(p, int))
             dynamic_ok = all(not isinstance(a, int) for a, p in zip(actual[tensor], shape) if isinstance(p, str))
             if len(actual[tensor]) != len(shape) or not (fixed_ok and dynamic_ok):
-                raise BundleError(f"{where}: {name} {kind} {tensor!r} has shape {actual[tensor]}, manifest says "
-                                  f"{shape}")
+                raise BundleError(
+                    f"{where}: {name} {kind} {tensor!r} has shape {actual[tensor]}, manifest says {shape}"
+                )
 
 
 def check_observation(directory: Path, manifest: dict, observation_names: Sequence[str]) -> None:
@@ -97,11 +115,15 @@ def check_observation(directory: Path, manifest: dict, observation_names: Sequen
     if expected == given:
         return
     wanted = manifest.get("input_slice", expected)
-    wrong = next((name for name in wanted if name not in given or given.index(name) != expected.index(name)),
-                 None) or "the observation size"
-    raise BundleError(f"{directory}: its skills read {len(wanted)} of a {len(expected)}-value observation, but this "
-                      f"env's observation has {len(given)} values and differs at {wrong!r}; use a bundle trained "
-                      f"on this observation layout")
+    wrong = (
+        next((name for name in wanted if name not in given or given.index(name) != expected.index(name)), None)
+        or "the observation size"
+    )
+    raise BundleError(
+        f"{directory}: its skills read {len(wanted)} of a {len(expected)}-value observation, but this "
+        f"env's observation has {len(given)} values and differs at {wrong!r}; use a bundle trained "
+        f"on this observation layout"
+    )
 
 
 @dataclass
@@ -140,8 +162,9 @@ class PolicyBundle:
             if not path.is_file():
                 raise BundleError(f"{directory}: {name} is missing")
             if sha256_of(path) != expected:
-                raise BundleError(f"{path}: sha256 does not match the manifest (file altered or replaced); "
-                                  "re-export the bundle")
+                raise BundleError(
+                    f"{path}: sha256 does not match the manifest (file altered or replaced); re-export the bundle"
+                )
 
     @staticmethod
     def read_manifest(directory: Path) -> dict:
@@ -209,8 +232,9 @@ class PolicyBundle:
         if graph not in self.sessions:
             raise BundleError(f"{self.directory} has no {graph} graph (it has {sorted(self.sessions)})")
         shapes = self.manifest["graphs"][graph]["inputs"]
-        return self.sessions[graph].run(None, {name: self._input(name, inputs[name], shape)
-                                               for name, shape in shapes.items()})
+        return self.sessions[graph].run(
+            None, {name: self._input(name, inputs[name], shape) for name, shape in shapes.items()}
+        )
 
     def decode(self, state, z) -> np.ndarray:
         """Closed-loop skill action(s) for state(s) and skill(s); (B, action_dim), not yet clipped."""

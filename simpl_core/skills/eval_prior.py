@@ -5,9 +5,8 @@ reached; kitchen: which subtasks the prior alone completes (read from the object
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +22,8 @@ from simpl_core.tasks import builtin_task_sets
 
 @dataclass
 class PriorRollouts:
-    trajectories: np.ndarray       # (episodes, steps + 1, state_dim)
+    trajectories: np.ndarray
+    """(episodes, steps + 1, state_dim)"""
     skills_per_episode: int
 
 
@@ -67,8 +67,10 @@ def maze_prior_report(rollouts: PriorRollouts, layout: MazeLayout) -> dict:
         goals = np.array([task.goal for task in task_set.tasks], dtype=float)
         distance = np.linalg.norm(positions[:, :, None, :] - goals[None, None], axis=3).min(axis=1)  # (eps, goals)
         reached = distance <= SUCCESS_RADIUS
-        report["goal_sets"][name] = {"reach_rate": float(reached.mean()),
-                                     "goals_reached_at_least_once": f"{int(reached.any(0).sum())}/{len(goals)}"}
+        report["goal_sets"][name] = {
+            "reach_rate": float(reached.mean()),
+            "goals_reached_at_least_once": f"{int(reached.any(0).sum())}/{len(goals)}",
+        }
     return report
 
 
@@ -81,7 +83,8 @@ def kitchen_prior_report(rollouts: PriorRollouts) -> dict:
         "steps_per_episode": rollouts.trajectories.shape[1] - 1,
         "subtask_rate": {name: float(np.mean([name in order for order in orders])) for name in SUBTASKS},
         "subtasks_per_episode_mean": float(np.mean([len(order) for order in orders])),
-        "common_orders": {",".join(order) or "(none)": count
-                          for order, count in Counter(tuple(order) for order in orders).most_common(5)},
+        "common_orders": {
+            ",".join(order) or "(none)": count
+            for order, count in Counter(tuple(order) for order in orders).most_common(5)
+        },
     }
-

@@ -22,22 +22,32 @@ LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
 
 @dataclass
 class SkillModelConfig:
-    state_dim: int               # observation size (set from the dataset, never in a config)
-    action_dim: int              # action size (ditto)
-    horizon: int = 10            # K: actions per skill
-    latent_dim: int = 10         # dim of z
-    hidden_dim: int = 128        # width of every layer
-    decoder_blocks: int = 5      # [Linear(no bias) + BatchNorm + LeakyReLU] blocks in the decoder
-    prior_blocks: int = 6        # ... and in the prior
-    beta: float = 1e-2           # weight of the (mean) KL to N(0, I); 1e-2 maze, 5e-4 kitchen
-    input_slice: list[int] | None = None  # observation indices the decoder and prior see (None: all); the
-                                 # encoder always sees the whole observation
-    normalize: bool = False      # standardise inputs and decoder outputs with the data's mean/std, kept as buffers
-                                 # (so they are part of the exported ONNX graphs); the loss is then on standardised
-                                 # actions, every action dimension weighing the same
-    gripper_dims: int = 0        # trailing action dims that are one gripper command repeated (kitchen: 2 fingers);
-                                 # with `normalize` they share one dimension's weight, and arm_mse leaves them out
-    std_floor: float = 1e-2      # smallest std a feature is divided by (constant features carry only noise)
+    state_dim: int
+    """observation size (set from the dataset, never in a config)"""
+    action_dim: int
+    """action size (ditto)"""
+    horizon: int = 10
+    """K: actions per skill"""
+    latent_dim: int = 10
+    """dim of z"""
+    hidden_dim: int = 128
+    """width of every layer"""
+    decoder_blocks: int = 5
+    """[Linear(no bias) + BatchNorm + LeakyReLU] blocks in the decoder"""
+    prior_blocks: int = 6
+    """... and in the prior"""
+    beta: float = 1e-2
+    """weight of the (mean) KL to N(0, I); 1e-2 maze, 5e-4 kitchen"""
+    input_slice: list[int] | None = None
+    """observation indices the decoder and prior see (None: all); the encoder always sees the whole observation"""
+    normalize: bool = False
+    """standardise inputs and decoder outputs with the data's mean/std, kept as buffers (so they are part of the
+    exported ONNX graphs); the loss is then on standardised actions, every action dimension weighing the same"""
+    gripper_dims: int = 0
+    """trailing action dims that are one gripper command repeated (kitchen: 2 fingers); with `normalize` they share one
+    dimension's weight, and arm_mse leaves them out"""
+    std_floor: float = 1e-2
+    """smallest std a feature is divided by (constant features carry only noise)"""
 
     @property
     def decoder_inputs(self) -> list[int]:
@@ -128,7 +138,7 @@ class SkillEncoder(nn.Module):
         self.head = nn.Linear(cfg.hidden_dim, 2 * cfg.latent_dim)
         with torch.no_grad():  # forget-gate bias +1 in both bias vectors (gate order: input, forget, cell, output)
             for bias in (self.lstm.bias_ih_l0, self.lstm.bias_hh_l0):
-                bias[cfg.hidden_dim:2 * cfg.hidden_dim] = 1.0
+                bias[cfg.hidden_dim : 2 * cfg.hidden_dim] = 1.0
 
     def forward(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         steps = torch.cat([self.state_inputs(states), self.action_inputs(actions)], dim=-1)
@@ -144,7 +154,7 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> 
 
 def kl_to_standard_normal(mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, std^2) || N(0, 1)), elementwise."""
-    return 0.5 * (mean ** 2 + (2 * log_std).exp() - 1) - log_std
+    return 0.5 * (mean**2 + (2 * log_std).exp() - 1) - log_std
 
 
 class SkillModel(nn.Module):
@@ -157,7 +167,7 @@ class SkillModel(nn.Module):
         # Per action dim weight of the standardised loss: a gripper repeated over several dims counts once.
         weights = torch.ones(cfg.action_dim)
         if cfg.gripper_dims:
-            weights[-cfg.gripper_dims:] = 1.0 / cfg.gripper_dims
+            weights[-cfg.gripper_dims :] = 1.0 / cfg.gripper_dims
         self.register_buffer("action_weights", weights / weights.sum(), persistent=False)
 
     @torch.no_grad()
@@ -196,8 +206,12 @@ class SkillModel(nn.Module):
         p_mean, p_log_std = self.prior(states[:, 0])
         prior_nll = gaussian_nll(z.detach(), p_mean, p_log_std).sum(-1).mean()
         total = reconstruction + self.cfg.beta * kl + prior_nll
-        return total, {"loss": total.item(), "reconstruction": reconstruction.item(), "kl": kl.item(),
-                       "prior_nll": prior_nll.item()}
+        return total, {
+            "loss": total.item(),
+            "reconstruction": reconstruction.item(),
+            "kl": kl.item(),
+            "prior_nll": prior_nll.item(),
+        }
 
     @torch.no_grad()
     def reconstruction_errors(self, states: torch.Tensor, actions: torch.Tensor) -> dict[str, float]:

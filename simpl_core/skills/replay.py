@@ -32,9 +32,9 @@ GAP_STEPS = (10, 50, 100, 200)  # steps at which the replays' distance from the 
 def encode_window(model: SkillModel, episode: Episode, t: int) -> np.ndarray:
     """z = posterior mean of the demonstration's K steps from t (fewer at its end)."""
     k = model.cfg.horizon
-    states = torch.from_numpy(episode.observations[t:t + k][None])
-    actions = torch.from_numpy(episode.actions[t:t + k][None])
-    return model.encoder(states[:, :actions.shape[1]], actions)[0][0].numpy()
+    states = torch.from_numpy(episode.observations[t : t + k][None])
+    actions = torch.from_numpy(episode.actions[t : t + k][None])
+    return model.encoder(states[:, : actions.shape[1]], actions)[0][0].numpy()
 
 
 def executed_actions(episode: Episode) -> np.ndarray:
@@ -43,8 +43,9 @@ def executed_actions(episode: Episode) -> np.ndarray:
 
 
 @torch.no_grad()
-def replay_kitchen(model: SkillModel, episodes: list[Episode], seed: int = 0, progress: bool = True,
-                   open_loop: bool = True) -> np.ndarray:
+def replay_kitchen(
+    model: SkillModel, episodes: list[Episode], seed: int = 0, progress: bool = True, open_loop: bool = True
+) -> np.ndarray:
     """Observations (2 x episodes, steps + 1, 59) of the open-loop replays (first half) and the skill replays
     (second half), all stepped together from the state each demonstration starts in; an episode past its
     demonstration's end holds still. Without `open_loop`, only the skill replays (episodes, steps + 1, 59)."""
@@ -76,7 +77,7 @@ def replay_kitchen(model: SkillModel, episodes: list[Episode], seed: int = 0, pr
 def skill_replay_subtasks(model: SkillModel, episodes: list[Episode], seed: int = 0) -> float:
     """Mean subtasks per episode the skills complete replaying `episodes` closed-loop (checkpoint selection)."""
     trajectories = replay_kitchen(model, episodes, seed, progress=False, open_loop=False)
-    return float(np.mean([len(subtask_order(trajectories[i, :len(e.observations)])) for i, e in enumerate(episodes)]))
+    return float(np.mean([len(subtask_order(trajectories[i, : len(e.observations)])) for i, e in enumerate(episodes)]))
 
 
 @torch.no_grad()
@@ -91,27 +92,34 @@ def window_replay_error(model: SkillModel, episodes: list[Episode], windows: int
     picked = [long_enough[i] for i in rng.integers(len(long_enough), size=windows)]
     starts = [int(rng.integers(e.length - k + 1)) for e in picked]
     env = make_vector_env("kitchen", 3 * windows, max_episode_steps=k + 1)
-    obs, _ = env.reset(seed=seed, options={"observations": np.stack(
-        [e.observations[t] for e, t in zip(picked, starts)] * 3)})
-    states = torch.from_numpy(np.stack([e.observations[t:t + k] for e, t in zip(picked, starts)]))
-    labels = torch.from_numpy(np.stack([e.actions[t:t + k] for e, t in zip(picked, starts)]))
+    obs, _ = env.reset(
+        seed=seed, options={"observations": np.stack([e.observations[t] for e, t in zip(picked, starts)] * 3)}
+    )
+    states = torch.from_numpy(np.stack([e.observations[t : t + k] for e, t in zip(picked, starts)]))
+    labels = torch.from_numpy(np.stack([e.actions[t : t + k] for e, t in zip(picked, starts)]))
     z = model.encoder(states, labels)[0]
-    executed = np.stack([executed_actions(e)[t:t + k] for e, t in zip(picked, starts)])
+    executed = np.stack([executed_actions(e)[t : t + k] for e, t in zip(picked, starts)])
     for step in range(k):
-        decoded = model.decoder(torch.from_numpy(obs[windows:2 * windows]), z).numpy()
+        decoded = model.decoder(torch.from_numpy(obs[windows : 2 * windows]), z).numpy()
         obs, *_ = env.step(np.concatenate([executed[:, step], np.clip(decoded, -1.0, 1.0), labels[:, step].numpy()]))
     env.close()
     target = np.stack([e.observations[t + k, ARM_POSITIONS] for e, t in zip(picked, starts)])
     gaps = np.linalg.norm(obs[:, ARM_POSITIONS] - np.tile(target, (3, 1)), axis=1).reshape(3, windows).mean(axis=1)
-    return {"skill_window_gap_rad": round(float(gaps[1]), 4), "executed_window_gap_rad": round(float(gaps[0]), 4),
-            "label_window_gap_rad": round(float(gaps[2]), 4)}
+    return {
+        "skill_window_gap_rad": round(float(gaps[1]), 4),
+        "executed_window_gap_rad": round(float(gaps[0]), 4),
+        "label_window_gap_rad": round(float(gaps[2]), 4),
+    }
 
 
 def arm_gap(episodes: list[Episode], trajectories: np.ndarray, step: int) -> float | None:
     """Mean distance (rad, 9 robot joints) between the replays and their demonstrations after `step` steps, over
     the demonstrations that last that long."""
-    gaps = [np.linalg.norm(trajectories[i, step, ROBOT_POSITIONS] - e.observations[step, ROBOT_POSITIONS])
-            for i, e in enumerate(episodes) if step < len(e.observations)]
+    gaps = [
+        np.linalg.norm(trajectories[i, step, ROBOT_POSITIONS] - e.observations[step, ROBOT_POSITIONS])
+        for i, e in enumerate(episodes)
+        if step < len(e.observations)
+    ]
     return round(float(np.mean(gaps)), 3) if gaps else None
 
 
@@ -119,25 +127,43 @@ def replay_report(episodes: list[Episode], trajectories: np.ndarray) -> dict:
     """Per subtask: in how many episodes the demonstration, the open-loop replay and the skill replay complete it;
     the mean number of subtasks per episode of each; how far each replay's arm is from the demonstration's."""
     n = len(episodes)
-    orders = {REPLAYS[0]: [subtask_order(e.observations) for e in episodes],
-              REPLAYS[1]: [subtask_order(trajectories[i, :len(e.observations)]) for i, e in enumerate(episodes)],
-              REPLAYS[2]: [subtask_order(trajectories[n + i, :len(e.observations)]) for i, e in enumerate(episodes)]}
-    return {"episodes": n,
-            "subtasks_per_episode": {name: float(np.mean([len(o) for o in done])) for name, done in orders.items()},
-            "episodes_completing": {subtask: {name: sum(subtask in o for o in done) for name, done in orders.items()}
-                                    for subtask in SUBTASKS},
-            "arm_gap_rad": {name: {step: arm_gap(episodes, trajectories[part * n:(part + 1) * n], step)
-                                   for step in GAP_STEPS} for part, name in enumerate(REPLAYS[1:])}}
+    orders = {
+        REPLAYS[0]: [subtask_order(e.observations) for e in episodes],
+        REPLAYS[1]: [subtask_order(trajectories[i, : len(e.observations)]) for i, e in enumerate(episodes)],
+        REPLAYS[2]: [subtask_order(trajectories[n + i, : len(e.observations)]) for i, e in enumerate(episodes)],
+    }
+    return {
+        "episodes": n,
+        "subtasks_per_episode": {name: float(np.mean([len(o) for o in done])) for name, done in orders.items()},
+        "episodes_completing": {
+            subtask: {name: sum(subtask in o for o in done) for name, done in orders.items()} for subtask in SUBTASKS
+        },
+        "arm_gap_rad": {
+            name: {step: arm_gap(episodes, trajectories[part * n : (part + 1) * n], step) for step in GAP_STEPS}
+            for part, name in enumerate(REPLAYS[1:])
+        },
+    }
 
 
 def format_report(report: dict) -> str:
     lines = [f"| subtask | {' | '.join(REPLAYS)} |", "|---" * (1 + len(REPLAYS)) + "|"]
-    lines += [f"| {subtask} | " + " | ".join(str(counts[name]) for name in REPLAYS) + " |"
-              for subtask, counts in report["episodes_completing"].items()]
-    lines.append("| subtasks per episode | "
-                 + " | ".join(f"{report['subtasks_per_episode'][name]:.2f}" for name in REPLAYS) + " |")
-    lines += ["", "distance of the arm from the demonstration's (rad, 9 joints), after N steps:",
-              "| replay | " + " | ".join(str(step) for step in GAP_STEPS) + " |", "|---" * (1 + len(GAP_STEPS)) + "|"]
-    lines += [f"| {name} | " + " | ".join(str(gap) for gap in gaps.values()) + " |"
-              for name, gaps in report["arm_gap_rad"].items()]
+    lines += [
+        f"| {subtask} | " + " | ".join(str(counts[name]) for name in REPLAYS) + " |"
+        for subtask, counts in report["episodes_completing"].items()
+    ]
+    lines.append(
+        "| subtasks per episode | "
+        + " | ".join(f"{report['subtasks_per_episode'][name]:.2f}" for name in REPLAYS)
+        + " |"
+    )
+    lines += [
+        "",
+        "distance of the arm from the demonstration's (rad, 9 joints), after N steps:",
+        "| replay | " + " | ".join(str(step) for step in GAP_STEPS) + " |",
+        "|---" * (1 + len(GAP_STEPS)) + "|",
+    ]
+    lines += [
+        f"| {name} | " + " | ".join(str(gap) for gap in gaps.values()) + " |"
+        for name, gaps in report["arm_gap_rad"].items()
+    ]
     return f"episodes completing each subtask, of {report['episodes']}:\n" + "\n".join(lines)

@@ -21,9 +21,17 @@ from tqdm import tqdm
 from simpl_core.data.minari_io import load_dataset
 from simpl_core.data.windows import WindowSampler
 from simpl_core.envs.domains import domain
+from simpl_core.runs import (
+    CHECKPOINT,
+    METRICS,
+    check_resumed_config,
+    check_run_dir,
+    config_from_yaml,
+    read_metrics,
+    save_checkpoint,
+    truncate_metrics,
+)
 from simpl_core.runtime.bundle import SKILL_WEIGHTS
-from simpl_core.runs import (CHECKPOINT, METRICS, check_resumed_config, check_run_dir, config_from_yaml,
-                             read_metrics, save_checkpoint, truncate_metrics)
 from simpl_core.skills.model import SkillModel, SkillModelConfig
 from simpl_core.skills.replay import skill_replay_subtasks, window_replay_error
 
@@ -33,30 +41,49 @@ BEST = "best.pt"  # the model selected by closed-loop replay, with its step and 
 
 @dataclass
 class SkillTrainConfig:
-    domain: str = "maze"                # which DomainSpec the skills are for
-    model: dict = field(default_factory=dict)  # SkillModelConfig fields except the state/action dims
-    batch_size: int = 128               # windows per gradient step
-    learning_rate: float = 1e-3         # RAdam
-    lr_schedule: str = "constant"       # "constant" (SPiRL) or "cosine": decays to min_learning_rate at `steps`
-    min_learning_rate: float = 1e-5     # end of the cosine schedule
-    steps: int = 15000                  # gradient steps
-    inputs: str | list = "all"          # what decoder and prior see: "all", "positions" (D4RL's kitchen layout) or
-                                        # a list of observation names; the encoder always sees the whole observation
-    select_every: int = 0               # kitchen: steps between closed-loop replays of held-out (validation)
-                                        # demonstrations; the best checkpoint by subtasks replayed is kept as best.pt
-                                        # (0: no selection, the last checkpoint is the model)
-    select_episodes: int = 30           # validation episodes replayed at each selection
-    init_from: str | None = None        # bundle whose skill weights (and normalisation) start the training, to
-                                        # continue a run past one session without its optimiser state or data
-    init_grad_clip: float = 1e-3        # grad-norm clip during the first steps only
-    init_grad_clip_steps: int = 100     # ... for this many steps
-    val_fraction: float = 0.01          # share of episodes held out
-    val_every: int = 500                # steps between validation passes
-    val_windows: int = 2048             # windows per validation pass
-    log_every: int = 50                 # steps between metric rows
-    checkpoint_every: int = 1000        # steps between checkpoints
-    threads: int = 2                    # torch CPU threads
-    seed: int = 0                       # seeds torch, numpy, the window sampler and the validation split
+    domain: str = "maze"
+    """which DomainSpec the skills are for"""
+    model: dict = field(default_factory=dict)
+    """SkillModelConfig fields except the state/action dims"""
+    batch_size: int = 128
+    """windows per gradient step"""
+    learning_rate: float = 1e-3
+    """RAdam"""
+    lr_schedule: str = "constant"
+    """"constant" (SPiRL) or "cosine": decays to min_learning_rate at `steps`"""
+    min_learning_rate: float = 1e-5
+    """end of the cosine schedule"""
+    steps: int = 15000
+    """gradient steps"""
+    inputs: str | list = "all"
+    """what decoder and prior see: "all", "positions" (D4RL's kitchen layout) or a list of observation names; the
+    encoder always sees the whole observation"""
+    select_every: int = 0
+    """kitchen: steps between closed-loop replays of held-out (validation) demonstrations; the best checkpoint by
+    subtasks replayed is kept as best.pt (0: no selection, the last checkpoint is the model)"""
+    select_episodes: int = 30
+    """validation episodes replayed at each selection"""
+    init_from: str | None = None
+    """bundle whose skill weights (and normalisation) start the training, to continue a run past one session without its
+    optimiser state or data"""
+    init_grad_clip: float = 1e-3
+    """grad-norm clip during the first steps only"""
+    init_grad_clip_steps: int = 100
+    """... for this many steps"""
+    val_fraction: float = 0.01
+    """share of episodes held out"""
+    val_every: int = 500
+    """steps between validation passes"""
+    val_windows: int = 2048
+    """windows per validation pass"""
+    log_every: int = 50
+    """steps between metric rows"""
+    checkpoint_every: int = 1000
+    """steps between checkpoints"""
+    threads: int = 2
+    """torch CPU threads"""
+    seed: int = 0
+    """seeds torch, numpy, the window sampler and the validation split"""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SkillTrainConfig":
@@ -64,8 +91,12 @@ class SkillTrainConfig:
 
     def model_config(self, state_dim: int, action_dim: int) -> SkillModelConfig:
         try:
-            return SkillModelConfig(state_dim=state_dim, action_dim=action_dim,
-                                    input_slice=domain(self.domain).input_indices(self.inputs), **self.model)
+            return SkillModelConfig(
+                state_dim=state_dim,
+                action_dim=action_dim,
+                input_slice=domain(self.domain).input_indices(self.inputs),
+                **self.model,
+            )
         except TypeError as err:
             raise ValueError(f"bad model section in the skill config: {err}") from None
 
@@ -87,9 +118,11 @@ def init_from_bundle(model: SkillModel, bundle_dir: str | Path) -> None:
     """Start from a shipped bundle's skill weights (encoder, decoder, prior and their normalisation)."""
     weights = torch.load(Path(bundle_dir) / SKILL_WEIGHTS, map_location="cpu", weights_only=True)
     if weights["model_config"] != dataclasses.asdict(model.cfg) or "encoder" not in weights:
-        raise ValueError(f"{bundle_dir}: its skills ({weights['model_config']}, encoder "
-                         f"{'kept' if 'encoder' in weights else 'missing'}) cannot start a model "
-                         f"{dataclasses.asdict(model.cfg)}")
+        raise ValueError(
+            f"{bundle_dir}: its skills ({weights['model_config']}, encoder "
+            f"{'kept' if 'encoder' in weights else 'missing'}) cannot start a model "
+            f"{dataclasses.asdict(model.cfg)}"
+        )
     for part in ("encoder", "decoder", "prior"):
         getattr(model, part).load_state_dict(weights[part])
 
@@ -100,8 +133,12 @@ def _validate(model: SkillModel, val_states: torch.Tensor, val_actions: torch.Te
         _, parts = model.loss(val_states, val_actions)
     errors = model.reconstruction_errors(val_states, val_actions)
     model.train()
-    return {"val_reconstruction_mse": errors["mse"], "val_arm_mse": errors["arm_mse"],
-            "val_prior_nll": parts["prior_nll"], "val_kl": parts["kl"]}
+    return {
+        "val_reconstruction_mse": errors["mse"],
+        "val_arm_mse": errors["arm_mse"],
+        "val_prior_nll": parts["prior_nll"],
+        "val_kl": parts["kl"],
+    }
 
 
 def learning_rate(cfg: SkillTrainConfig, step: int) -> float:
@@ -109,13 +146,15 @@ def learning_rate(cfg: SkillTrainConfig, step: int) -> float:
         return cfg.learning_rate
     if cfg.lr_schedule == "cosine":
         progress = min(step / cfg.steps, 1.0)
-        return (cfg.min_learning_rate
-                + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (1 + math.cos(math.pi * progress)))
+        return cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (
+            1 + math.cos(math.pi * progress)
+        )
     raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
 
 
 def plot_losses(run_dir: Path) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -123,8 +162,11 @@ def plot_losses(run_dir: Path) -> Path:
     train = [r for r in rows if "loss" in r]
     val = [r for r in rows if "val_reconstruction_mse" in r]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    for ax, key, title in zip(axes, ("reconstruction", "kl", "prior_nll"),
-                              ("reconstruction (0.5 MSE)", "KL(q || N(0,I)) per dim", "prior NLL")):
+    for ax, key, title in zip(
+        axes,
+        ("reconstruction", "kl", "prior_nll"),
+        ("reconstruction (0.5 MSE)", "KL(q || N(0,I)) per dim", "prior NLL"),
+    ):
         ax.plot([r["step"] for r in train], [r[key] for r in train], label="train", linewidth=0.8)
         ax.set_title(title)
         ax.set_xlabel("step")
@@ -139,8 +181,9 @@ def plot_losses(run_dir: Path) -> Path:
     return out
 
 
-def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str | Path, resume: bool = False,
-                 progress: bool = True) -> dict:
+def train_skills(
+    cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str | Path, resume: bool = False, progress: bool = True
+) -> dict:
     """Train (or resume) and return the run summary."""
     run_dir = Path(run_dir)
     check_run_dir(run_dir, resume)
@@ -174,11 +217,20 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
     (run_dir / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
 
     def checkpoint_now() -> None:
-        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "model_config": dataclasses.asdict(model_cfg), "train_config": dataclasses.asdict(cfg),
-                          "dataset": str(dataset_path), "step": step, "elapsed_s": elapsed,
-                          "sampler_rng": train_windows._rng.bit_generator.state,
-                          "torch_rng": torch.get_rng_state()}, run_dir)
+        save_checkpoint(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "model_config": dataclasses.asdict(model_cfg),
+                "train_config": dataclasses.asdict(cfg),
+                "dataset": str(dataset_path),
+                "step": step,
+                "elapsed_s": elapsed,
+                "sampler_rng": train_windows._rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+            },
+            run_dir,
+        )
 
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="skills", unit="step", disable=not progress)
@@ -188,8 +240,10 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
             states, actions = map(torch.from_numpy, train_windows.sample(cfg.batch_size))
             loss, parts = model.loss(states, actions)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"skill loss became {loss.item()} at step {step} ({parts}); the last "
-                                         f"checkpoint in {run_dir} is intact")
+                raise FloatingPointError(
+                    f"skill loss became {loss.item()} at step {step} ({parts}); the last "
+                    f"checkpoint in {run_dir} is intact"
+                )
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
             optimizer.zero_grad()
@@ -201,17 +255,27 @@ def train_skills(cfg: SkillTrainConfig, dataset_path: str | Path, run_dir: str |
             elapsed += time.perf_counter() - started
             bar.update(1)
             if step % cfg.log_every == 0:
-                row = {"step": step, **parts, "elapsed_s": round(elapsed, 2),
-                       "windows_per_s": round(step * cfg.batch_size / elapsed, 1)}
-                bar.set_postfix(rec=f"{parts['reconstruction']:.4f}", kl=f"{parts['kl']:.2f}",
-                                prior=f"{parts['prior_nll']:.2f}")
+                row = {
+                    "step": step,
+                    **parts,
+                    "elapsed_s": round(elapsed, 2),
+                    "windows_per_s": round(step * cfg.batch_size / elapsed, 1),
+                }
+                bar.set_postfix(
+                    rec=f"{parts['reconstruction']:.4f}", kl=f"{parts['kl']:.2f}", prior=f"{parts['prior_nll']:.2f}"
+                )
                 metrics.write(json.dumps(row) + "\n")
             if step % cfg.val_every == 0 or step == cfg.steps:
-                metrics.write(json.dumps({"step": step, **_validate(model, val_states, val_actions),
-                                          "elapsed_s": round(elapsed, 2)}) + "\n")
+                metrics.write(
+                    json.dumps(
+                        {"step": step, **_validate(model, val_states, val_actions), "elapsed_s": round(elapsed, 2)}
+                    )
+                    + "\n"
+                )
             if selector and (step % cfg.select_every == 0 or step == cfg.steps):
-                metrics.write(json.dumps({"step": step, **selector.evaluate(model, step),
-                                          "elapsed_s": round(elapsed, 2)}) + "\n")
+                metrics.write(
+                    json.dumps({"step": step, **selector.evaluate(model, step), "elapsed_s": round(elapsed, 2)}) + "\n"
+                )
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 metrics.flush()
                 checkpoint_now()
@@ -229,7 +293,7 @@ class ReplaySelector:
     def __init__(self, cfg: SkillTrainConfig, episodes: list, run_dir: Path):
         if cfg.domain != "kitchen":
             raise ValueError("select_every needs the kitchen domain (replay counts kitchen subtasks)")
-        self.episodes, self.path = episodes[:cfg.select_episodes], run_dir / BEST
+        self.episodes, self.path = episodes[: cfg.select_episodes], run_dir / BEST
         self.best = torch.load(self.path, weights_only=False)["selection"] if self.path.exists() else None
 
     def evaluate(self, model: SkillModel, step: int) -> dict:
@@ -250,10 +314,22 @@ def summarize_run(run_dir: Path, cfg: SkillTrainConfig) -> dict:
     final = val[-1]
     converged = next(r for r in val if r["val_reconstruction_mse"] <= 1.1 * final["val_reconstruction_mse"])
     selections = [r for r in rows if "replay_subtasks" in r]
-    selected = {"selected_step": selections[-1]["best_step"],
-                "selected_replay_subtasks": max(r["replay_subtasks"] for r in selections)} if selections else {}
-    return {**selected, "steps": final["step"], "wall_clock_s": final["elapsed_s"],
-            "windows_per_s": round(final["step"] * cfg.batch_size / final["elapsed_s"], 1),
-            "val_reconstruction_mse": final["val_reconstruction_mse"], "val_arm_mse": final["val_arm_mse"],
-            "val_prior_nll": final["val_prior_nll"],
-            "converged_step": converged["step"], "converged_wall_clock_s": converged["elapsed_s"]}
+    selected = (
+        {
+            "selected_step": selections[-1]["best_step"],
+            "selected_replay_subtasks": max(r["replay_subtasks"] for r in selections),
+        }
+        if selections
+        else {}
+    )
+    return {
+        **selected,
+        "steps": final["step"],
+        "wall_clock_s": final["elapsed_s"],
+        "windows_per_s": round(final["step"] * cfg.batch_size / final["elapsed_s"], 1),
+        "val_reconstruction_mse": final["val_reconstruction_mse"],
+        "val_arm_mse": final["val_arm_mse"],
+        "val_prior_nll": final["val_prior_nll"],
+        "converged_step": converged["step"],
+        "converged_wall_clock_s": converged["elapsed_s"],
+    }

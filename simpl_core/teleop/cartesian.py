@@ -26,39 +26,48 @@ ARM_JOINTS = tuple(f"robot:panda0_joint{i}" for i in range(1, 8))
 ARM_ACTUATORS = tuple(f"panda0_joint{i}" for i in range(1, 8))
 FINGER_ACTUATORS = ("r_gripper_finger_joint", "l_gripper_finger_joint")
 
-KITCHEN_FRAME_SKIP = 40     # physics steps per env step (FrankaRobot frame_skip): dt = 0.002 s * 40 = 0.08 s
+KITCHEN_FRAME_SKIP = 40  # physics steps per env step (FrankaRobot frame_skip): dt = 0.002 s * 40 = 0.08 s
 KITCHEN_ACTION_SCALE = 2.0  # the env multiplies the clipped action by act_rng = 2, so a = 1 means 2 rad/s
 # Arm posture right after a FrankaKitchen-v1 reset (KitchenEnv init_qpos); joint 2 is 6 mrad beyond its limit.
 KITCHEN_REST_POSTURE = np.array([0.1484, -1.7685, 1.8439, -2.4769, 0.2603, 0.7125, 1.5952])
 # The env also clips servo targets to these bounds (franka_config.xml pos_bound). Joint 6 >= 0 is tighter than the
 # model's range [-1.66, 2.11]: a joint pushed below it just stops, so the solver has to know.
-KITCHEN_TARGET_BOUNDS = np.array([[-2.9, 2.9], [-1.8, 1.8], [-2.9, 2.9], [-3.1, 0.0], [-2.9, 2.9], [0.0, 3.8],
-                                  [-2.9, 2.9]])
+KITCHEN_TARGET_BOUNDS = np.array(
+    [[-2.9, 2.9], [-1.8, 1.8], [-2.9, 2.9], [-3.1, 0.0], [-2.9, 2.9], [0.0, 3.8], [-2.9, 2.9]]
+)
 
 
 @dataclass(frozen=True)
 class CartesianConfig:
-    damping: float = 0.05            # DLS damping: bounds joint speeds near singularities at a small tracking cost
-    limit_margin: float = 0.03       # rad; a joint this close to a limit may not be pushed further out
-    limit_iterations: int = 4        # re-solves after freezing joints (freezing one may push another outward)
-    limit_restore_gain: float = 0.5  # 1/s; a frozen joint is eased back inside the margin at this rate
-    nullspace_gain: float = 0.5      # 1/s; weak pull toward the rest posture, only where it leaves the EE alone
+    damping: float = 0.05
+    """DLS damping: bounds joint speeds near singularities at a small tracking cost"""
+    limit_margin: float = 0.03
+    """rad; a joint this close to a limit may not be pushed further out"""
+    limit_iterations: int = 4
+    """re-solves after freezing joints (freezing one may push another outward)"""
+    limit_restore_gain: float = 0.5
+    """1/s; a frozen joint is eased back inside the margin at this rate"""
+    nullspace_gain: float = 0.5
+    """1/s; weak pull toward the rest posture, only where it leaves the EE alone"""
 
 
 @dataclass
 class Twist:
     """End-effector velocity command in the world frame, plus the gripper command (+1 open, -1 close)."""
 
-    linear: np.ndarray   # (3,) m/s
-    angular: np.ndarray  # (3,) rad/s
+    linear: np.ndarray
+    """(3,) m/s"""
+    angular: np.ndarray
+    """(3,) rad/s"""
     gripper: float = 1.0
 
     def __post_init__(self):
         self.linear = _finite_vector3(self.linear, "linear")
         self.angular = _finite_vector3(self.angular, "angular")
         if not (np.isfinite(self.gripper) and -1.0 <= self.gripper <= 1.0):
-            raise ValueError(f"Twist.gripper must be a finite number in [-1, 1] (+1 open, -1 close), "
-                             f"got {self.gripper!r}")
+            raise ValueError(
+                f"Twist.gripper must be a finite number in [-1, 1] (+1 open, -1 close), got {self.gripper!r}"
+            )
         self.gripper = float(self.gripper)
 
     @classmethod
@@ -79,8 +88,10 @@ def name_to_id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
     """MuJoCo id of a named joint/actuator/site/body, with an error that says what is missing."""
     index = mujoco.mj_name2id(model, kind, name)
     if index < 0:
-        raise ValueError(f"the MuJoCo model has no {kind.name.removeprefix('mjOBJ_').lower()} named {name!r}; "
-                         f"is this the FrankaKitchen-v1 model?")
+        raise ValueError(
+            f"the MuJoCo model has no {kind.name.removeprefix('mjOBJ_').lower()} named {name!r}; "
+            f"is this the FrankaKitchen-v1 model?"
+        )
     return index
 
 
@@ -101,10 +112,11 @@ def rotation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
     return vector
 
 
-def damped_least_squares(jacobian: np.ndarray, task_velocity: np.ndarray, damping: float,
-                         posture_velocity: np.ndarray) -> np.ndarray:
+def damped_least_squares(
+    jacobian: np.ndarray, task_velocity: np.ndarray, damping: float, posture_velocity: np.ndarray
+) -> np.ndarray:
     """Joint velocities tracking `task_velocity`, plus `posture_velocity` projected into the Jacobian's nullspace."""
-    gram = jacobian @ jacobian.T + damping ** 2 * np.eye(len(jacobian))
+    gram = jacobian @ jacobian.T + damping**2 * np.eye(len(jacobian))
     pseudo_inverse = np.linalg.solve(gram, jacobian).T  # J^T (J J^T + damping^2 I)^-1, the gram matrix is symmetric
     nullspace = np.eye(jacobian.shape[1]) - pseudo_inverse @ jacobian
     return pseudo_inverse @ task_velocity + nullspace @ posture_velocity
@@ -121,9 +133,15 @@ def fitting_scale(offset: np.ndarray, motion: np.ndarray) -> float:
 class CartesianController:
     """Turns a world-frame end-effector Twist into a FrankaKitchen-v1 action (9,), float32 in [-1, 1]."""
 
-    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, config: CartesianConfig = CartesianConfig(),
-                 frame_skip: int = KITCHEN_FRAME_SKIP, rest_posture: np.ndarray = KITCHEN_REST_POSTURE,
-                 target_bounds: np.ndarray = KITCHEN_TARGET_BOUNDS):
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        config: CartesianConfig = CartesianConfig(),
+        frame_skip: int = KITCHEN_FRAME_SKIP,
+        rest_posture: np.ndarray = KITCHEN_REST_POSTURE,
+        target_bounds: np.ndarray = KITCHEN_TARGET_BOUNDS,
+    ):
         self.model, self.data, self.config = model, data, config
         joints = [name_to_id(model, mujoco.mjtObj.mjOBJ_JOINT, name) for name in ARM_JOINTS]
         self._qpos_index = model.jnt_qposadr[joints]

@@ -38,26 +38,38 @@ KETTLE_GRIP = np.array([0.0, 0.0, 0.28])  # hand minus kettle position once grip
 
 @dataclass(frozen=True)
 class TeleopConfig:
-    linear_gain: float = 15.0       # 1/s; position error -> linear velocity
-    max_linear_speed: float = 0.6   # m/s; at 1 m/s the env's soft servos couple the joints and stretched-out arm
-                                    # poses (kettle carry, back-off) stall short of the target
-    angular_gain: float = 8.0       # 1/s; orientation error -> angular velocity (the arm covers ~half per step)
-    max_angular_speed: float = 3.0  # rad/s
-    max_subtask_steps: int = 200    # a subtask still unfinished after this many steps is given up (release, go on)
-    watch_fingers: bool = False     # end "close" when the fingers have stopped closing and "release" when they
-                                    # are open (what the observation shows), instead of after a fixed step count
-    observable_targets: bool = False  # door pulls, kettle carry and release aim at functions of the scene as it
-                                      # is now, never of the scene when the phase began (which no policy sees)
+    linear_gain: float = 15.0
+    """1/s; position error -> linear velocity"""
+    max_linear_speed: float = 0.6
+    """m/s; at 1 m/s the env's soft servos couple the joints and stretched-out arm poses (kettle carry, back-off) stall
+    short of the target"""
+    angular_gain: float = 8.0
+    """1/s; orientation error -> angular velocity (the arm covers ~half per step)"""
+    max_angular_speed: float = 3.0
+    """rad/s"""
+    max_subtask_steps: int = 200
+    """a subtask still unfinished after this many steps is given up (release, go on)"""
+    watch_fingers: bool = False
+    """end "close" when the fingers have stopped closing and "release" when they are open (what the observation shows),
+    instead of after a fixed step count"""
+    observable_targets: bool = False
+    """door pulls, kettle carry and release aim at functions of the scene as it is now, never of the scene when the
+    phase began (which no policy sees)"""
 
 
 @dataclass(frozen=True)
 class TeleopNoise:
-    scale: float = 1.0           # multiplies every term below; 0 gives the deterministic script
-    linear_std: float = 0.05     # m/s; Gaussian noise on the commanded linear velocity, every step
-    angular_std: float = 0.1     # rad/s; same for the angular velocity
-    waypoint_std: float = 0.005  # m; offset of every waypoint, drawn once per episode (clipped at 2 std)
-    correlation: float = 0.0     # per-step autocorrelation of the twist noise (0: white); correlated noise makes
-                                 # the hand actually drift off its path, so the clean commands show how to come back
+    scale: float = 1.0
+    """multiplies every term below; 0 gives the deterministic script"""
+    linear_std: float = 0.05
+    """m/s; Gaussian noise on the commanded linear velocity, every step"""
+    angular_std: float = 0.1
+    """rad/s; same for the angular velocity"""
+    waypoint_std: float = 0.005
+    """m; offset of every waypoint, drawn once per episode (clipped at 2 std)"""
+    correlation: float = 0.0
+    """per-step autocorrelation of the twist noise (0: white); correlated noise makes the hand actually drift off its
+    path, so the clean commands show how to come back"""
 
 
 class Pose(NamedTuple):
@@ -91,7 +103,7 @@ class Scene:
         joint = name_to_id(self.model, mujoco.mjtObj.mjOBJ_JOINT, name)
         start = self.model.jnt_qposadr[joint]
         size = {mujoco.mjtJoint.mjJNT_FREE: 7, mujoco.mjtJoint.mjJNT_BALL: 4}.get(self.model.jnt_type[joint], 1)
-        return self.data.qpos[start:start + size].copy()
+        return self.data.qpos[start : start + size].copy()
 
     def angle(self, name: str) -> float:
         return float(self.joint(name)[0])
@@ -136,14 +148,16 @@ def after(count: int) -> Until:
 
 
 FINGER_JOINTS = ("robot:panda0_finger_joint1", "robot:panda0_finger_joint2")
-FINGERS_OPEN = 0.035       # m per finger; fully open is 0.04
-FINGERS_STOPPED = 0.02     # m/s; a closing finger moves ~0.1 m/s until it meets the part
+FINGERS_OPEN = 0.035  # m per finger; fully open is 0.04
+FINGERS_STOPPED = 0.02  # m/s; a closing finger moves ~0.1 m/s until it meets the part
 
 
 def fingers_closed(scene: Scene, error: TrackingError, steps: int) -> bool:
     """The fingers have closed on the part (or on nothing) and stopped moving."""
-    speeds = [abs(scene.data.qvel[scene.model.jnt_dofadr[name_to_id(scene.model, mujoco.mjtObj.mjOBJ_JOINT, j)]])
-              for j in FINGER_JOINTS]
+    speeds = [
+        abs(scene.data.qvel[scene.model.jnt_dofadr[name_to_id(scene.model, mujoco.mjtObj.mjOBJ_JOINT, j)]])
+        for j in FINGER_JOINTS
+    ]
     return steps >= 2 and max(speeds) < FINGERS_STOPPED and max(map(scene.angle, FINGER_JOINTS)) < FINGERS_OPEN
 
 
@@ -168,9 +182,11 @@ def past_start_site(site: str, offset: Sequence[float], orientation: np.ndarray)
 
 def moved_by(displacement: Sequence[float]) -> Target:
     """Where the hand was when the phase began, shifted by `displacement` (zero: hold still)."""
+
     def target(scene: Scene, start: Scene) -> Pose:
         hand = start.end_effector()
         return Pose(hand.position + displacement, hand.rotation)
+
     return target
 
 
@@ -181,9 +197,11 @@ def held() -> Target:
 
 def backed_off(distance: float) -> Target:
     """Straight back along the gripper's approach axis, keeping the orientation (a turned knob stays turned)."""
+
     def target(scene: Scene, start: Scene) -> Pose:
         hand = start.end_effector()
         return Pose(hand.position - distance * hand.rotation[:, 2], hand.rotation)
+
     return target
 
 
@@ -192,36 +210,49 @@ def swung(hinge_joint: str, lead: float, turn_hand: bool) -> Target:
     stood `lead` radians further open than it does now. Following the hand rather than the handle site leaves
     alone the offset at which the fingers happen to hold the handle. `turn_hand` also yaws the hand as much as the
     door has opened (no lead: yawing ahead of the door let the hinge-cabinet pull stall short of the goal)."""
+
     def target(scene: Scene, start: Scene) -> Pose:
         hand, hinge = start.end_effector(), start.hinge_point(hinge_joint)
         opened = scene.angle(hinge_joint) - start.angle(hinge_joint)
         position = hinge + rotation(Z_AXIS, opened + lead) @ (hand.position - hinge)
         return Pose(position, rotation(Z_AXIS, opened) @ hand.rotation if turn_hand else hand.rotation)
+
     return target
 
 
-def swung_with_door(hinge_joint: str, handle: str, lead: float, grasp_orientation: np.ndarray,
-                    turn_hand: bool) -> Target:
+def swung_with_door(
+    hinge_joint: str, handle: str, lead: float, grasp_orientation: np.ndarray, turn_hand: bool
+) -> Target:
     """`swung` from what the scene shows now: the handle site carried `lead` radians further round the hinge than
     the door stands, in the orientation the grasp aimed at (yawed by the door's angle with `turn_hand`). Tied to the
     door, not the hand: a hand that slips off the handle stops instead of running on."""
+
     def target(scene: Scene, start: Scene) -> Pose:
         hinge = scene.hinge_point(hinge_joint)
         yaw = scene.angle(hinge_joint) if turn_hand else 0.0
-        return Pose(hinge + rotation(Z_AXIS, lead) @ (scene.site(handle) - hinge),
-                    rotation(Z_AXIS, yaw) @ grasp_orientation)
+        return Pose(
+            hinge + rotation(Z_AXIS, lead) @ (scene.site(handle) - hinge), rotation(Z_AXIS, yaw) @ grasp_orientation
+        )
+
     return target
 
 
-def grasp(site: str, orientation: np.ndarray, offset: Sequence[float] = (0.0, 0.0, 0.0), stand_off: float = 0.15,
-          close_steps: int = 4) -> list[Phase]:
+def grasp(
+    site: str,
+    orientation: np.ndarray,
+    offset: Sequence[float] = (0.0, 0.0, 0.0),
+    stand_off: float = 0.15,
+    close_steps: int = 4,
+) -> list[Phase]:
     """Line up `stand_off` metres in front of the part, move onto it with the gripper open, then close (for
     `close_steps`, or until the fingers stop with TeleopConfig.watch_fingers)."""
     grasp_at = at_site(site, offset, orientation)
     pre_grasp = at_site(site, np.asarray(offset) - stand_off * orientation[:, 2], orientation)
-    return [Phase("pre-grasp", pre_grasp, OPEN, reached(0.02), 40),
-            Phase("grasp", grasp_at, OPEN, reached(0.01), 25),
-            Phase("close", grasp_at, CLOSE, after(close_steps), close_steps)]
+    return [
+        Phase("pre-grasp", pre_grasp, OPEN, reached(0.02), 40),
+        Phase("grasp", grasp_at, OPEN, reached(0.01), 25),
+        Phase("close", grasp_at, CLOSE, after(close_steps), close_steps),
+    ]
 
 
 def go_home() -> Phase:
@@ -233,8 +264,10 @@ def go_home() -> Phase:
 def release_and_back_off(subtask: str) -> list[Phase]:
     """Every subtask ends here, done or given up: open the gripper, then back off before the next one. The kettle,
     gripped from above, leaves joint 6 at its limit for the knobs next to it unless the arm goes home."""
-    back_off = [Phase("release", moved_by((0.0, 0.0, 0.0)), OPEN, after(5), 5, observable_target=held()),
-                Phase("back off", backed_off(0.12), OPEN, reached(0.03), 20)]
+    back_off = [
+        Phase("release", moved_by((0.0, 0.0, 0.0)), OPEN, after(5), 5, observable_target=held()),
+        Phase("back off", backed_off(0.12), OPEN, reached(0.03), 20),
+    ]
     return back_off + [go_home()] if subtask == "kettle" else back_off
 
 
@@ -243,10 +276,21 @@ def microwave() -> list[Phase]:
     facing_door = rotation(Z_AXIS, 0.3) @ GRIPPER_FORWARD
     # Start from home: reaching down to the handle from wherever the last subtask ended left joints 2 and 6 at
     # their limits.
-    return [go_home()] + grasp("microhandle_site", facing_door) + [
-        # Open past -0.6 rad (done at -0.45): the door relaxes a little once let go.
-        Phase("pull", swung("microwave", -0.15, turn_hand=False), CLOSE, joint_past("microwave", -0.65), 40,
-              observable_target=swung_with_door("microwave", "microhandle_site", -0.15, facing_door, turn_hand=False))]
+    return (
+        [go_home()]
+        + grasp("microhandle_site", facing_door)
+        + [
+            # Open past -0.6 rad (done at -0.45): the door relaxes a little once let go.
+            Phase(
+                "pull",
+                swung("microwave", -0.15, turn_hand=False),
+                CLOSE,
+                joint_past("microwave", -0.65),
+                40,
+                observable_target=swung_with_door("microwave", "microhandle_site", -0.15, facing_door, turn_hand=False),
+            )
+        ]
+    )
 
 
 def kettle() -> list[Phase]:
@@ -258,23 +302,45 @@ def kettle() -> list[Phase]:
     def hand_over_place(clearance: float) -> Target:
         """The hand where it holds the kettle, once the kettle stands `clearance` above KETTLE_PLACE. A fixed spot,
         not the kettle: it swings in the grip, and chasing it makes the hand run ahead."""
+
         def target(scene: Scene, start: Scene) -> Pose:
             grip = start.end_effector().position - start.joint("kettle")[:3]
             return Pose(KETTLE_PLACE + grip + clearance * Z_AXIS, from_above)
+
         return target
 
     def gripped_at(kettle_position: np.ndarray) -> Target:
         """The hand where it holds the kettle standing at `kettle_position`, with the nominal grip: fixed points,
         the same whatever the scene was when the phase began."""
         return lambda scene, start: Pose(kettle_position + KETTLE_GRIP, from_above)
+
     # Come down from 25 cm above the handle: a lower approach from the microwave side knocked the kettle over.
     return grasp("kettle_site", from_above, offset=(0.0, 0.0, 0.02), stand_off=0.25, close_steps=5) + [
-        Phase("lift", moved_by(0.05 * Z_AXIS), CLOSE, reached(0.015), 15,
-              observable_target=gripped_at(KETTLE_REST + 0.05 * Z_AXIS)),
-        Phase("carry", hand_over_place(0.05), CLOSE, reached(0.04), 40,
-              observable_target=gripped_at(KETTLE_PLACE + 0.05 * Z_AXIS)),
-        Phase("set down", hand_over_place(0.005), CLOSE, reached(0.02), 15,
-              observable_target=gripped_at(KETTLE_PLACE + 0.005 * Z_AXIS))]
+        Phase(
+            "lift",
+            moved_by(0.05 * Z_AXIS),
+            CLOSE,
+            reached(0.015),
+            15,
+            observable_target=gripped_at(KETTLE_REST + 0.05 * Z_AXIS),
+        ),
+        Phase(
+            "carry",
+            hand_over_place(0.05),
+            CLOSE,
+            reached(0.04),
+            40,
+            observable_target=gripped_at(KETTLE_PLACE + 0.05 * Z_AXIS),
+        ),
+        Phase(
+            "set down",
+            hand_over_place(0.005),
+            CLOSE,
+            reached(0.02),
+            15,
+            observable_target=gripped_at(KETTLE_PLACE + 0.005 * Z_AXIS),
+        ),
+    ]
 
 
 def burner(knob: str) -> Callable[[], list[Phase]]:
@@ -288,7 +354,9 @@ def burner(knob: str) -> Callable[[], list[Phase]]:
 
     def script() -> list[Phase]:
         return grasp(site, GRIPPER_FORWARD, offset=(0.0, -0.035, 0.0), stand_off=0.09) + [
-            Phase("turn", turned, CLOSE, joint_past(joint, -0.75), 25)]  # done at about -0.6
+            Phase("turn", turned, CLOSE, joint_past(joint, -0.75), 25)
+        ]  # done at about -0.6
+
     return script
 
 
@@ -297,33 +365,57 @@ def light_switch() -> list[Phase]:
     # them and they slip over it (1 cm: 1 in 20 noisy episodes, 2 cm: 4 in 20). They brush the knob-2 lever
     # below, turning it by 0.02 rad at most.
     offset = np.array([0.0, -0.02, 0.0])
-    return [Phase("pre-push", at_site("light_site", offset + (0.08, -0.1, 0.0), GRIPPER_FORWARD), CLOSE,
-                  reached(0.02), 40),
-            Phase("beside", at_site("light_site", offset + (0.08, 0.0, 0.0), GRIPPER_FORWARD), CLOSE,
-                  reached(0.01), 25),
-            # Straight on in the world: following the tip, which swings toward the wall, slid the fingers over it.
-            Phase("push", past_start_site("light_site", offset + (-0.10, 0.0, 0.0), GRIPPER_FORWARD), CLOSE,
-                  joint_past("light_switch", -0.5), 20)]  # done at -0.4
+    return [
+        Phase("pre-push", at_site("light_site", offset + (0.08, -0.1, 0.0), GRIPPER_FORWARD), CLOSE, reached(0.02), 40),
+        Phase("beside", at_site("light_site", offset + (0.08, 0.0, 0.0), GRIPPER_FORWARD), CLOSE, reached(0.01), 25),
+        # Straight on in the world: following the tip, which swings toward the wall, slid the fingers over it.
+        Phase(
+            "push",
+            past_start_site("light_site", offset + (-0.10, 0.0, 0.0), GRIPPER_FORWARD),
+            CLOSE,
+            joint_past("light_switch", -0.5),
+            20,
+        ),
+    ]  # done at -0.4
 
 
 def slide_cabinet() -> list[Phase]:
     return grasp("slide_site", GRIPPER_FORWARD) + [
-        Phase("pull", at_site("slide_site", (0.08, 0.0, 0.0), GRIPPER_FORWARD), CLOSE,
-              joint_past("slide_cabinet", 0.2), 20)]  # done at 0.07
+        Phase(
+            "pull",
+            at_site("slide_site", (0.08, 0.0, 0.0), GRIPPER_FORWARD),
+            CLOSE,
+            joint_past("slide_cabinet", 0.2),
+            20,
+        )
+    ]  # done at 0.07
 
 
 def hinge_cabinet() -> list[Phase]:
     # The env's goal is the RIGHT door; the gripper yaw follows the door, which kept the grasp all the way.
     return grasp("hinge_site2", GRIPPER_FORWARD) + [
-        Phase("pull", swung("right_hinge_cabinet", 0.15, turn_hand=True), CLOSE,
-              joint_past("right_hinge_cabinet", 1.25), 80,  # done at about 1.15
-              observable_target=swung_with_door("right_hinge_cabinet", "hinge_site2", 0.15, GRIPPER_FORWARD,
-                                                turn_hand=True))]
+        Phase(
+            "pull",
+            swung("right_hinge_cabinet", 0.15, turn_hand=True),
+            CLOSE,
+            joint_past("right_hinge_cabinet", 1.25),
+            80,  # done at about 1.15
+            observable_target=swung_with_door(
+                "right_hinge_cabinet", "hinge_site2", 0.15, GRIPPER_FORWARD, turn_hand=True
+            ),
+        )
+    ]
 
 
 SCRIPTS: dict[str, Callable[[], list[Phase]]] = {
-    "bottom burner": burner("2"), "top burner": burner("4"), "light switch": light_switch,
-    "slide cabinet": slide_cabinet, "hinge cabinet": hinge_cabinet, "microwave": microwave, "kettle": kettle}
+    "bottom burner": burner("2"),
+    "top burner": burner("4"),
+    "light switch": light_switch,
+    "slide cabinet": slide_cabinet,
+    "hinge cabinet": hinge_cabinet,
+    "microwave": microwave,
+    "kettle": kettle,
+}
 
 
 def clip_norm(vector: np.ndarray, limit: float) -> np.ndarray:
@@ -334,8 +426,15 @@ def clip_norm(vector: np.ndarray, limit: float) -> np.ndarray:
 class ScriptedTeleoperator:
     """Performs `subtasks` in order in one episode, one Twist per env step; gives up on a subtask that stalls."""
 
-    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, subtasks: Sequence[str],
-                 rng: np.random.Generator, noise: TeleopNoise = TeleopNoise(), config: TeleopConfig = TeleopConfig()):
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        subtasks: Sequence[str],
+        rng: np.random.Generator,
+        noise: TeleopNoise = TeleopNoise(),
+        config: TeleopConfig = TeleopConfig(),
+    ):
         unknown = [name for name in subtasks if name not in SCRIPTS]
         if unknown:
             raise ValueError(f"unknown subtask(s) {unknown}; valid subtasks: {', '.join(SUBTASKS)}")
@@ -343,12 +442,16 @@ class ScriptedTeleoperator:
         self.scene = Scene(model, data)
         work = [SCRIPTS[name]() for name in self.subtasks]
         self._release_at = [len(phases) for phases in work]  # where release and back-off begin in each script
-        self._scripts = [[self._observable(phase) for phase in phases + release_and_back_off(name)]
-                         for name, phases in zip(self.subtasks, work)]
+        self._scripts = [
+            [self._observable(phase) for phase in phases + release_and_back_off(name)]
+            for name, phases in zip(self.subtasks, work)
+        ]
         # Per-episode waypoint offsets, one per phase: a person never aims at exactly the same spot twice.
         waypoint_std = noise.scale * noise.waypoint_std
-        self._offsets = [np.clip(rng.normal(0.0, waypoint_std, (len(script), 3)), -2 * waypoint_std, 2 * waypoint_std)
-                         for script in self._scripts]
+        self._offsets = [
+            np.clip(rng.normal(0.0, waypoint_std, (len(script), 3)), -2 * waypoint_std, 2 * waypoint_std)
+            for script in self._scripts
+        ]
         self._subtask, self._phase = 0, 0
         self._phase_steps, self._subtask_steps = 0, 0
         self._start: Scene | None = None
@@ -391,8 +494,10 @@ class ScriptedTeleoperator:
             hand = self.scene.end_effector()
             target = phase.target(self.scene, self._start)
             target = Pose(target.position + self._offsets[self._subtask][self._phase], target.rotation)
-            error = TrackingError(float(np.linalg.norm(target.position - hand.position)),
-                                  float(np.linalg.norm(rotation_error(target.rotation, hand.rotation))))
+            error = TrackingError(
+                float(np.linalg.norm(target.position - hand.position)),
+                float(np.linalg.norm(rotation_error(target.rotation, hand.rotation))),
+            )
             if phase.until(self.scene, error, self._phase_steps) or self._phase_steps >= phase.max_steps:
                 self._next_phase()
             elif self._stalled():
@@ -406,17 +511,19 @@ class ScriptedTeleoperator:
     def _towards(self, target: Pose, hand: Pose, gripper: float) -> Twist:
         config = self.config
         linear = clip_norm(config.linear_gain * (target.position - hand.position), config.max_linear_speed)
-        angular = clip_norm(config.angular_gain * rotation_error(target.rotation, hand.rotation),
-                            config.max_angular_speed)
+        angular = clip_norm(
+            config.angular_gain * rotation_error(target.rotation, hand.rotation), config.max_angular_speed
+        )
         return Twist(linear, angular, gripper)
 
     def perturb(self, twist: Twist) -> Twist:
         """`twist` plus the operator's noise (autocorrelated by TeleopNoise.correlation)."""
         noise, keep = self.noise, self.noise.correlation
-        fresh = np.sqrt(1.0 - keep ** 2)
+        fresh = np.sqrt(1.0 - keep**2)
         self._linear_noise = keep * self._linear_noise + fresh * self.rng.normal(0.0, noise.scale * noise.linear_std, 3)
         self._angular_noise = keep * self._angular_noise + fresh * self.rng.normal(
-            0.0, noise.scale * noise.angular_std, 3)
+            0.0, noise.scale * noise.angular_std, 3
+        )
         return Twist(twist.linear + self._linear_noise, twist.angular + self._angular_noise, twist.gripper)
 
     def _stalled(self) -> bool:

@@ -45,6 +45,13 @@ class EpisodeRecorder:
             if stop - start > self.skill_horizon or any(s is None for s in segment):
                 continue
             reward = sum(s.reward for s in segment[1:])
-            rows.append(self.layout.pack(segment[0].observation, skills[start], reward,
-                                         float(segment[-1].terminated), segment[-1].observation))
+            rows.append(
+                self.layout.pack(
+                    segment[0].observation,
+                    skills[start],
+                    reward,
+                    float(segment[-1].terminated),
+                    segment[-1].observation,
+                )
+            )
         return np.stack(rows) if rows else np.zeros((0, self.layout.width), np.float32)

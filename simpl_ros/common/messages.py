@@ -15,14 +15,14 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 # Topic names (relative: a launch namespace applies). Commands follow ros2_control: /<controller>/commands.
-STEP_TOPIC = "simpl/step"                # sim -> everyone: episode, step, reward, flags, action applied, observation
-EPISODE_TOPIC = "simpl/episode"          # sim -> std_msgs/String, JSON summary when an episode ends
-SKILL_TOPIC = "simpl/skill"              # selector -> decoder, encoder: episode, step (chosen at), z
+STEP_TOPIC = "simpl/step"  # sim -> everyone: episode, step, reward, flags, action applied, observation
+EPISODE_TOPIC = "simpl/episode"  # sim -> std_msgs/String, JSON summary when an episode ends
+SKILL_TOPIC = "simpl/skill"  # selector -> decoder, encoder: episode, step (chosen at), z
 EMBEDDING_TOPIC = "simpl/task_embedding"  # encoder -> selector: mode (0 explore, 1 exploit), e
 TRANSITIONS_TOPIC = "simpl/transitions"  # encoder -> adaptation: one episode's high-level transitions (rows x width)
 JOINT_STATES_TOPIC = "joint_states"
-TWIST_TOPIC = "/servo_node/delta_twist_cmds"   # teleop -> servo: end-effector twist (world frame), MoveIt Servo's name
-GRIPPER_TOPIC = "/servo_node/gripper_cmd"      # teleop -> servo: std_msgs/Float64, +1 open, -1 close
+TWIST_TOPIC = "/servo_node/delta_twist_cmds"  # teleop -> servo: end-effector twist (world frame), MoveIt Servo's name
+GRIPPER_TOPIC = "/servo_node/gripper_cmd"  # teleop -> servo: std_msgs/Float64, +1 open, -1 close
 PING_TOPIC, PONG_TOPIC = "simpl/bench/ping", "simpl/bench/pong"  # simpl-ros bench <-> latency_echo
 
 EXPLORE, EXPLOIT = 0, 1
@@ -43,6 +43,7 @@ class MessageError(ValueError):
 @dataclass(frozen=True)
 class Layout:
     """Named fields of fixed sizes packed into one Float64MultiArray."""
+
     fields: tuple[tuple[str, int], ...]
 
     @property
@@ -71,15 +72,24 @@ class Layout:
             raise MessageError(f"NaN or inf in {self.label}")
         out, start = {}, 0
         for name, size in self.fields:
-            out[name] = data[start:start + size]
+            out[name] = data[start : start + size]
             start += size
         return out
 
 
 def step_layout(state_dim: int, action_dim: int) -> Layout:
     """One env step: the action the robot applied to get here (zeros at a reset) and the observation it led to."""
-    return Layout((("episode", 1), ("step", 1), ("reward", 1), ("terminated", 1), ("truncated", 1),
-                   ("action", action_dim), ("observation", state_dim)))
+    return Layout(
+        (
+            ("episode", 1),
+            ("step", 1),
+            ("reward", 1),
+            ("terminated", 1),
+            ("truncated", 1),
+            ("action", action_dim),
+            ("observation", state_dim),
+        )
+    )
 
 
 def skill_layout(latent_dim: int) -> Layout:
@@ -107,8 +117,15 @@ class Step:
 
 def read_step(layout: Layout, msg: Float64MultiArray) -> Step:
     f = layout.unpack(msg)
-    return Step(int(f["episode"][0]), int(f["step"][0]), float(f["reward"][0]), bool(f["terminated"][0]),
-                bool(f["truncated"][0]), f["action"].astype(np.float32), f["observation"].astype(np.float32))
+    return Step(
+        int(f["episode"][0]),
+        int(f["step"][0]),
+        float(f["reward"][0]),
+        bool(f["terminated"][0]),
+        bool(f["truncated"][0]),
+        f["action"].astype(np.float32),
+        f["observation"].astype(np.float32),
+    )
 
 
 def twist_message(stamp, linear, angular) -> TwistStamped:
@@ -133,8 +150,10 @@ def rows_message(rows: np.ndarray, episode: int) -> Float64MultiArray:
     """A 2-D block of high-level transitions of one episode (dims: episode-<n> rows, transition columns)."""
     msg = Float64MultiArray()
     count, width = rows.shape
-    msg.layout.dim = [MultiArrayDimension(label=f"episode-{episode}", size=count, stride=count * width),
-                      MultiArrayDimension(label="transition", size=width, stride=width)]
+    msg.layout.dim = [
+        MultiArrayDimension(label=f"episode-{episode}", size=count, stride=count * width),
+        MultiArrayDimension(label="transition", size=width, stride=width),
+    ]
     msg.data = np.asarray(rows, np.float64).ravel().tolist()
     return msg
 

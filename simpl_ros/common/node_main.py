@@ -49,9 +49,13 @@ def warm_up(bundle: PolicyBundle) -> None:
     """One inference per graph with zeros at start-up: onnxruntime's first run of a graph is slow (allocations),
     and the robot's first control steps must not pay for it."""
     for session in bundle.sessions.values():
-        session.run(None, {graph_input.name: np.zeros([d if isinstance(d, int) else 1 for d in graph_input.shape],
-                                                      np.float32)
-                           for graph_input in session.get_inputs()})
+        session.run(
+            None,
+            {
+                graph_input.name: np.zeros([d if isinstance(d, int) else 1 for d in graph_input.shape], np.float32)
+                for graph_input in session.get_inputs()
+            },
+        )
 
 
 class WarningsByKind:

@@ -32,8 +32,10 @@ class PolicyListening:
         publishers = self.command_sub.get_publisher_count()
         if missing or not publishers:
             self.since = None
-            return (f"waiting for the policy: {', '.join(missing) or 'every node'} "
-                    f"{'not yet hearing' if missing else 'hears'} the steps, {publishers} command publishers")
+            return (
+                f"waiting for the policy: {', '.join(missing) or 'every node'} "
+                f"{'not yet hearing' if missing else 'hears'} the steps, {publishers} command publishers"
+            )
         self.since = self.since or time.monotonic()
         return None if time.monotonic() - self.since >= HOLD_S else "discovering the policy's topics"
 

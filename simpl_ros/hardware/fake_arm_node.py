@@ -24,8 +24,13 @@ from trajectory_msgs.msg import JointTrajectory
 from simpl_core.robots.reset import kitchen_at_rest
 from simpl_ros.common.messages import JOINT_STATES_TOPIC
 from simpl_ros.common.node_main import parameter, run
-from simpl_ros.hardware.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, TRAJECTORY_CONTROLLER,
-                                                 VELOCITY_CONTROLLER, objects_message)
+from simpl_ros.hardware.ros2_control_arm import (
+    KITCHEN_JOINT_NAMES,
+    OBJECTS_TOPIC,
+    TRAJECTORY_CONTROLLER,
+    VELOCITY_CONTROLLER,
+    objects_message,
+)
 
 
 class FakeArmNode(Node):
@@ -47,8 +52,10 @@ class FakeArmNode(Node):
         self.now = self._arm_time()
         rate = parameter(self, "rate_hz", 100.0)
         self.create_timer(1.0 / rate, self._tick)
-        self.get_logger().info(f"fake arm of {joints} joints at {rate:g} Hz x rtf {self.rtf:g}: velocities on "
-                               f"/{velocity_topic}, trajectories on /{trajectory_topic}")
+        self.get_logger().info(
+            f"fake arm of {joints} joints at {rate:g} Hz x rtf {self.rtf:g}: velocities on "
+            f"/{velocity_topic}, trajectories on /{trajectory_topic}"
+        )
 
     def _arm_time(self) -> float:
         """The arm's time, in seconds: the wall clock sped up by rtf."""
@@ -56,15 +63,19 @@ class FakeArmNode(Node):
 
     def _on_velocity(self, msg: Float64MultiArray) -> None:
         if len(msg.data) != len(self.joint_names):  # a forward command controller refuses these too
-            self.get_logger().warning(f"ignoring a command of {len(msg.data)} values for {len(self.joint_names)} "
-                                      "joints", throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"ignoring a command of {len(msg.data)} values for {len(self.joint_names)} joints",
+                throttle_duration_sec=2.0,
+            )
             return
         self.velocity, self.goal = np.asarray(msg.data, np.float64), None
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         if list(msg.joint_names) != self.joint_names or not msg.points:
-            self.get_logger().warning(f"ignoring a trajectory for joints {list(msg.joint_names)} with "
-                                      f"{len(msg.points)} points", throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"ignoring a trajectory for joints {list(msg.joint_names)} with {len(msg.points)} points",
+                throttle_duration_sec=2.0,
+            )
             return
         point = msg.points[-1]
         arrival = self._arm_time() + Duration.from_msg(point.time_from_start).nanoseconds * 1e-9

@@ -37,8 +37,16 @@ from simpl_core.robots.safety import Freshness
 from simpl_ros.common.messages import EPISODE_TOPIC, RECORDS, STEP_TOPIC, STREAM_DEPTH, step_layout
 from simpl_ros.common.node_main import parameter, run, task_from, task_name
 from simpl_ros.common.readiness import PolicyListening, answer_reset
-from simpl_ros.hardware.ros2_control_arm import (KITCHEN_JOINT_NAMES, OBJECTS_TOPIC, POSITION, TRAJECTORY_CONTROLLER,
-                                                 VELOCITY_CONTROLLER, ArmConfig, Ros2ControlArm, required_limits)
+from simpl_ros.hardware.ros2_control_arm import (
+    KITCHEN_JOINT_NAMES,
+    OBJECTS_TOPIC,
+    POSITION,
+    TRAJECTORY_CONTROLLER,
+    VELOCITY_CONTROLLER,
+    ArmConfig,
+    Ros2ControlArm,
+    required_limits,
+)
 
 ACTION_SCALE = 2.0  # FrankaKitchen turns an action in [-1, 1] into 2 x action rad/s (franka_env.py: act_rng)
 
@@ -52,21 +60,27 @@ class HwBridgeNode(Node):
         task = self.declare_parameter("task", "", ParameterDescriptor(dynamic_typing=True)).value
         self.task = task_from(task, "kitchen")  # a TaskError stops the node with its reason
         self.period = 1.0 / (CONTROL_RATE_HZ * self.rtf)  # wall-clock seconds per control step
-        self.arm = Ros2ControlArm(self, ArmConfig(
-            joint_names=tuple(parameter(self, "joint_names", list(KITCHEN_JOINT_NAMES))),
-            limits=required_limits(self),
-            command_interface=parameter(self, "command_interface", POSITION),
-            velocity_controller=parameter(self, "velocity_controller", VELOCITY_CONTROLLER),
-            trajectory_controller=parameter(self, "trajectory_controller", TRAJECTORY_CONTROLLER),
-            objects_topic=parameter(self, "objects_topic", OBJECTS_TOPIC),
-            action_scale=parameter(self, "action_scale", ACTION_SCALE),
-            period_s=1.0 / CONTROL_RATE_HZ,  # the robot's time: rtf only speeds up the fake arm's clock
-            joint_states_timeout_s=parameter(self, "joint_states_timeout_s", 0.2),
-            objects_timeout_s=parameter(self, "objects_timeout_s", 1.0)))
+        self.arm = Ros2ControlArm(
+            self,
+            ArmConfig(
+                joint_names=tuple(parameter(self, "joint_names", list(KITCHEN_JOINT_NAMES))),
+                limits=required_limits(self),
+                command_interface=parameter(self, "command_interface", POSITION),
+                velocity_controller=parameter(self, "velocity_controller", VELOCITY_CONTROLLER),
+                trajectory_controller=parameter(self, "trajectory_controller", TRAJECTORY_CONTROLLER),
+                objects_topic=parameter(self, "objects_topic", OBJECTS_TOPIC),
+                action_scale=parameter(self, "action_scale", ACTION_SCALE),
+                period_s=1.0 / CONTROL_RATE_HZ,  # the robot's time: rtf only speeds up the fake arm's clock
+                joint_states_timeout_s=parameter(self, "joint_states_timeout_s", 0.2),
+                objects_timeout_s=parameter(self, "objects_timeout_s", 1.0),
+            ),
+        )
         self.arm.connect()
-        self.start_state = StartState.kitchen(self.arm.config.limits,
-                                              home_tolerance=parameter(self, "home_tolerance", 0.05),
-                                              object_tolerance=parameter(self, "object_tolerance", 0.1))
+        self.start_state = StartState.kitchen(
+            self.arm.config.limits,
+            home_tolerance=parameter(self, "home_tolerance", 0.05),
+            object_tolerance=parameter(self, "object_tolerance", 0.1),
+        )
         self.home_first = parameter(self, "home_before_episode", True)
         self.home_speed = parameter(self, "home_speed", 0.25)  # of the policy's full joint speed
         self.homing = False
@@ -84,9 +98,11 @@ class HwBridgeNode(Node):
         self.episode, self.running, self.fresh_command = 0, False, False
         self.create_timer(self.period, self._tick)
         self.add_on_set_parameters_callback(self._on_parameters)
-        self.get_logger().info(f"kitchen arm bridge at {CONTROL_RATE_HZ:g} Hz x rtf {self.rtf:g}, task "
-                               f"{task_name(self.task)}: policy on {self.policy_sub.topic_name} -> arm on "
-                               f"{self.arm.command_topic}")
+        self.get_logger().info(
+            f"kitchen arm bridge at {CONTROL_RATE_HZ:g} Hz x rtf {self.rtf:g}, task "
+            f"{task_name(self.task)}: policy on {self.policy_sub.topic_name} -> arm on "
+            f"{self.arm.command_topic}"
+        )
         if self.rtf != 1.0:
             self.get_logger().warning(f"rtf {self.rtf:g}: only for the fake arm; a real arm runs in real time")
 
@@ -101,8 +117,9 @@ class HwBridgeNode(Node):
     def _on_policy(self, msg: Float64MultiArray) -> None:
         if not self.running:
             if any(msg.data):
-                self.get_logger().info("no episode running: policy commands ignored (~/reset starts one)",
-                                       throttle_duration_sec=5.0)
+                self.get_logger().info(
+                    "no episode running: policy commands ignored (~/reset starts one)", throttle_duration_sec=5.0
+                )
             return
         self.command = np.asarray(msg.data, np.float64)
         self.fresh_command = True
@@ -110,8 +127,12 @@ class HwBridgeNode(Node):
         self.applied = self.arm.send_action(self.command)
 
     def _on_reset(self, _request, response):
-        return answer_reset(response, self._cannot_start(), self.start_episode,
-                            lambda: {"episode": self.episode, "task": task_name(self.task)})
+        return answer_reset(
+            response,
+            self._cannot_start(),
+            self.start_episode,
+            lambda: {"episode": self.episode, "task": task_name(self.task)},
+        )
 
     def _cannot_start(self) -> str | None:
         """Why an episode cannot start now, or None: the arm must be heard and its controller must listen, the policy
@@ -140,8 +161,7 @@ class HwBridgeNode(Node):
             self.arm.stop()
             self.get_logger().info("arm at its start pose")
             return
-        self.arm.send_action(self.start_state.homing_action(observation, self.arm.config.action_scale,
-                                                            self.home_speed))
+        self.arm.send_action(self.start_state.homing_action(observation, self.arm.config.action_scale, self.home_speed))
 
     def start_episode(self) -> None:
         self.homing = False
@@ -165,8 +185,11 @@ class HwBridgeNode(Node):
         if self.watchdog.stale(time.monotonic()):
             self.applied[:] = 0.0
             self.arm.stop()
-            self.get_logger().warning(f"no policy command on {self.policy_sub.topic_name} for more than "
-                                      f"{self.watchdog.timeout_s * 1e3:.0f} ms: arm held", throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"no policy command on {self.policy_sub.topic_name} for more than "
+                f"{self.watchdog.timeout_s * 1e3:.0f} ms: arm held",
+                throttle_duration_sec=2.0,
+            )
         else:  # again, against the newest joint positions: a slow policy must not carry a joint past a limit
             self.applied = self.arm.send_action(self.command)
         observation = self.arm.get_observation()
@@ -197,15 +220,29 @@ class HwBridgeNode(Node):
     def _end(self, success: bool) -> None:
         self.running = False
         self.arm.stop()
-        summary = {"episode": self.episode, "task": task_name(self.task), "return": self.episode_return,
-                   "success": success, "steps": self.t, "missed_commands": self.missed}
+        summary = {
+            "episode": self.episode,
+            "task": task_name(self.task),
+            "return": self.episode_return,
+            "success": success,
+            "steps": self.t,
+            "missed_commands": self.missed,
+        }
         self.get_logger().info(f"episode {self.episode} ended: {summary}; the arm is held")
         self.episode_pub.publish(String(data=json.dumps(summary)))
 
     def _publish(self, observation, reward, terminated, truncated) -> None:
-        self.step_pub.publish(self.layout.pack(episode=self.episode, step=self.t, reward=reward,
-                                               terminated=terminated, truncated=truncated, action=self.applied,
-                                               observation=observation))
+        self.step_pub.publish(
+            self.layout.pack(
+                episode=self.episode,
+                step=self.t,
+                reward=reward,
+                terminated=terminated,
+                truncated=truncated,
+                action=self.applied,
+                observation=observation,
+            )
+        )
 
 
 def main(args=None) -> None:

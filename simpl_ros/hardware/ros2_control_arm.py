@@ -21,8 +21,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from simpl_core.envs.kitchen.env import (ACTION_NAMES, OBJECT_POSITIONS, OBJECT_VELOCITIES, OBSERVATION_NAMES,
-                                         ROBOT_JOINTS)
+from simpl_core.envs.kitchen.env import (
+    ACTION_NAMES,
+    OBJECT_POSITIONS,
+    OBJECT_VELOCITIES,
+    OBSERVATION_NAMES,
+    ROBOT_JOINTS,
+)
 from simpl_core.robots.base import Robot
 from simpl_core.robots.safety import Freshness, JointLimits, command_problem, safe_velocity
 from simpl_ros.common.messages import JOINT_STATES_TOPIC, Layout, MessageError
@@ -37,20 +42,25 @@ VELOCITY, POSITION = "velocity", "position"  # the command interfaces
 
 def objects_message(observation: np.ndarray) -> Float64MultiArray:
     """The perception message that reports the objects of a 59-D kitchen observation."""
-    return OBJECTS_LAYOUT.pack(object_positions=observation[OBJECT_POSITIONS],
-                               object_velocities=observation[OBJECT_VELOCITIES])
+    return OBJECTS_LAYOUT.pack(
+        object_positions=observation[OBJECT_POSITIONS], object_velocities=observation[OBJECT_VELOCITIES]
+    )
 
 
 @dataclass(frozen=True)
 class ArmConfig:
-    joint_names: tuple[str, ...]   # in action order
+    joint_names: tuple[str, ...]
+    """in action order"""
     limits: JointLimits
-    command_interface: str         # VELOCITY or POSITION
+    command_interface: str
+    """VELOCITY or POSITION"""
     velocity_controller: str
     trajectory_controller: str
     objects_topic: str
-    action_scale: float            # rad/s (m/s for the fingers) per unit of normalised action
-    period_s: float                # one control step in the robot's time (0.08 s for the kitchen)
+    action_scale: float
+    """rad/s (m/s for the fingers) per unit of normalised action"""
+    period_s: float
+    """one control step in the robot's time (0.08 s for the kitchen)"""
     joint_states_timeout_s: float
     objects_timeout_s: float
 
@@ -74,8 +84,10 @@ class Ros2ControlArm(Robot):
         if config.command_interface not in (VELOCITY, POSITION):
             raise StartupError(f"command_interface {config.command_interface!r}: use {VELOCITY} or {POSITION}")
         if len(config.joint_names) != self.action_dim or config.limits.lower.size != self.action_dim:
-            raise StartupError(f"the kitchen arm has {self.action_dim} joints: got {len(config.joint_names)} names "
-                               f"and {config.limits.lower.size} limits")
+            raise StartupError(
+                f"the kitchen arm has {self.action_dim} joints: got {len(config.joint_names)} names "
+                f"and {config.limits.lower.size} limits"
+            )
         self.node, self.config, self.log = node, config, node.get_logger()
         self.position, self.velocity = np.zeros(self.action_dim), np.zeros(self.action_dim)
         self.objects = np.zeros(OBJECTS_LAYOUT.size)
@@ -92,8 +104,9 @@ class Ros2ControlArm(Robot):
         if config.command_interface == VELOCITY:
             self.publisher = node.create_publisher(Float64MultiArray, f"{config.velocity_controller}/commands", 10)
         else:
-            self.publisher = node.create_publisher(JointTrajectory, f"{config.trajectory_controller}/joint_trajectory",
-                                                   10)
+            self.publisher = node.create_publisher(
+                JointTrajectory, f"{config.trajectory_controller}/joint_trajectory", 10
+            )
 
     def disconnect(self) -> None:
         self.stop()
@@ -114,8 +127,9 @@ class Ros2ControlArm(Robot):
     def _on_joint_states(self, msg: JointState) -> None:
         missing = [name for name in self.config.joint_names if name not in msg.name]
         if missing:
-            self.log.warning(f"{self.joint_sub.topic_name} without {', '.join(missing)}: ignored",
-                             throttle_duration_sec=2.0)
+            self.log.warning(
+                f"{self.joint_sub.topic_name} without {', '.join(missing)}: ignored", throttle_duration_sec=2.0
+            )
             return
         index = [msg.name.index(name) for name in self.config.joint_names]
         self.position = np.asarray(msg.position, np.float64)[index]
@@ -136,9 +150,11 @@ class Ros2ControlArm(Robot):
     def get_observation(self) -> np.ndarray:
         if self.objects_heard.stale(time.monotonic()):
             self.objects = np.zeros(OBJECTS_LAYOUT.size)
-            self.log.warning(f"no object state on {self.objects_sub.topic_name} for more than "
-                             f"{self.config.objects_timeout_s:g} s: the observation's objects read zero",
-                             throttle_duration_sec=2.0)
+            self.log.warning(
+                f"no object state on {self.objects_sub.topic_name} for more than "
+                f"{self.config.objects_timeout_s:g} s: the observation's objects read zero",
+                throttle_duration_sec=2.0,
+            )
         return np.concatenate([self.position, self.velocity, self.objects]).astype(np.float32)
 
     def send_action(self, action: np.ndarray) -> np.ndarray:
@@ -176,6 +192,7 @@ class Ros2ControlArm(Robot):
 
     def _send_point(self, positions: np.ndarray) -> None:
         # a zero header stamp: the controller starts the trajectory when it arrives
-        point = JointTrajectoryPoint(positions=positions.tolist(),
-                                     time_from_start=Duration(seconds=self.config.period_s).to_msg())
+        point = JointTrajectoryPoint(
+            positions=positions.tolist(), time_from_start=Duration(seconds=self.config.period_s).to_msg()
+        )
         self.publisher.publish(JointTrajectory(joint_names=list(self.config.joint_names), points=[point]))

@@ -34,8 +34,17 @@ from std_srvs.srv import Trigger
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
-from simpl_ros.common.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, TRANSITIONS_TOPIC,
-                                       MessageError, embedding_layout, read_rows)
+from simpl_ros.common.messages import (
+    EMBEDDING_TOPIC,
+    EPISODE_TOPIC,
+    EXPLOIT,
+    LATCHED,
+    RECORDS,
+    TRANSITIONS_TOPIC,
+    MessageError,
+    embedding_layout,
+    read_rows,
+)
 from simpl_ros.common.node_main import bundle_path, parameter, run
 
 PHASES = ("explore", "finetune", "evaluate")
@@ -86,13 +95,17 @@ class AdaptationNode(Node):
         manifest = PolicyBundle.read_manifest(self.bundle_dir)
         dims, self.domain = manifest["dims"], manifest["domain"]
         self.task_dim, self.width = dims["task"], TransitionLayout(dims["state"], dims["latent"]).width
-        self.targets = {"explore": parameter(self, "exploration_episodes", EXPLORATION_EPISODES),
-                        "finetune": parameter(self, "finetune_episodes", 20),
-                        "evaluate": parameter(self, "eval_episodes", 10)}
+        self.targets = {
+            "explore": parameter(self, "exploration_episodes", EXPLORATION_EPISODES),
+            "finetune": parameter(self, "finetune_episodes", 20),
+            "evaluate": parameter(self, "eval_episodes", 10),
+        }
         self.seed = parameter(self, "seed", 0)
-        self.sac_overrides = {"batch_size": parameter(self, "batch_size", 256),
-                              "min_buffer": parameter(self, "min_buffer", 256),
-                              "updates_per_transition": parameter(self, "updates_per_transition", 1.0)}
+        self.sac_overrides = {
+            "batch_size": parameter(self, "batch_size", 256),
+            "min_buffer": parameter(self, "min_buffer", 256),
+            "updates_per_transition": parameter(self, "updates_per_transition", 1.0),
+        }
         self.log = EpisodeLog(Path(parameter(self, "out_dir", "runs/adapt_ros")))
         # torch threads of the learner (torch's default is one per core): one leaves the other cores to the nodes
         # of the control loop, which must answer every step
@@ -105,7 +118,7 @@ class AdaptationNode(Node):
         self.robot = parameter(self, "robot", "sim")
         self.reset_client = self.create_client(Trigger, f"{self.robot}/reset")
         self.robot_params = AsyncParameterClient(self, self.robot)
-        self.retry_at = 0.0                     # a refused reset is asked again from then on
+        self.retry_at = 0.0  # a refused reset is asked again from then on
         self.selector_params = AsyncParameterClient(self, "skill_selector")
         self.summaries: dict[int, dict] = {}
         self.rows: dict[int, np.ndarray] = {}
@@ -114,19 +127,20 @@ class AdaptationNode(Node):
         self.create_subscription(Float64MultiArray, TRANSITIONS_TOPIC, self._on_rows, RECORDS)
         self.create_subscription(Float64MultiArray, EMBEDDING_TOPIC, self._on_embedding, LATCHED)
 
-        self.learner = None                     # RobotFineTuner, made once e* is known
+        self.learner = None  # RobotFineTuner, made once e* is known
         self.to_learn: queue.Queue = queue.Queue()
         self.swaps: queue.Queue = queue.Queue()  # exported bundle dirs for the selector
-        self.learned = 0                        # fine-tuning episodes learned from and exported
-        self.queued = 0                         # ... handed to the learner
+        self.learned = 0  # fine-tuning episodes learned from and exported
+        self.queued = 0  # ... handed to the learner
         self.learner_failed: str | None = None  # why the learner thread stopped, if it did
-        self.pending = None                     # a future the state machine waits on
-        self.asked: tuple | None = None         # (call, when) of that future, to ask again if no answer comes
+        self.pending = None  # a future the state machine waits on
+        self.asked: tuple | None = None  # (call, when) of that future, to ask again if no answer comes
         self.state, self.episode = "connect", None
         self.create_timer(0.05, self._step)
         done = {phase: self.log.count(phase) for phase in PHASES}
-        self.get_logger().info(f"adapting {self.bundle_dir} into {self.log.out_dir}: targets {self.targets}, "
-                               f"already done {done}")
+        self.get_logger().info(
+            f"adapting {self.bundle_dir} into {self.log.out_dir}: targets {self.targets}, already done {done}"
+        )
 
     # --- inputs ------------------------------------------------------------------------------------------------
     def _on_summary(self, msg: String) -> None:
@@ -168,8 +182,11 @@ class AdaptationNode(Node):
     def _connect(self) -> None:
         """Start once the robot's services and the selector's parameters answer (the robot refuses to reset until the
         policy's nodes hear its steps: see _started)."""
-        if self.reset_client.service_is_ready() and self.robot_params.services_are_ready() \
-                and self.selector_params.services_are_ready():
+        if (
+            self.reset_client.service_is_ready()
+            and self.robot_params.services_are_ready()
+            and self.selector_params.services_are_ready()
+        ):
             self._ask(lambda: self.robot_params.set_parameters([Parameter("auto_reset", value=False)]))
             self.state = "next"
 
@@ -192,9 +209,11 @@ class AdaptationNode(Node):
         self.waiting_since = self.waiting_since or time.monotonic()
         if time.monotonic() - self.waiting_since > self.e_star_timeout:
             transitions = sum(len(rows) for rows in self.log.rows("explore"))
-            self._stop(f"no e* from the task encoder {self.e_star_timeout:g} s after the exploration episodes "
-                       f"({transitions} transitions in {self.log.count('explore')} episodes; "
-                       "the encoder's log says why)")
+            self._stop(
+                f"no e* from the task encoder {self.e_star_timeout:g} s after the exploration episodes "
+                f"({transitions} transitions in {self.log.count('explore')} episodes; "
+                "the encoder's log says why)"
+            )
 
     def _stop(self, reason: str) -> None:
         self.get_logger().error(f"{reason}; the episodes so far are in {self.log.out_dir} (a restart resumes)")
@@ -229,8 +248,10 @@ class AdaptationNode(Node):
         entry = self.log.add(phase, summary, rows)
         if phase == "finetune":
             self._learn_from(rows)
-        self.get_logger().info(f"{phase} episode {self.log.count(phase)}/{self.targets[phase]}: "
-                               f"success {entry['success']}, {entry['transitions']} transitions")
+        self.get_logger().info(
+            f"{phase} episode {self.log.count(phase)}/{self.targets[phase]}: "
+            f"success {entry['success']}, {entry['transitions']} transitions"
+        )
         self.state = "next"
 
     # --- fine-tuning in the background -------------------------------------------------------------------------
@@ -267,9 +288,15 @@ class AdaptationNode(Node):
             self.learner.learn(self.to_learn.get())
             exported += 1
             if self.to_learn.empty():  # export the newest policy only
-                out = self.learner.export(self.log.out_dir / "policies" / f"finetuned_{exported:03d}", {
-                    "finetune_episodes": exported, "e_star": self.e_star.tolist(),
-                    "exploration_episodes": self.log.count("explore"), "alpha": self.learner.sac.alpha})
+                out = self.learner.export(
+                    self.log.out_dir / "policies" / f"finetuned_{exported:03d}",
+                    {
+                        "finetune_episodes": exported,
+                        "e_star": self.e_star.tolist(),
+                        "exploration_episodes": self.log.count("explore"),
+                        "alpha": self.learner.sac.alpha,
+                    },
+                )
                 self.swaps.put((out, exported))
                 for old in sorted(out.parent.glob("finetuned_*"))[:-3]:  # the selector may still read the last two
                     shutil.rmtree(old, ignore_errors=True)
@@ -287,19 +314,29 @@ class AdaptationNode(Node):
 
     def _finish(self) -> None:
         spent = sum(self.log.count(p) for p in ("explore", "finetune"))
-        results = {f"{key}_{when}": self.log.mean(phase, key) for key in ("success", "return")
-                   for when, phase in (("before", "explore"), ("after", "evaluate"))}
-        results |= {"episodes_used": spent, "episodes": {p: self.log.count(p) for p in PHASES},
-                    "wall_clock_s": round(time.time() - self.log.started, 1)}  # from the first start, resumes included
+        results = {
+            f"{key}_{when}": self.log.mean(phase, key)
+            for key in ("success", "return")
+            for when, phase in (("before", "explore"), ("after", "evaluate"))
+        }
+        results |= {
+            "episodes_used": spent,
+            "episodes": {p: self.log.count(p) for p in PHASES},
+            "wall_clock_s": round(time.time() - self.log.started, 1),
+        }  # from the first start, resumes included
         (self.log.out_dir / "results.json").write_text(json.dumps(results, indent=2))
         # the maze counts goals reached; the kitchen's return counts the subtasks completed in order
         key, what = ("return", "completed subtasks") if self.domain == "kitchen" else ("success", "success")
+
         def fmt(value):
             return "n/a" if value is None else f"{value:.2f}"
-        self.get_logger().info(f"adaptation done: {what} before {fmt(results[f'{key}_before'])} "
-                               f"({self.log.count('explore')} exploration episodes), after "
-                               f"{fmt(results[f'{key}_after'])} ({self.log.count('evaluate')} evaluation episodes); "
-                               f"{spent} episodes used, {results['wall_clock_s']} s")
+
+        self.get_logger().info(
+            f"adaptation done: {what} before {fmt(results[f'{key}_before'])} "
+            f"({self.log.count('explore')} exploration episodes), after "
+            f"{fmt(results[f'{key}_after'])} ({self.log.count('evaluate')} evaluation episodes); "
+            f"{spent} episodes used, {results['wall_clock_s']} s"
+        )
         raise SystemExit(0)
 
 

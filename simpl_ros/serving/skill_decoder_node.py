@@ -17,8 +17,15 @@ import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
-from simpl_ros.common.messages import (SKILL_TOPIC, STEP_TOPIC, MessageError, command_message, read_step, skill_layout,
-                                       step_layout)
+from simpl_ros.common.messages import (
+    SKILL_TOPIC,
+    STEP_TOPIC,
+    MessageError,
+    command_message,
+    read_step,
+    skill_layout,
+    step_layout,
+)
 from simpl_ros.common.node_main import WarningsByKind, open_bundle, parameter, run
 
 
@@ -36,14 +43,16 @@ class SkillDecoderNode(Node):
         self.zero = np.zeros(self.bundle.action_dim)
         self.skill: tuple[int, int, np.ndarray] | None = None  # episode, step chosen at, z
         self.last_observation = None  # monotonic time of the last good observation
-        self.waiting = None           # the observation still to be answered, while its skill is on its way
+        self.waiting = None  # the observation still to be answered, while its skill is on its way
         self.warnings = WarningsByKind(self.get_logger())
         self.command_pub = self.create_publisher(Float64MultiArray, f"{controller}/commands", 10)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
         self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 10)
         self.create_timer(self.period, self._watchdog)
-        self.get_logger().info(f"decoding {self.bundle.directory} at {1 / self.period:g} Hz (wall), commands on "
-                               f"/{controller}/commands, observation timeout {self.timeout * 1e3:.1f} ms")
+        self.get_logger().info(
+            f"decoding {self.bundle.directory} at {1 / self.period:g} Hz (wall), commands on "
+            f"/{controller}/commands, observation timeout {self.timeout * 1e3:.1f} ms"
+        )
 
     def _on_skill(self, msg: Float64MultiArray) -> None:
         try:
@@ -83,8 +92,10 @@ class SkillDecoderNode(Node):
             return "no skill received yet"
         skill_episode, skill_step, _ = self.skill
         if skill_episode != step.episode or not 0 <= step.step - skill_step < self.bundle.skill_horizon:
-            return (f"no fresh skill (last chosen at episode {skill_episode} step {skill_step}; now episode "
-                    f"{step.episode} step {step.step})")
+            return (
+                f"no fresh skill (last chosen at episode {skill_episode} step {skill_step}; now episode "
+                f"{step.episode} step {step.step})"
+            )
         return None
 
     def _watchdog(self) -> None:

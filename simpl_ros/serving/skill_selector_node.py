@@ -15,8 +15,19 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from simpl_core.runtime.bundle import BundleError, PolicyBundle
-from simpl_ros.common.messages import (EMBEDDING_TOPIC, EXPLOIT, LATCHED, SKILL_TOPIC, STEP_TOPIC, STREAM_DEPTH,
-                                       MessageError, embedding_layout, read_step_or_warn, skill_layout, step_layout)
+from simpl_ros.common.messages import (
+    EMBEDDING_TOPIC,
+    EXPLOIT,
+    LATCHED,
+    SKILL_TOPIC,
+    STEP_TOPIC,
+    STREAM_DEPTH,
+    MessageError,
+    embedding_layout,
+    read_step_or_warn,
+    skill_layout,
+    step_layout,
+)
 from simpl_ros.common.node_main import StartupError, open_bundle, parameter, run
 
 GRAPHS = ("high_level_policy", "skill_prior")
@@ -57,9 +68,12 @@ class SkillSelectorNode(Node):
                 except BundleError as err:
                     return SetParametersResult(successful=False, reason=str(err))
                 if bundle.manifest["dims"] != self.bundle.manifest["dims"]:
-                    return SetParametersResult(successful=False, reason=f"{param.value} has dims "
-                                               f"{bundle.manifest['dims']}, the running policy "
-                                               f"{self.bundle.manifest['dims']}")
+                    return SetParametersResult(
+                        successful=False,
+                        reason=f"{param.value} has dims "
+                        f"{bundle.manifest['dims']}, the running policy "
+                        f"{self.bundle.manifest['dims']}",
+                    )
                 validated[str(param.value)] = bundle
         self.validated = validated
         return SetParametersResult(successful=True)

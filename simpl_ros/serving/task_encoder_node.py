@@ -23,9 +23,23 @@ from std_srvs.srv import SetBool, Trigger
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 from simpl_ros.common.episodes import EpisodeRecorder
-from simpl_ros.common.messages import (EMBEDDING_TOPIC, EXPLOIT, EXPLORE, LATCHED, RECORDS, SKILL_TOPIC, STEP_TOPIC,
-                                       STREAM_DEPTH, TRANSITIONS_TOPIC, MessageError, embedding_layout, read_step,
-                                       rows_message, skill_layout, step_layout)
+from simpl_ros.common.messages import (
+    EMBEDDING_TOPIC,
+    EXPLOIT,
+    EXPLORE,
+    LATCHED,
+    RECORDS,
+    SKILL_TOPIC,
+    STEP_TOPIC,
+    STREAM_DEPTH,
+    TRANSITIONS_TOPIC,
+    MessageError,
+    embedding_layout,
+    read_step,
+    rows_message,
+    skill_layout,
+    step_layout,
+)
 from simpl_ros.common.node_main import StartupError, open_bundle, parameter, run
 
 
@@ -37,8 +51,11 @@ class TaskEncoderNode(Node):
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]
-        self.layouts = (step_layout(dims["state"], dims["action"]), skill_layout(dims["latent"]),
-                        embedding_layout(dims["task"]))
+        self.layouts = (
+            step_layout(dims["state"], dims["action"]),
+            skill_layout(dims["latent"]),
+            embedding_layout(dims["task"]),
+        )
         self.recorder = EpisodeRecorder(TransitionLayout(dims["state"], dims["latent"]), self.bundle.skill_horizon)
         self.gathered: list[np.ndarray] = []
         self.mode = EXPLORE
@@ -98,8 +115,9 @@ class TaskEncoderNode(Node):
         for path in sorted(directory.glob("*.npy")):
             rows = np.load(path)
             if rows.ndim != 2 or rows.shape[1] != self.recorder.layout.width:
-                raise StartupError(f"{path}: {rows.shape} is not a block of {self.recorder.layout.width}-wide "
-                                   "transitions")
+                raise StartupError(
+                    f"{path}: {rows.shape} is not a block of {self.recorder.layout.width}-wide transitions"
+                )
             self.gathered.append(rows)
         if self.gathered:
             self.get_logger().info(f"loaded {len(self.gathered)} exploration episodes from {directory}")
@@ -113,14 +131,18 @@ class TaskEncoderNode(Node):
     def _exploit(self) -> bool:
         context = np.concatenate(self.gathered) if self.gathered else np.zeros((0, 0))
         if len(context) == 0:
-            self.get_logger().warning(f"no transitions in {len(self.gathered)} exploration episodes: cannot encode e* "
-                                      "(were skills published? ~/clear and explore again)")
+            self.get_logger().warning(
+                f"no transitions in {len(self.gathered)} exploration episodes: cannot encode e* "
+                "(were skills published? ~/clear and explore again)"
+            )
             return False
         e_star = self.bundle.encode_task(context)[0][0]
         self.mode = EXPLOIT
         self.embedding_pub.publish(self.layouts[2].pack(mode=EXPLOIT, e=e_star))
-        self.get_logger().info(f"e* from {len(context)} transitions of {len(self.gathered)} episodes: "
-                               f"{json.dumps([round(float(v), 3) for v in e_star])}")
+        self.get_logger().info(
+            f"e* from {len(context)} transitions of {len(self.gathered)} episodes: "
+            f"{json.dumps([round(float(v), 3) for v in e_star])}"
+        )
         return True
 
     # --- services ----------------------------------------------------------------------------------------------

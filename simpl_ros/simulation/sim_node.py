@@ -68,8 +68,10 @@ class SimNode(Node):
         self.running = False
         self.observed_at: float | None = None  # when the last observation went out, until a command answers it
         self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
-        self.get_logger().info(f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
-                               f"task {task_name(self.task)}, commands on /{controller}/commands")
+        self.get_logger().info(
+            f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
+            f"task {task_name(self.task)}, commands on /{controller}/commands"
+        )
         # episodes (auto_reset's first, and ~/reset's) wait until the named policy nodes hear the step topic
         self.listening = PolicyListening(self, self.step_pub, self.command_sub, parameter(self, "wait_for_nodes", ""))
 
@@ -91,8 +93,10 @@ class SimNode(Node):
     def _on_command(self, msg: Float64MultiArray) -> None:
         command = np.asarray(msg.data, np.float64)
         if command.shape != (self.domain.action_dim,) or not np.isfinite(command).all():
-            self.get_logger().warning(f"ignoring a command of {command.size} values (want {self.domain.action_dim} "
-                                   "finite); holding zero", throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"ignoring a command of {command.size} values (want {self.domain.action_dim} finite); holding zero",
+                throttle_duration_sec=2.0,
+            )
             command = np.zeros(self.domain.action_dim)
         self.command = np.clip(command, self.domain.action_low, self.domain.action_high)
         self.fresh_command = True
@@ -101,8 +105,12 @@ class SimNode(Node):
             self.observed_at = None
 
     def _on_reset(self, _request, response):
-        return answer_reset(response, self.listening.reason(), self.start_episode,
-                            lambda: {"episode": self.episode, "task": task_name(self.task)})
+        return answer_reset(
+            response,
+            self.listening.reason(),
+            self.start_episode,
+            lambda: {"episode": self.episode, "task": task_name(self.task)},
+        )
 
     def start_episode(self) -> None:
         self.episode += 1
@@ -132,8 +140,14 @@ class SimNode(Node):
         self._publish(observation, reward, terminated, truncated)
         if terminated or truncated:
             self.running = False
-            summary = {"episode": self.episode, "task": task_name(self.task), "return": self.episode_return,
-                       "success": bool(terminated), "steps": self.t, "missed_commands": self.missed}
+            summary = {
+                "episode": self.episode,
+                "task": task_name(self.task),
+                "return": self.episode_return,
+                "success": bool(terminated),
+                "steps": self.t,
+                "missed_commands": self.missed,
+            }
             self.get_logger().info(f"episode {self.episode} ended: {summary}")
             summary["latency_ms"] = self.latency_ms
             self.episode_pub.publish(String(data=json.dumps(summary)))
@@ -142,12 +156,23 @@ class SimNode(Node):
 
     def _publish(self, observation, reward, terminated, truncated) -> None:
         self.observed_at = None if terminated or truncated else time.perf_counter()
-        self.step_pub.publish(self.layout.pack(episode=self.episode, step=self.t, reward=reward,
-                                               terminated=terminated, truncated=truncated, action=self.applied,
-                                               observation=observation))
+        self.step_pub.publish(
+            self.layout.pack(
+                episode=self.episode,
+                step=self.t,
+                reward=reward,
+                terminated=terminated,
+                truncated=truncated,
+                action=self.applied,
+                observation=observation,
+            )
+        )
         data = self.env.unwrapped.data
-        joints = JointState(name=self.joint_names, position=data.qpos[self.joint_qpos].tolist(),
-                            velocity=data.qvel[self.joint_qvel].tolist())
+        joints = JointState(
+            name=self.joint_names,
+            position=data.qpos[self.joint_qpos].tolist(),
+            velocity=data.qvel[self.joint_qvel].tolist(),
+        )
         joints.header.stamp = self.get_clock().now().to_msg()
         self.joint_pub.publish(joints)
 

@@ -59,11 +59,17 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 import simpl_core.envs  # noqa: F401  (registers the simpl/ envs)
-from simpl_core.data.minari_io import (DATASET_ID_RE, DatasetError, Episode, append_episodes, load_dataset,
-                                       write_dataset)
+from simpl_core.data.minari_io import DATASET_ID_RE, DatasetError, Episode, append_episodes, load_dataset, write_dataset
 from simpl_core.envs.domains import domain
-from simpl_ros.common.messages import (JOINT_STATES_TOPIC, LATCHED, STEP_TOPIC, MessageError, Step, read_step,
-                                       step_layout)
+from simpl_ros.common.messages import (
+    JOINT_STATES_TOPIC,
+    LATCHED,
+    STEP_TOPIC,
+    MessageError,
+    Step,
+    read_step,
+    step_layout,
+)
 from simpl_ros.common.node_main import StartupError, parameter, run
 
 IDLE, STARTING, RECORDING = "idle", "starting", "recording"
@@ -73,9 +79,13 @@ QUEUE_DEPTH = 100  # steps and bagged messages wait here while an episode is wri
 
 
 def default_bag_topics(controller: str) -> list[str]:
-    return [f"{STEP_TOPIC} std_msgs/msg/Float64MultiArray", f"{JOINT_STATES_TOPIC} sensor_msgs/msg/JointState",
-            "servo_node/delta_twist_cmds geometry_msgs/msg/TwistStamped", "servo_node/gripper_cmd std_msgs/msg/Float64",
-            f"{controller}/commands std_msgs/msg/Float64MultiArray"]
+    return [
+        f"{STEP_TOPIC} std_msgs/msg/Float64MultiArray",
+        f"{JOINT_STATES_TOPIC} sensor_msgs/msg/JointState",
+        "servo_node/delta_twist_cmds geometry_msgs/msg/TwistStamped",
+        "servo_node/gripper_cmd std_msgs/msg/Float64",
+        f"{controller}/commands std_msgs/msg/Float64MultiArray",
+    ]
 
 
 def bag_topic(entry: str, typestore: Typestore) -> tuple[str, str, type]:
@@ -85,8 +95,9 @@ def bag_topic(entry: str, typestore: Typestore) -> tuple[str, str, type]:
         package, kind, name = type_name.split("/")
         message_class = getattr(importlib.import_module(f"{package}.{kind}"), name)
     except ValueError:
-        raise StartupError(f"bag_topics entry {entry!r}: expected 'TOPIC TYPE', e.g. "
-                           "'joint_states sensor_msgs/msg/JointState'") from None
+        raise StartupError(
+            f"bag_topics entry {entry!r}: expected 'TOPIC TYPE', e.g. 'joint_states sensor_msgs/msg/JointState'"
+        ) from None
     except (ImportError, AttributeError):
         raise StartupError(f"bag_topics entry {entry!r}: no message type {type_name} is installed") from None
     if type_name not in typestore.fielddefs:
@@ -131,26 +142,33 @@ class DemoRecorderNode(Node):
         self.bag = None if bag in NO_BAG else self._open_bag(Path(bag), bag_topics)  # last: nothing after it may fail
         self._publish_status()
         bagging = "no bag" if self.bag is None else f"bag {bag}"
-        self.get_logger().info(f"recording {self.domain.name} demonstrations into {self.dataset} "
-                               f"({self.dataset_episodes} episodes there already); {bagging}; call ~/start, then "
-                               "~/stop to save or ~/discard")
+        self.get_logger().info(
+            f"recording {self.domain.name} demonstrations into {self.dataset} "
+            f"({self.dataset_episodes} episodes there already); {bagging}; call ~/start, then "
+            "~/stop to save or ~/discard"
+        )
 
     # --- start-up ---------------------------------------------------------------------------------------------
     def _episodes_already_there(self) -> int:
         """The episodes the dataset holds already (0 for a new one); refuses a bad name or a dataset of other spaces."""
         if not self.dataset.name:
-            raise StartupError("parameter dataset is required: a directory whose name ends in -vN, e.g. "
-                               "dataset:=datasets/kitchen-teleop-v0")
+            raise StartupError(
+                "parameter dataset is required: a directory whose name ends in -vN, e.g. "
+                "dataset:=datasets/kitchen-teleop-v0"
+            )
         if not DATASET_ID_RE.match(self.dataset.name):
-            raise StartupError(f"dataset {self.dataset}: the name must end in a version, -vN (Minari ids), e.g. "
-                               f"{self.dataset.name}-v0")
+            raise StartupError(
+                f"dataset {self.dataset}: the name must end in a version, -vN (Minari ids), e.g. {self.dataset.name}-v0"
+            )
         if not (self.dataset / "data").exists():
             return 0
         existing = load_dataset(self.dataset)  # a broken dataset stops the node with the DatasetError's reason
         if (existing.observation_space, existing.action_space) != (self.observation_space, self.action_space):
-            raise StartupError(f"dataset {self.dataset} holds observations {existing.observation_space} and actions "
-                               f"{existing.action_space}, not the {self.domain.name} domain's {self.observation_space} "
-                               f"and {self.action_space}: record into a new dataset")
+            raise StartupError(
+                f"dataset {self.dataset} holds observations {existing.observation_space} and actions "
+                f"{existing.action_space}, not the {self.domain.name} domain's {self.observation_space} "
+                f"and {self.action_space}: record into a new dataset"
+            )
         return existing.num_episodes
 
     def _open_bag(self, path: Path, entries: list[str]) -> Writer:
@@ -163,8 +181,9 @@ class DemoRecorderNode(Node):
         for topic, type_name, message_class in topics:
             # the bag names the topic as resolved (namespace, remapping), like ros2 bag record
             connection = bag.add_connection(self.resolve_topic_name(topic), type_name, typestore=typestore)
-            self.create_subscription(message_class, topic, lambda data, to=connection: self._write_bagged(to, data),
-                                     QUEUE_DEPTH, raw=True)  # raw: the CDR bytes go to the bag as they came
+            self.create_subscription(
+                message_class, topic, lambda data, to=connection: self._write_bagged(to, data), QUEUE_DEPTH, raw=True
+            )  # raw: the CDR bytes go to the bag as they came
         return bag
 
     def _write_bagged(self, connection: Connection, data: bytes) -> None:
@@ -181,8 +200,12 @@ class DemoRecorderNode(Node):
         self.reset_client.call_async(Trigger.Request()).add_done_callback(self._on_reset_answer)
         self.start_timeout.reset()
         self._set_state(STARTING)
-        return answer(response, True, f"starting episode {self.dataset_episodes}: the sim is resetting, recording "
-                                      "begins with its step 0 (see ~/status)")
+        return answer(
+            response,
+            True,
+            f"starting episode {self.dataset_episodes}: the sim is resetting, recording "
+            "begins with its step 0 (see ~/status)",
+        )
 
     def _sim_missing(self) -> str | None:
         """Why the sim cannot be recorded yet: a step 0 sent before the sim is discovered would be lost."""
@@ -208,8 +231,11 @@ class DemoRecorderNode(Node):
 
     def _on_stop(self, _request, response):
         if self.state == IDLE:
-            return answer(response, False, "not recording: call ~/start first" +
-                          (f" (last: {self.last_event})" if self.last_event else ""))
+            return answer(
+                response,
+                False,
+                "not recording: call ~/start first" + (f" (last: {self.last_event})" if self.last_event else ""),
+            )
         if self.state == STARTING:
             return answer(response, False, "the sim has not started the episode yet: try again in a moment")
         return answer(response, *self._save("stopped"))
@@ -281,17 +307,24 @@ class DemoRecorderNode(Node):
         if self.dataset_episodes:
             append_episodes(self.dataset, [episode])
         else:
-            write_dataset(self.dataset, [episode], self.observation_space, self.action_space,
-                          description=f"Teleoperated demonstrations in the {self.domain.name} domain, recorded "
-                                      "episode by episode by simpl_ros's demo_recorder node; rewards are zeros, no "
-                                      "task labels.",
-                          algorithm_name=ALGORITHM_NAME,
-                          extra_metadata={"env_spec": gymnasium.spec(self.domain.env_id).to_json()})
+            write_dataset(
+                self.dataset,
+                [episode],
+                self.observation_space,
+                self.action_space,
+                description=f"Teleoperated demonstrations in the {self.domain.name} domain, recorded "
+                "episode by episode by simpl_ros's demo_recorder node; rewards are zeros, no "
+                "task labels.",
+                algorithm_name=ALGORITHM_NAME,
+                extra_metadata={"env_spec": gymnasium.spec(self.domain.env_id).to_json()},
+            )
         self.dataset_episodes += 1
 
     def _drop(self, reason: str) -> None:
-        self._end(f"dropped sim episode {self.sim_episode} after {len(self.actions)} steps: {reason}; "
-                  "record it again with ~/start")
+        self._end(
+            f"dropped sim episode {self.sim_episode} after {len(self.actions)} steps: {reason}; "
+            "record it again with ~/start"
+        )
         self.get_logger().warning(self.last_event)
 
     def _end(self, event: str) -> None:
@@ -305,14 +338,22 @@ class DemoRecorderNode(Node):
         self._publish_status()
 
     def _publish_status(self) -> None:
-        status = {"state": self.state, "episode": self.dataset_episodes, "sim_episode": self.sim_episode,
-                  "steps": len(self.actions), "saved": self.saved, "last_event": self.last_event}
+        status = {
+            "state": self.state,
+            "episode": self.dataset_episodes,
+            "sim_episode": self.sim_episode,
+            "steps": len(self.actions),
+            "saved": self.saved,
+            "last_event": self.last_event,
+        }
         self.status_pub.publish(String(data=json.dumps(status)))
 
     def destroy_node(self) -> None:
         if self.state == RECORDING:
-            self.get_logger().warning(f"shutting down: the {len(self.actions)} steps of sim episode "
-                                      f"{self.sim_episode} being recorded are not saved")
+            self.get_logger().warning(
+                f"shutting down: the {len(self.actions)} steps of sim episode "
+                f"{self.sim_episode} being recorded are not saved"
+            )
         if self.bag is not None:
             self.bag.close()  # writes the MCAP summary and metadata.yaml: without them the bag does not open
             self.bag = None

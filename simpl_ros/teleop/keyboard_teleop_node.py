@@ -28,11 +28,16 @@ from simpl_ros.common.node_main import StartupError, parameter, run
 
 # key -> (linear direction, angular direction) in the world frame: x right, y into the kitchen, z up
 MOTION_KEYS = {
-    "w": ((0, 1, 0), (0, 0, 0)), "s": ((0, -1, 0), (0, 0, 0)),
-    "a": ((-1, 0, 0), (0, 0, 0)), "d": ((1, 0, 0), (0, 0, 0)),
-    "r": ((0, 0, 1), (0, 0, 0)), "f": ((0, 0, -1), (0, 0, 0)),
-    "q": ((0, 0, 0), (0, 0, 1)), "e": ((0, 0, 0), (0, 0, -1)),   # yaw left / right
-    "z": ((0, 0, 0), (0, 1, 0)), "c": ((0, 0, 0), (0, -1, 0)),   # roll about the approach axis (knobs)
+    "w": ((0, 1, 0), (0, 0, 0)),
+    "s": ((0, -1, 0), (0, 0, 0)),
+    "a": ((-1, 0, 0), (0, 0, 0)),
+    "d": ((1, 0, 0), (0, 0, 0)),
+    "r": ((0, 0, 1), (0, 0, 0)),
+    "f": ((0, 0, -1), (0, 0, 0)),
+    "q": ((0, 0, 0), (0, 0, 1)),
+    "e": ((0, 0, 0), (0, 0, -1)),  # yaw left / right
+    "z": ((0, 0, 0), (0, 1, 0)),
+    "c": ((0, 0, 0), (0, -1, 0)),  # roll about the approach axis (knobs)
 }
 RECORDER_KEYS = {"n": "start", "m": "stop", "x": "discard"}
 HELP = """keyboard teleop: w/s forward/back, a/d left/right, r/f up/down, q/e yaw, z/c roll, space gripper,
@@ -44,15 +49,16 @@ class KeyboardTeleopNode(Node):
         super().__init__("keyboard_teleop")
         if not os.isatty(sys.stdin.fileno()):
             raise StartupError("keyboard teleop reads key presses from a terminal: run it in a terminal of its own")
-        self.speed = parameter(self, "linear_speed", 0.15)      # m/s
-        self.turn = parameter(self, "angular_speed", 0.6)       # rad/s
+        self.speed = parameter(self, "linear_speed", 0.15)  # m/s
+        self.turn = parameter(self, "angular_speed", 0.6)  # rad/s
         self.hold = parameter(self, "key_hold_s", 0.3)
         recorder = parameter(self, "recorder", "/demo_recorder")
         self.linear, self.angular, self.until, self.gripper = np.zeros(3), np.zeros(3), 0.0, 1.0
         self.twist_pub = self.create_publisher(TwistStamped, TWIST_TOPIC, 10)
         self.gripper_pub = self.create_publisher(Float64, GRIPPER_TOPIC, 10)
-        self.recorder = {action: self.create_client(Trigger, f"{recorder}/{action}") for action in ("start", "stop",
-                                                                                                     "discard")}
+        self.recorder = {
+            action: self.create_client(Trigger, f"{recorder}/{action}") for action in ("start", "stop", "discard")
+        }
         self.terminal = termios.tcgetattr(sys.stdin)
         tty.setcbreak(sys.stdin.fileno())  # key presses arrive one by one, unechoed
         self.create_timer(1.0 / parameter(self, "rate_hz", 25.0), self._tick)
@@ -91,7 +97,8 @@ class KeyboardTeleopNode(Node):
             print(f"no demo recorder at {client.srv_name}: is it running?", flush=True)
             return
         client.call_async(Trigger.Request()).add_done_callback(
-            lambda future: print(f"recorder {action}: {future.result().message}", flush=True))
+            lambda future: print(f"recorder {action}: {future.result().message}", flush=True)
+        )
 
     def destroy_node(self) -> None:
         termios.tcsetattr(sys.stdin, termios.TCSADRAIN, self.terminal)  # give the terminal back as it was

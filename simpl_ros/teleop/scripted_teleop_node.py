@@ -25,8 +25,15 @@ from simpl_core.envs.domains import domain
 from simpl_core.envs.kitchen.env import KitchenEnv, mirror_observation
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.teleop.scripted import ScriptedTeleoperator, TeleopNoise
-from simpl_ros.common.messages import (GRIPPER_TOPIC, LATCHED, STEP_TOPIC, TWIST_TOPIC, read_step_or_warn, step_layout,
-                                       twist_message)
+from simpl_ros.common.messages import (
+    GRIPPER_TOPIC,
+    LATCHED,
+    STEP_TOPIC,
+    TWIST_TOPIC,
+    read_step_or_warn,
+    step_layout,
+    twist_message,
+)
 from simpl_ros.common.node_main import StartupError, parameter, run
 
 
@@ -38,8 +45,9 @@ class ScriptedTeleopNode(Node):
         self.subtasks = [name.strip() for name in parameter(self, "subtasks", "").split(",") if name.strip()]
         unknown = sorted(set(self.subtasks) - set(SUBTASKS))
         if unknown:
-            raise StartupError(f"unknown subtask(s) {', '.join(map(repr, unknown))}; the subtasks are: "
-                               f"{', '.join(SUBTASKS)}")
+            raise StartupError(
+                f"unknown subtask(s) {', '.join(map(repr, unknown))}; the subtasks are: {', '.join(SUBTASKS)}"
+            )
         self.max_steps = parameter(self, "max_steps", 500)
         self.pause_steps = parameter(self, "pause_steps", 5)
         self.noise = TeleopNoise(scale=parameter(self, "noise", 1.0))
@@ -55,7 +63,7 @@ class ScriptedTeleopNode(Node):
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
         self.create_subscription(String, f"{recorder}/status", self._on_status, LATCHED)
         self.saved: int | None = None  # episodes the recorder saved in this session, from its status
-        self.expected_saved = 0         # ... once it has taken in how the last episode ended
+        self.expected_saved = 0  # ... once it has taken in how the last episode ended
         self.operator, self.waiting = None, False
         self.sim_episode = self.episode_before = -1  # the newest sim episode seen; the one before our start
         self.steps, self.pause = 0, self.pause_steps
@@ -86,8 +94,9 @@ class ScriptedTeleopNode(Node):
         if not answer.success:
             self.get_logger().warning(f"the recorder did not start: {answer.message}; trying again")
             return
-        subtasks = self.subtasks or [str(name) for name in
-                                     self.rng.choice(SUBTASKS, self.subtasks_per_episode, replace=False)]
+        subtasks = self.subtasks or [
+            str(name) for name in self.rng.choice(SUBTASKS, self.subtasks_per_episode, replace=False)
+        ]
         self.operator = ScriptedTeleoperator(self.mirror.model, self.mirror.data, subtasks, self.rng, self.noise)
         self.steps, self.pause = 0, self.pause_steps
         self.saved_before = self.saved

@@ -44,14 +44,18 @@ class ServoNode(Node):
         self.create_subscription(TwistStamped, "~/delta_twist_cmds", self._on_twist, 10)
         self.create_subscription(Float64, "~/gripper_cmd", self._on_gripper, 10)
         self.create_subscription(Float64MultiArray, STEP_TOPIC, self._on_step, 10)
-        self.get_logger().info(f"servoing {self.get_fully_qualified_name()}/delta_twist_cmds onto "
-                               f"/{controller}/commands (twists older than {self.timeout:g} s count as zero)")
+        self.get_logger().info(
+            f"servoing {self.get_fully_qualified_name()}/delta_twist_cmds onto "
+            f"/{controller}/commands (twists older than {self.timeout:g} s count as zero)"
+        )
 
     def _on_twist(self, msg: TwistStamped) -> None:
         if msg.header.frame_id not in WORLD_FRAMES:
-            self.get_logger().warning(f"ignoring a twist in frame {msg.header.frame_id!r}: only world-frame twists "
-                                      f"({' or '.join(map(repr, WORLD_FRAMES))}) are supported",
-                                      throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"ignoring a twist in frame {msg.header.frame_id!r}: only world-frame twists "
+                f"({' or '.join(map(repr, WORLD_FRAMES))}) are supported",
+                throttle_duration_sec=2.0,
+            )
             return
         linear, angular = msg.twist.linear, msg.twist.angular
         try:

@@ -34,8 +34,10 @@ class Graph:
     name: str
     description: str
     params_file: Path
-    arguments: dict[str, dict]   # name -> {default, description, choices?}
-    nodes: list[dict]            # {name, executable, parameters, if?, respawn?, on_exit?: shutdown}
+    arguments: dict[str, dict]
+    """name -> {default, description, choices?}"""
+    nodes: list[dict]
+    """{name, executable, parameters, if?, respawn?, on_exit?: shutdown}"""
 
 
 def graph_file(name: str) -> Path:
@@ -62,18 +64,23 @@ def load_graph(name: str) -> Graph:
     raw = read_graph(path)
     for node in raw["nodes"]:
         if node["executable"] in RENAMED:  # a graph file written before the rename
-            print(f"{path}: node {node['name']}: executable {node['executable']!r} is now "
-                  f"{RENAMED[node['executable']]!r}", file=sys.stderr)
+            print(
+                f"{path}: node {node['name']}: executable {node['executable']!r} is now "
+                f"{RENAMED[node['executable']]!r}",
+                file=sys.stderr,
+            )
             node["executable"] = RENAMED[node["executable"]]
         if node["executable"] not in NODES:
-            raise LaunchError(f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; "
-                              f"known: {', '.join(NODES)}")
+            raise LaunchError(
+                f"{path}: node {node['name']} runs unknown executable {node['executable']!r}; known: {', '.join(NODES)}"
+            )
         for value in [*node.get("parameters", {}).values(), node.get("if", "")]:
             for _, variable, _ in VARIABLE.findall(str(value)):
                 if variable not in raw["arguments"]:
                     raise LaunchError(f"{path}: node {node['name']} uses $(var {variable}), not an argument")
-    return Graph(path.stem, raw.get("description", ""), resource(*Path(raw["params_file"]).parts),
-                 raw["arguments"], raw["nodes"])
+    return Graph(
+        path.stem, raw.get("description", ""), resource(*Path(raw["params_file"]).parts), raw["arguments"], raw["nodes"]
+    )
 
 
 def parts(value) -> list[tuple[str, str, str]]:
@@ -82,7 +89,7 @@ def parts(value) -> list[tuple[str, str, str]]:
     text, pieces, last = str(value), [], 0
     for match in VARIABLE.finditer(text):
         if match.start() > last:
-            pieces.append(("text", text[last:match.start()], ""))
+            pieces.append(("text", text[last : match.start()], ""))
         pieces.append((match.group(1), match.group(2), match.group(3) or ""))
         last = match.end()
     if last < len(text):
@@ -105,9 +112,12 @@ def parse_arguments(graph: Graph, argv: list[str]) -> dict[str, str]:
 
 
 def substitute(value, arguments: dict[str, str]) -> str:
-    pieces = {"text": lambda text, _: text, "var": lambda name, _: arguments[name],
-              "not": lambda name, _: str(not is_true(arguments[name])).lower(),
-              "eq": lambda name, other: str(arguments[name] == other).lower()}
+    pieces = {
+        "text": lambda text, _: text,
+        "var": lambda name, _: arguments[name],
+        "not": lambda name, _: str(not is_true(arguments[name])).lower(),
+        "eq": lambda name, other: str(arguments[name] == other).lower(),
+    }
     return "".join(pieces[kind](text, operand) for kind, text, operand in parts(value))
 
 
@@ -120,7 +130,8 @@ class NodeCommand:
     name: str
     argv: list[str]
     respawn: bool
-    shutdown_on_exit: bool  # its end (code 0) is the graph's end, e.g. the adaptation node's
+    shutdown_on_exit: bool
+    """its end (code 0) is the graph's end, e.g. the adaptation node's"""
 
 
 def node_commands(graph: Graph, arguments: dict[str, str]) -> list[NodeCommand]:
@@ -129,12 +140,21 @@ def node_commands(graph: Graph, arguments: dict[str, str]) -> list[NodeCommand]:
     for node in graph.nodes:
         if "if" in node and not is_true(substitute(node["if"], arguments)):
             continue
-        argv = [sys.executable, "-m", NODES[node["executable"]], "--ros-args", "-r", f"__node:={node['name']}",
-                "--params-file", str(graph.params_file)]
+        argv = [
+            sys.executable,
+            "-m",
+            NODES[node["executable"]],
+            "--ros-args",
+            "-r",
+            f"__node:={node['name']}",
+            "--params-file",
+            str(graph.params_file),
+        ]
         for key, value in node.get("parameters", {}).items():
             argv += ["-p", f"{key}:={substitute(value, arguments)}"]
-        commands.append(NodeCommand(node["name"], argv, bool(node.get("respawn", False)),
-                                    node.get("on_exit") == "shutdown"))
+        commands.append(
+            NodeCommand(node["name"], argv, bool(node.get("respawn", False)), node.get("on_exit") == "shutdown")
+        )
     return commands
 
 
@@ -162,8 +182,14 @@ class Stack:
         return self
 
     def _spawn(self, command: NodeCommand) -> None:
-        process = subprocess.Popen(command.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=self.env, start_new_session=True)  # Ctrl-C reaches us, we stop them
+        process = subprocess.Popen(
+            command.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )  # Ctrl-C reaches us, we stop them
         threading.Thread(target=_forward, args=(command.name, process.stdout, self.out), daemon=True).start()
         self.processes[command.name] = process
 
@@ -201,8 +227,7 @@ class Stack:
         running = self._signal_running(signal.SIGINT, dict(self.processes))
         running = self._signal_running(signal.SIGTERM, self._wait_for(running, sigterm_timeout_s))
         for name, process in self._wait_for(running, sigkill_timeout_s).items():
-            self.out.write(f"[launch] {name} did not stop within {sigterm_timeout_s + sigkill_timeout_s:g} s; "
-                           "killed\n")
+            self.out.write(f"[launch] {name} did not stop within {sigterm_timeout_s + sigkill_timeout_s:g} s; killed\n")
             process.kill()
             process.wait()
 
@@ -241,28 +266,46 @@ def run_graph(name: str, argv: list[str]) -> int:
 # --- the same graph as a launch_ros description ---------------------------------------------------------------
 def launch_description(name: str):
     """LaunchDescription of a graph: one DeclareLaunchArgument per argument, one launch_ros Node per node."""
-    from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, Shutdown
     from launch.conditions import IfCondition
     from launch.substitutions import EqualsSubstitution, LaunchConfiguration, NotSubstitution, TextSubstitution
     from launch_ros.actions import Node
 
-    pieces = {"text": lambda text, _: TextSubstitution(text=text), "var": lambda name, _: LaunchConfiguration(name),
-              "not": lambda name, _: NotSubstitution(LaunchConfiguration(name)),
-              "eq": lambda name, other: EqualsSubstitution(LaunchConfiguration(name), other)}
+    from launch import LaunchDescription
+
+    pieces = {
+        "text": lambda text, _: TextSubstitution(text=text),
+        "var": lambda name, _: LaunchConfiguration(name),
+        "not": lambda name, _: NotSubstitution(LaunchConfiguration(name)),
+        "eq": lambda name, other: EqualsSubstitution(LaunchConfiguration(name), other),
+    }
 
     def substitutions(value):
         return [pieces[kind](text, operand) for kind, text, operand in parts(value)]
 
     graph = load_graph(name)
-    actions = [DeclareLaunchArgument(arg, default_value=str(spec["default"]), description=spec.get("description", ""),
-                                     choices=spec.get("choices"))
-               for arg, spec in graph.arguments.items()]
+    actions = [
+        DeclareLaunchArgument(
+            arg,
+            default_value=str(spec["default"]),
+            description=spec.get("description", ""),
+            choices=spec.get("choices"),
+        )
+        for arg, spec in graph.arguments.items()
+    ]
     for node in graph.nodes:
         parameters = {key: substitutions(value) for key, value in node.get("parameters", {}).items()}
         condition = IfCondition(substitutions(node["if"])) if "if" in node else None
-        actions.append(Node(package="simpl_ros", executable=node["executable"], name=node["name"], output="screen",
-                            parameters=[str(graph.params_file), parameters], condition=condition,
-                            respawn=bool(node.get("respawn", False)),
-                            on_exit=Shutdown() if node.get("on_exit") == "shutdown" else None))
+        actions.append(
+            Node(
+                package="simpl_ros",
+                executable=node["executable"],
+                name=node["name"],
+                output="screen",
+                parameters=[str(graph.params_file), parameters],
+                condition=condition,
+                respawn=bool(node.get("respawn", False)),
+                on_exit=Shutdown() if node.get("on_exit") == "shutdown" else None,
+            )
+        )
     return LaunchDescription(actions)

@@ -20,8 +20,9 @@ from simpl_core.skills.train import SkillTrainConfig
 
 CONFIG = resource("config")
 META_CONFIGS = sorted(p for p in CONFIG.glob("**/*.yaml") if p.name.startswith(("simpl_", "pearl_", "mtrl_")))
-SKILL_CONFIGS = sorted(p for p in CONFIG.glob("**/*.yaml")
-                       if p.name.startswith("skills_") or p.parent.name == "kitchen_skills")
+SKILL_CONFIGS = sorted(
+    p for p in CONFIG.glob("**/*.yaml") if p.name.startswith("skills_") or p.parent.name == "kitchen_skills"
+)
 TARGET_CONFIGS = sorted(CONFIG.glob("target_*.yaml"))
 
 
@@ -40,16 +41,26 @@ def inherited_values(path: Path, cls, sections: dict) -> dict:
     return values
 
 
-@pytest.mark.parametrize("path, cls, sections", [(p, SimplConfig, {}) for p in META_CONFIGS]
-                         + [(p, SkillTrainConfig, {"model": SkillModelConfig}) for p in SKILL_CONFIGS],
-                         ids=lambda value: value.name if isinstance(value, Path) else "")
+@pytest.mark.parametrize(
+    "path, cls, sections",
+    [(p, SimplConfig, {}) for p in META_CONFIGS]
+    + [(p, SkillTrainConfig, {"model": SkillModelConfig}) for p in SKILL_CONFIGS],
+    ids=lambda value: value.name if isinstance(value, Path) else "",
+)
 def test_a_yaml_config_states_only_what_it_changes(path, cls, sections):
     own = yaml.safe_load(path.read_text()) or {}
     before = inherited_values(path, cls, sections)
-    restated = [key for key, value in own.items() if key != "base" and not isinstance(value, dict)
-                and before.get(key, object()) == value]
-    restated += [f"{key}.{inner}" for key in sections for inner, value in (own.get(key) or {}).items()
-                 if before[key].get(inner, object()) == value]
+    restated = [
+        key
+        for key, value in own.items()
+        if key != "base" and not isinstance(value, dict) and before.get(key, object()) == value
+    ]
+    restated += [
+        f"{key}.{inner}"
+        for key in sections
+        for inner, value in (own.get(key) or {}).items()
+        if before[key].get(inner, object()) == value
+    ]
     assert restated == []
 
 
@@ -66,11 +77,14 @@ def test_target_learning_values_come_from_the_domains_config():
         TargetConfig.for_domain("mars")
 
 
-@pytest.mark.parametrize("group, path, expected", [
-    ("skills", "skills_kitchen_v1.yaml", "| normalize | True | False | standardise inputs"),
-    ("meta", "simpl_kitchen_cpu.yaml", "| task_dim | 6 | 5 | dim(e)"),
-    ("eval", "target_kitchen.yaml", "| horizon | 280 | 2000 | env steps per episode |"),
-])
+@pytest.mark.parametrize(
+    "group, path, expected",
+    [
+        ("skills", "skills_kitchen_v1.yaml", "| normalize | True | False | standardise inputs"),
+        ("meta", "simpl_kitchen_cpu.yaml", "| task_dim | 6 | 5 | dim(e)"),
+        ("eval", "target_kitchen.yaml", "| horizon | 280 | 2000 | env steps per episode |"),
+    ],
+)
 def test_show_config_prints_the_effective_values_with_their_docs(capsys, group, path, expected):
     assert main([group, "show-config", str(resource("config", path))]) == 0
     assert expected in capsys.readouterr().out

@@ -7,13 +7,19 @@ import warnings
 from pathlib import Path
 
 import h5py
-
 import numpy as np
 import pytest
 from gymnasium import spaces
 
-from simpl_core.data.minari_io import (DatasetError, Episode, append_episodes, deserialize_space, load_dataset,
-                                       serialize_space, write_dataset)
+from simpl_core.data.minari_io import (
+    DatasetError,
+    Episode,
+    append_episodes,
+    deserialize_space,
+    load_dataset,
+    serialize_space,
+    write_dataset,
+)
 from simpl_core.data.windows import WindowSampler
 
 OBS_SPACE = spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float32)
@@ -23,10 +29,13 @@ ACT_SPACE = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
 def make_episode(rng: np.random.Generator, steps: int, obs_dim: int = 4, act_dim: int = 2) -> Episode:
     terminations = np.zeros(steps, dtype=bool)
     terminations[-1] = True
-    return Episode(observations=rng.normal(size=(steps + 1, obs_dim)).astype(np.float32),
-                   actions=rng.uniform(-1, 1, size=(steps, act_dim)).astype(np.float32),
-                   rewards=rng.normal(size=steps), terminations=terminations,
-                   truncations=np.zeros(steps, dtype=bool))
+    return Episode(
+        observations=rng.normal(size=(steps + 1, obs_dim)).astype(np.float32),
+        actions=rng.uniform(-1, 1, size=(steps, act_dim)).astype(np.float32),
+        rewards=rng.normal(size=steps),
+        terminations=terminations,
+        truncations=np.zeros(steps, dtype=bool),
+    )
 
 
 def make_episodes(lengths: list[int], seed: int = 0) -> list[Episode]:
@@ -51,6 +60,7 @@ def assert_same_episodes(loaded: list[Episode], expected: list[Episode]) -> None
 
 
 # ---------------------------------------------------------------- round trips
+
 
 def test_round_trip_returns_identical_arrays(minari_root: Path) -> None:
     episodes = make_episodes([5, 7, 9])
@@ -91,23 +101,33 @@ def test_real_minari_loads_our_dataset(minari_root: Path) -> None:
 
 def make_episode_buffer(episode: Episode, observations, seed: int):
     episode_buffer = pytest.importorskip("minari.data_collector.episode_buffer")
-    return episode_buffer.EpisodeBuffer(observations=observations, actions=episode.actions,
-                                        rewards=list(episode.rewards), terminations=list(episode.terminations),
-                                        truncations=list(episode.truncations), infos={}, seed=seed)
+    return episode_buffer.EpisodeBuffer(
+        observations=observations,
+        actions=episode.actions,
+        rewards=list(episode.rewards),
+        terminations=list(episode.terminations),
+        truncations=list(episode.truncations),
+        infos={},
+        seed=seed,
+    )
 
 
 def minari_write(dataset_id: str, buffers: list, observation_space: spaces.Space) -> None:
     minari = pytest.importorskip("minari")
     with warnings.catch_warnings():  # minari warns about every optional metadata field left unset
         warnings.simplefilter("ignore", UserWarning)
-        minari.create_dataset_from_buffers(dataset_id, buffers, observation_space=observation_space,
-                                           action_space=ACT_SPACE)
+        minari.create_dataset_from_buffers(
+            dataset_id, buffers, observation_space=observation_space, action_space=ACT_SPACE
+        )
 
 
 def test_we_load_a_dataset_written_by_minari(minari_root: Path) -> None:
     episodes = make_episodes([4, 8], seed=1)
-    minari_write("tests/by-minari-v0", [make_episode_buffer(ep, ep.observations, seed)
-                                        for seed, ep in enumerate(episodes)], OBS_SPACE)
+    minari_write(
+        "tests/by-minari-v0",
+        [make_episode_buffer(ep, ep.observations, seed) for seed, ep in enumerate(episodes)],
+        OBS_SPACE,
+    )
 
     dataset = load_dataset("tests/by-minari-v0")
 
@@ -118,12 +138,20 @@ def test_we_load_dict_observations_written_by_minari(minari_root: Path) -> None:
     """Mimics D4RL point-maze / kitchen data, whose observations are dicts with an `observation` entry."""
     rng = np.random.default_rng(2)
     episodes = [make_episode(rng, steps, obs_dim=5) for steps in (6, 3)]
-    obs_space = spaces.Dict({"observation": spaces.Box(-np.inf, np.inf, shape=(5,), dtype=np.float32),
-                             "desired_goal": spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)})
-    buffers = [make_episode_buffer(ep, {"observation": ep.observations,
-                                                "desired_goal": rng.normal(size=(ep.length + 1, 2)).astype(np.float32)},
-                                   seed)
-               for seed, ep in enumerate(episodes)]
+    obs_space = spaces.Dict(
+        {
+            "observation": spaces.Box(-np.inf, np.inf, shape=(5,), dtype=np.float32),
+            "desired_goal": spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32),
+        }
+    )
+    buffers = [
+        make_episode_buffer(
+            ep,
+            {"observation": ep.observations, "desired_goal": rng.normal(size=(ep.length + 1, 2)).astype(np.float32)},
+            seed,
+        )
+        for seed, ep in enumerate(episodes)
+    ]
     minari_write("tests/dict-obs-v1", buffers, obs_space)
 
     dataset = load_dataset("tests/dict-obs-v1")
@@ -148,11 +176,17 @@ def test_append_episodes_is_seen_by_us_and_minari(minari_root: Path) -> None:
 def test_spaces_serialize_exactly_like_minari() -> None:
     """Includes a nested Dict like D4RL kitchen's `achieved_goal`, and infinite Box bounds."""
     serialization = pytest.importorskip("minari.serialization")
-    kitchen_like = spaces.Dict({
-        "observation": spaces.Box(-np.inf, np.inf, shape=(59,), dtype=np.float64),
-        "achieved_goal": spaces.Dict({"kettle": spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float64),
-                                      "microwave": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64)}),
-    })
+    kitchen_like = spaces.Dict(
+        {
+            "observation": spaces.Box(-np.inf, np.inf, shape=(59,), dtype=np.float64),
+            "achieved_goal": spaces.Dict(
+                {
+                    "kettle": spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float64),
+                    "microwave": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64),
+                }
+            ),
+        }
+    )
     for space in (OBS_SPACE, ACT_SPACE, kitchen_like):
         theirs = serialization.serialize_space(space)
         assert json.dumps(serialize_space(space)) == theirs
@@ -160,6 +194,7 @@ def test_spaces_serialize_exactly_like_minari() -> None:
 
 
 # ---------------------------------------------------------------- errors
+
 
 def test_missing_directory_is_reported(minari_root: Path) -> None:
     with pytest.raises(DatasetError, match="no dataset found for 'nowhere/missing-v0'"):
@@ -249,13 +284,15 @@ def test_dict_observations_without_observation_key_are_rejected(minari_root: Pat
 
 # ---------------------------------------------------------------- windows
 
+
 def find_window(episodes: list[Episode], states: np.ndarray, actions: np.ndarray) -> bool:
     """True if (states, actions) is a contiguous slice s_t..s_t+K, a_t..a_t+K-1 of one episode."""
     horizon = len(actions)
     for episode in episodes:
         for start in range(episode.length - horizon + 1):
-            if (np.array_equal(episode.observations[start:start + horizon + 1], states)
-                    and np.array_equal(episode.actions[start:start + horizon], actions)):
+            if np.array_equal(episode.observations[start : start + horizon + 1], states) and np.array_equal(
+                episode.actions[start : start + horizon], actions
+            ):
                 return True
     return False
 

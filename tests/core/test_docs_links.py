@@ -3,6 +3,7 @@
 Plain text checks only: no network, no import of the project. Web links (http, https), mailto: and pure #anchor
 links are skipped; for PATH#anchor only PATH is checked. Fenced code blocks and inline code spans are ignored.
 """
+
 import re
 from pathlib import Path
 
@@ -41,16 +42,23 @@ def test_pages_found():
 
 
 def test_link_parser():
-    text = "\n".join([
-        "[a](x.md) ![b](img/y.png) [c](https://example.org) [d](#top) [e](z.md#part) [f](mailto:a@b.c)",
-        "`[not](code.md)`",
-        "```",
-        "[not](fenced.md)",
-        "```",
-        '[g](<w.md>) [h](v.md "title")',
-    ])
+    text = "\n".join(
+        [
+            "[a](x.md) ![b](img/y.png) [c](https://example.org) [d](#top) [e](z.md#part) [f](mailto:a@b.c)",
+            "`[not](code.md)`",
+            "```",
+            "[not](fenced.md)",
+            "```",
+            '[g](<w.md>) [h](v.md "title")',
+        ]
+    )
     assert [target for _, target in links(text) if not SKIP.match(target)] == [
-        "x.md", "img/y.png", "z.md#part", "w.md", "v.md"]
+        "x.md",
+        "img/y.png",
+        "z.md#part",
+        "w.md",
+        "v.md",
+    ]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -1,5 +1,6 @@
 """The import graph of the code: no cycle inside simpl_core (hidden function-level imports count too) and no ROS
 node that imports another node (test_package checks that simpl_core never imports ROS). Reads the sources only."""
+
 import ast
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def imported_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
@@ -42,7 +43,7 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -69,8 +70,12 @@ def test_no_ros_node_imports_another_node():
     """Shared helpers live in simpl_ros.common, so each node file stands alone."""
     nodes = {module_name(p) for p in (ROOT / "simpl_ros").rglob("*_node.py")}
     assert len(nodes) >= 12
-    offenders = {(module_name(p), n) for p in (ROOT / "simpl_ros").rglob("*.py") for n in imported_names(p)
-                 if n in nodes and n != module_name(p)}
+    offenders = {
+        (module_name(p), n)
+        for p in (ROOT / "simpl_ros").rglob("*.py")
+        for n in imported_names(p)
+        if n in nodes and n != module_name(p)
+    }
     assert not offenders, f"modules importing a node module: {sorted(offenders)}"
 
 
@@ -79,7 +84,12 @@ def test_simpl_ros_is_laid_out_by_concern():
     top = sorted(p.name for p in (ROOT / "simpl_ros").glob("*.py"))
     assert top == ["__init__.py", "cli.py", "executables.py"]
     assert {p.parent.name for p in (ROOT / "simpl_ros").rglob("*_node.py")} == {
-        "serving", "simulation", "teleop", "hardware", "tools"}
+        "serving",
+        "simulation",
+        "teleop",
+        "hardware",
+        "tools",
+    }
 
 
 def resolves(module: str, name: str) -> bool:
@@ -90,18 +100,24 @@ def resolves(module: str, name: str) -> bool:
     if importlib.util.find_spec(module) is None:
         return False
     imported = importlib.import_module(module)
-    return hasattr(imported, name) or (hasattr(imported, "__path__")
-                                       and importlib.util.find_spec(f"{module}.{name}") is not None)
+    return hasattr(imported, name) or (
+        hasattr(imported, "__path__") and importlib.util.find_spec(f"{module}.{name}") is not None
+    )
 
 
 def test_every_import_of_our_code_resolves():
     """Every `from simpl_core... / simpl_ros... import NAME`, also inside functions (where only running the code
     would find a stale one after a module moved), names a module or an attribute that exists."""
     assert not resolves("simpl_ros", "bench") and resolves("simpl_ros.tools", "bench")
-    missing = [f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"
-               for path in [*ROOT.glob("simpl_*/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("launch/*.py")]
-               for node in ast.walk(ast.parse(path.read_text()))
-               if isinstance(node, ast.ImportFrom) and not node.level and node.module
-               and node.module.split(".")[0] in ("simpl_core", "simpl_ros")
-               for alias in node.names if not resolves(node.module, alias.name)]
+    missing = [
+        f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"
+        for path in [*ROOT.glob("simpl_*/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("launch/*.py")]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and not node.level
+        and node.module
+        and node.module.split(".")[0] in ("simpl_core", "simpl_ros")
+        for alias in node.names
+        if not resolves(node.module, alias.name)
+    ]
     assert missing == []

@@ -13,19 +13,36 @@ import yaml
 from simpl_core.cli import main
 from simpl_core.data.inspect import dataset_domain, kitchen_coverage, subtask_order, subtask_orders
 from simpl_core.data.minari_io import OfflineDataset, load_dataset
+from simpl_core.envs.domains import domain
+from simpl_core.envs.kitchen.env import POSITION_NAMES
 from simpl_core.envs.kitchen.task import SUBTASKS
 from simpl_core.experiments.results import read_csv
 from simpl_core.paths import resource
-from simpl_core.envs.domains import domain
-from simpl_core.envs.kitchen.env import POSITION_NAMES
 from simpl_core.runtime.bundle import BundleError, PolicyBundle, seal
 
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("datasets") / "kitchen-test-v0"
-    assert main(["data", "kitchen", "--episodes", "3", "--subtasks", "1", "--workers", "1", "--seed", "2",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "kitchen",
+                "--episodes",
+                "3",
+                "--subtasks",
+                "1",
+                "--workers",
+                "1",
+                "--seed",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -83,9 +100,19 @@ def smoke_bundle(small_dataset, tmp_path_factory):
     smoke = yaml.safe_load(resource("config", "skills_smoke.yaml").read_text())
     config = root / "skills_kitchen_smoke.yaml"
     # As skills_kitchen_v1.yaml: positions-only inputs, standardisation in the graphs, replay-based selection.
-    config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "inputs": "positions", "lr_schedule": "cosine",
-                                      "model": {**smoke["model"], "normalize": True, "gripper_dims": 2},
-                                      "select_every": 20, "select_episodes": 1}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                **smoke,
+                "domain": "kitchen",
+                "inputs": "positions",
+                "lr_schedule": "cosine",
+                "model": {**smoke["model"], "normalize": True, "gripper_dims": 2},
+                "select_every": 20,
+                "select_episodes": 1,
+            }
+        )
+    )
     run, bundle = root / "skills", root / "bundle"
     assert main(["skills", "train", "--config", str(config), "--dataset", str(small_dataset), "--out", str(run)]) == 0
     assert main(["skills", "export", str(run), "--out", str(bundle)]) == 0
@@ -101,8 +128,23 @@ def test_eval_prior_reports_what_the_kitchen_prior_completes(smoke_bundle):
 
 def test_eval_skills_replays_demonstrations_open_loop_and_through_the_skills(small_dataset, smoke_bundle, tmp_path):
     skills, out = smoke_bundle.parent / "skills", tmp_path / "replay.json"
-    assert main(["skills", "eval-skills", "--skills", str(skills), "--dataset", str(small_dataset), "--episodes", "3",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "skills",
+                "eval-skills",
+                "--skills",
+                str(skills),
+                "--dataset",
+                str(small_dataset),
+                "--episodes",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     demos = load_dataset(small_dataset).episodes
     assert report["episodes"] == 3 and report["dataset_episodes"] == [0, 1, 2]
@@ -118,8 +160,10 @@ def test_eval_skills_replays_demonstrations_open_loop_and_through_the_skills(sma
 @pytest.fixture(scope="module")
 def kitchen_tasks(tmp_path_factory):
     tasks = tmp_path_factory.mktemp("kitchen_tasks") / "tasks.yaml"
-    tasks.write_text('domain: kitchen\ntask_sets:\n  two: ["microwave,kettle,light switch,slide cabinet", '
-                     '"kettle,microwave,top burner,hinge cabinet"]\n')
+    tasks.write_text(
+        'domain: kitchen\ntask_sets:\n  two: ["microwave,kettle,light switch,slide cabinet", '
+        '"kettle,microwave,top burner,hinge cabinet"]\n'
+    )
     return tasks
 
 
@@ -130,8 +174,23 @@ def meta_bundle(smoke_bundle, kitchen_tasks, tmp_path_factory):
     smoke = yaml.safe_load(resource("config", "simpl_smoke.yaml").read_text())
     config, run = root / "simpl_kitchen_smoke.yaml", root / "meta"
     config.write_text(yaml.safe_dump({**smoke, "domain": "kitchen", "horizon": 20}))
-    assert main(["meta", "train", "--config", str(config), "--bundle", str(smoke_bundle), "--tasks",
-                 str(kitchen_tasks), "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "meta",
+                "train",
+                "--config",
+                str(config),
+                "--bundle",
+                str(smoke_bundle),
+                "--tasks",
+                str(kitchen_tasks),
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert main(["meta", "export", str(run), "--out", str(smoke_bundle)]) == 0
     return smoke_bundle
 
@@ -143,9 +202,31 @@ def test_simpl_meta_trains_on_kitchen_sequences(meta_bundle):
 
 def test_kitchen_target_learning_runs_the_kitchen_protocol(meta_bundle, kitchen_tasks, tmp_path):
     out = tmp_path / "bench"
-    assert main(["eval", "sample-efficiency", "--domain", "kitchen", "--bundle", str(meta_bundle), "--tasks",
-                 f"{kitchen_tasks}:two", "--methods", "simpl,spirl", "--episodes", "2", "--seeds", "1",
-                 "--workers", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "sample-efficiency",
+                "--domain",
+                "kitchen",
+                "--bundle",
+                str(meta_bundle),
+                "--tasks",
+                f"{kitchen_tasks}:two",
+                "--methods",
+                "simpl,spirl",
+                "--episodes",
+                "2",
+                "--seeds",
+                "1",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = json.loads((out / "run.json").read_text())
     assert run["domain"] == "kitchen" and run["target_config"]["horizon"] == 280  # the paper's kitchen values
     assert run["target_config"]["simpl_sac"]["target_kl"] == 5.0 and run["target_config"]["scratch_layers"] == 5
@@ -164,10 +245,13 @@ def test_shipped_kitchen_skills_bundle_verifies_and_runs():
     assert report["episodes"] == 100 and set(report["subtask_rate"]) == set(SUBTASKS)
 
 
-@pytest.mark.parametrize("bundle, dataset, init_from", [
-    ("kitchen-v1", "datasets/kitchen-teleop-v1", None),
-    ("kitchen-v2", "datasets/kitchen-teleop-v2", "models/kitchen-v1"),
-])
+@pytest.mark.parametrize(
+    "bundle, dataset, init_from",
+    [
+        ("kitchen-v1", "datasets/kitchen-teleop-v1", None),
+        ("kitchen-v2", "datasets/kitchen-teleop-v2", "models/kitchen-v1"),
+    ],
+)
 def test_shipped_kitchen_skill_bundles_load_for_the_kitchen_env_with_their_provenance(bundle, dataset, init_from):
     """The v1 and v2 skills: positions-only inputs, verified against the env's observation, and a manifest that
     says how the weights were reached (v2 continues v1's); their committed reports cover 50 replays and 100 prior
@@ -194,8 +278,9 @@ def test_v1_data_keeps_corrective_labels_and_the_executed_actions(small_dataset)
 
 def test_selection_by_replay_keeps_the_best_model_and_the_manifest_records_the_input_slice(smoke_bundle):
     run = smoke_bundle.parent / "skills"
-    selections = [row for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
-                  if "replay_subtasks" in row]
+    selections = [
+        row for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "replay_subtasks" in row
+    ]
     assert [row["step"] for row in selections] == [20, 40]
     assert all(row["executed_window_gap_rad"] < 0.02 for row in selections)  # the sim restarts at the demo's state
     # the clean labels did not move the arm: replayed open-loop they leave the demonstration by the noise corrected
@@ -246,17 +331,34 @@ def test_a_bundle_whose_input_slice_does_not_match_the_env_is_refused(smoke_bund
         PolicyBundle.load(swapped)
 
 
-def test_training_continues_from_a_bundles_weights_and_refuses_other_shapes(small_dataset, smoke_bundle, tmp_path,
-                                                                             capsys):
+def test_training_continues_from_a_bundles_weights_and_refuses_other_shapes(
+    small_dataset, smoke_bundle, tmp_path, capsys
+):
     from simpl_core.skills.train import load_skill_model
 
     config = yaml.safe_load((smoke_bundle.parent / "skills_kitchen_smoke.yaml").read_text())
     frozen = tmp_path / "frozen.yaml"  # lr 0: the continued weights must be the bundle's own
-    frozen.write_text(yaml.safe_dump({**config, "learning_rate": 0.0, "lr_schedule": "constant", "select_every": 0,
-                                      "steps": 2}))
+    frozen.write_text(
+        yaml.safe_dump({**config, "learning_rate": 0.0, "lr_schedule": "constant", "select_every": 0, "steps": 2})
+    )
     run = tmp_path / "continued"
-    assert main(["skills", "train", "--config", str(frozen), "--dataset", str(small_dataset), "--out", str(run),
-                 "--init-from", str(smoke_bundle)]) == 0
+    assert (
+        main(
+            [
+                "skills",
+                "train",
+                "--config",
+                str(frozen),
+                "--dataset",
+                str(small_dataset),
+                "--out",
+                str(run),
+                "--init-from",
+                str(smoke_bundle),
+            ]
+        )
+        == 0
+    )
     shipped = torch.load(smoke_bundle / "skill_model.pt", weights_only=True)
     model, _ = load_skill_model(run)
     for part in ("encoder", "decoder", "prior"):
@@ -266,6 +368,21 @@ def test_training_continues_from_a_bundles_weights_and_refuses_other_shapes(smal
                 torch.testing.assert_close(continued[name], value, msg=f"{part}.{name}")
     wider = tmp_path / "wider.yaml"
     wider.write_text(yaml.safe_dump({**config, "model": {**config["model"], "hidden_dim": 48}}))
-    assert main(["skills", "train", "--config", str(wider), "--dataset", str(small_dataset), "--out",
-                 str(tmp_path / "wider"), "--init-from", str(smoke_bundle)]) == 2
+    assert (
+        main(
+            [
+                "skills",
+                "train",
+                "--config",
+                str(wider),
+                "--dataset",
+                str(small_dataset),
+                "--out",
+                str(tmp_path / "wider"),
+                "--init-from",
+                str(smoke_bundle),
+            ]
+        )
+        == 2
+    )
     assert "cannot start a model" in capsys.readouterr().err

@@ -32,12 +32,15 @@ def test_shipped_task_sets_are_the_papers():
     assert {name for task in train.tasks for name in task.subtasks} == set(SUBTASKS)
 
 
-@pytest.mark.parametrize("raw, message", [
-    (["microwave", "kettle", "toaster", "light switch"], "unknown kitchen subtask"),
-    (["microwave", "kettle", "light switch"], "4 distinct subtasks"),
-    (["microwave", "kettle", "kettle", "light switch"], "4 distinct subtasks"),
-    ([1, 2, 3, 4], "list of 4 subtask names"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (["microwave", "kettle", "toaster", "light switch"], "unknown kitchen subtask"),
+        (["microwave", "kettle", "light switch"], "4 distinct subtasks"),
+        (["microwave", "kettle", "kettle", "light switch"], "4 distinct subtasks"),
+        ([1, 2, 3, 4], "list of 4 subtask names"),
+    ],
+)
 def test_bad_tasks_are_refused_with_the_reason(raw, message):
     with pytest.raises(ValueError, match=message):
         parse_kitchen_task(raw)
@@ -60,8 +63,15 @@ def test_observation_layout_and_copies():
     env.step(np.full(9, 0.3))
     assert np.array_equal(first, kept)  # the base env reuses its arrays; ours are copies
     assert np.allclose(first[:9], env.base.robot_env.init_qpos[:9], atol=2e-3)  # robot qpos first (noise 1e-3)
-    assert OBSERVATION_NAMES[18 + 14:18 + 21] == ("kettle_x", "kettle_y", "kettle_z", "kettle_qw", "kettle_qx",
-                                                  "kettle_qy", "kettle_qz")
+    assert OBSERVATION_NAMES[18 + 14 : 18 + 21] == (
+        "kettle_x",
+        "kettle_y",
+        "kettle_z",
+        "kettle_qw",
+        "kettle_qx",
+        "kettle_qy",
+        "kettle_qz",
+    )
 
 
 def test_in_order_credit_and_termination():
@@ -116,9 +126,15 @@ def test_batched_rollout_runs_one_task_per_env():
     tasks = list(resolve_tasks("kitchen-target-10").tasks[:3])
     env = make_vector_env("kitchen", len(tasks), max_episode_steps=20)
     layout = TransitionLayout(state_dim=59, latent_dim=2)
-    episodes = rollout_wave(env, tasks, policy=lambda s, c: np.zeros((len(s), 2)),
-                            decoder=lambda s, z: np.zeros((len(s), 9), dtype=np.float32), layout=layout,
-                            skill_horizon=10, seed=0)
+    episodes = rollout_wave(
+        env,
+        tasks,
+        policy=lambda s, c: np.zeros((len(s), 2)),
+        decoder=lambda s, z: np.zeros((len(s), 9), dtype=np.float32),
+        layout=layout,
+        skill_horizon=10,
+        seed=0,
+    )
     assert [episode.env_steps for episode in episodes] == [20] * 3
     assert all(len(episode.rows) == 2 and not episode.success for episode in episodes)
     assert env._tasks == tasks

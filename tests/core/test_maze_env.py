@@ -26,8 +26,8 @@ def test_layout_is_spec_maze():
     # The merged wall boxes cover exactly the wall cells.
     covered = np.zeros_like(layout.walls)
     for x0, y0, x1, y1 in layout.wall_boxes():
-        assert not covered[x0:x1 + 1, y0:y1 + 1].any()
-        covered[x0:x1 + 1, y0:y1 + 1] = True
+        assert not covered[x0 : x1 + 1, y0 : y1 + 1].any()
+        covered[x0 : x1 + 1, y0 : y1 + 1] = True
     assert (covered == layout.walls).all()
 
 
@@ -47,7 +47,7 @@ def test_mujoco_model_matches_spec():
     assert list(model.actuator_gear[:, 0]) == [100, 100]
     assert np.allclose(model.dof_damping, 1.0)
     ball = model.body("ball")
-    assert ball.mass[0] == pytest.approx(1000 * 4 / 3 * np.pi * 0.1 ** 3)
+    assert ball.mass[0] == pytest.approx(1000 * 4 / 3 * np.pi * 0.1**3)
 
 
 def test_check_env_passes():
@@ -167,8 +167,7 @@ def test_batched_partial_reset_with_disabled_autoreset():
 
 
 def test_make_vec_uses_the_batched_env():
-    vector = gymnasium.make_vec(MAZE_ENV_ID, num_envs=4, vectorization_mode="vector_entry_point",
-                                tasks=[[12, 7]] * 4)
+    vector = gymnasium.make_vec(MAZE_ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", tasks=[[12, 7]] * 4)
     assert isinstance(vector, MazeVectorEnv)
     obs, _ = vector.reset(seed=0)
     assert obs.shape == (4, 4) and vector.observation_space.shape == (4, 4)

@@ -13,9 +13,9 @@ import torch
 from simpl_core.cli import main
 from simpl_core.envs import make_vector_env
 from simpl_core.envs.maze.task import MazeTask
-from simpl_core.meta.adapt import TargetConfig
 from simpl_core.experiments.harness import sample_efficiency
 from simpl_core.experiments.results import block_table, checkpoint_errors, checkpoint_table, curves, learning_table
+from simpl_core.meta.adapt import TargetConfig
 from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl
 from simpl_core.paths import resource
@@ -79,8 +79,9 @@ def test_untrained_policy_is_the_skill_prior():
 def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     cfg = SimplConfig.from_yaml(SMOKE)
     # Targets far above any KL: the dual gradient says "decrease" every step, which must be refused...
-    low = dataclasses.replace(cfg, target_enc_prior_kl=1e6, target_enc_post_kl=1e6, target_policy_prior_kl=1e6,
-                            target_policy_post_kl=1e6)
+    low = dataclasses.replace(
+        cfg, target_enc_prior_kl=1e6, target_enc_post_kl=1e6, target_policy_prior_kl=1e6, target_policy_post_kl=1e6
+    )
     simpl, enc, rl = make_simpl(low)
     sizes = []
     simpl.encoder.register_forward_hook(lambda module, args, out: sizes.append(tuple(args[0].shape)))
@@ -88,11 +89,14 @@ def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     for _ in range(5):
         simpl.update(enc, rl, np.random.default_rng(1))
     assert all(torch.equal(a, b.detach()) for a, b in zip(before, simpl.coefficients()))
-    assert sizes[:2] == [(cfg.n_prior_batch, cfg.prior_enc_size, simpl.layout.width),
-                         (cfg.n_post_batch, cfg.post_enc_size, simpl.layout.width)]
+    assert sizes[:2] == [
+        (cfg.n_prior_batch, cfg.prior_enc_size, simpl.layout.width),
+        (cfg.n_post_batch, cfg.post_enc_size, simpl.layout.width),
+    ]
     # ... and targets at zero: every KL exceeds them, so every coefficient grows.
-    high = dataclasses.replace(cfg, target_enc_prior_kl=0.0, target_enc_post_kl=0.0, target_policy_prior_kl=0.0,
-                             target_policy_post_kl=0.0)
+    high = dataclasses.replace(
+        cfg, target_enc_prior_kl=0.0, target_enc_post_kl=0.0, target_policy_prior_kl=0.0, target_policy_post_kl=0.0
+    )
     simpl, enc, rl = make_simpl(high)
     before = simpl.coefficient_values()
     for _ in range(5):
@@ -104,8 +108,14 @@ def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
 
 def test_policy_coefficients_may_fall_when_not_monotone():
     # SPiRL's alpha: KLs far under their targets lower the policy's coefficients; the encoder's still only grow.
-    cfg = dataclasses.replace(SimplConfig.from_yaml(SMOKE), monotone_policy_reg=False, target_enc_prior_kl=1e6,
-                              target_enc_post_kl=1e6, target_policy_prior_kl=1e6, target_policy_post_kl=1e6)
+    cfg = dataclasses.replace(
+        SimplConfig.from_yaml(SMOKE),
+        monotone_policy_reg=False,
+        target_enc_prior_kl=1e6,
+        target_enc_post_kl=1e6,
+        target_policy_prior_kl=1e6,
+        target_policy_post_kl=1e6,
+    )
     simpl, enc, rl = make_simpl(cfg)
     before = simpl.coefficient_values()
     for _ in range(5):
@@ -175,13 +185,41 @@ def meta_bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("meta")
     data, skills, bundle, meta = root / "maze-smoke-v0", root / "skills", root / "bundle", root / "meta"
     assert main(["data", "maze", "--episodes", "8", "--num-envs", "4", "--out", str(data)]) == 0
-    assert main(["skills", "train", "--config", str(resource("config", "skills_smoke.yaml")), "--dataset", str(data),
-                 "--out", str(skills)]) == 0
+    assert (
+        main(
+            [
+                "skills",
+                "train",
+                "--config",
+                str(resource("config", "skills_smoke.yaml")),
+                "--dataset",
+                str(data),
+                "--out",
+                str(skills),
+            ]
+        )
+        == 0
+    )
     assert main(["skills", "export", str(skills), "--out", str(bundle)]) == 0
     tasks = root / "tasks.yaml"
     tasks.write_text("domain: maze\ntask_sets:\n  near: [[10, 12], [11, 10]]\n")
-    assert main(["meta", "train", "--config", str(SMOKE), "--bundle", str(bundle), "--tasks", str(tasks),
-                 "--out", str(meta)]) == 0
+    assert (
+        main(
+            [
+                "meta",
+                "train",
+                "--config",
+                str(SMOKE),
+                "--bundle",
+                str(bundle),
+                "--tasks",
+                str(tasks),
+                "--out",
+                str(meta),
+            ]
+        )
+        == 0
+    )
     assert main(["meta", "export", str(meta), "--out", str(bundle)]) == 0
     return bundle, meta
 
@@ -190,14 +228,41 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
     _, meta = meta_bundle
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
-    for key in ("posterior_return", "prior_return", "critic_loss", "beta_large", "lambda_small", "env_steps_per_s",
-                "policy_kl_large", "encoder_kl_small"):
+    for key in (
+        "posterior_return",
+        "prior_return",
+        "critic_loss",
+        "beta_large",
+        "lambda_small",
+        "env_steps_per_s",
+        "policy_kl_large",
+        "encoder_kl_small",
+    ):
         assert key in rows[-1]
     assert 0.0 <= rows[-1]["rewarded_context_share"] <= 1.0  # exact counting: see the test above
     threads = torch.get_num_threads()
-    assert main(["meta", "train", "--config", str(SMOKE), "--bundle", str(meta_bundle[0]), "--tasks",
-                 str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "3",
-                 "--threads", "2"]) == 0
+    assert (
+        main(
+            [
+                "meta",
+                "train",
+                "--config",
+                str(SMOKE),
+                "--bundle",
+                str(meta_bundle[0]),
+                "--tasks",
+                str(meta.parent / "tasks.yaml"),
+                "--out",
+                str(meta),
+                "--resume",
+                "--iterations",
+                "3",
+                "--threads",
+                "2",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in (meta / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     assert torch.get_num_threads() == 2  # --threads overrode the smoke config's 1
@@ -205,8 +270,26 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
     reseeded = meta.parent / "reseeded.yaml"
     reseeded.write_text(f"base: {SMOKE}\nseed: 7\n")
     capsys.readouterr()
-    assert main(["meta", "train", "--config", str(reseeded), "--bundle", str(meta_bundle[0]), "--tasks",
-                 str(meta.parent / "tasks.yaml"), "--out", str(meta), "--resume", "--iterations", "4"]) == 2
+    assert (
+        main(
+            [
+                "meta",
+                "train",
+                "--config",
+                str(reseeded),
+                "--bundle",
+                str(meta_bundle[0]),
+                "--tasks",
+                str(meta.parent / "tasks.yaml"),
+                "--out",
+                str(meta),
+                "--resume",
+                "--iterations",
+                "4",
+            ]
+        )
+        == 2
+    )
     assert "seed: 0 -> 7" in capsys.readouterr().err  # the run's own config wins on --resume
 
     capsys.readouterr()
@@ -223,6 +306,7 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
 
 def test_meta_bundle_graphs_match_torch(meta_bundle):
     from simpl_core.export.meta import load_bundle_meta
+
     bundle_dir, _ = meta_bundle
     simpl, bundle = load_bundle_meta(bundle_dir)
     assert set(bundle.manifest["graphs"]) == {"skill_decoder", "skill_prior", "high_level_policy", "task_encoder"}
@@ -243,10 +327,23 @@ def test_meta_bundle_graphs_match_torch(meta_bundle):
     np.testing.assert_allclose(np.exp(log_std), torch_std.numpy(), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["simpl_maze_cpu", "simpl_maze_paper", "simpl_maze_cpu_ctx2048",
-                                  "simpl_maze_cpu_buf20k", "simpl_maze_cpu_reuse64", "simpl_maze_cpu_reuse8",
-                                  "pearl_maze_cpu", "mtrl_maze_cpu", "simpl_kitchen_cpu", "simpl_kitchen_paper",
-                                  "pearl_kitchen_cpu", "mtrl_kitchen_cpu"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "simpl_maze_cpu",
+        "simpl_maze_paper",
+        "simpl_maze_cpu_ctx2048",
+        "simpl_maze_cpu_buf20k",
+        "simpl_maze_cpu_reuse64",
+        "simpl_maze_cpu_reuse8",
+        "pearl_maze_cpu",
+        "mtrl_maze_cpu",
+        "simpl_kitchen_cpu",
+        "simpl_kitchen_paper",
+        "pearl_kitchen_cpu",
+        "mtrl_kitchen_cpu",
+    ],
+)
 def test_shipped_meta_training_configs_load(name):
     cfg = SimplConfig.from_yaml(resource("config", f"{name}.yaml"))
     assert cfg.domain == name.split("_")[1] and cfg.n_prior_batch + cfg.n_post_batch > 0
@@ -254,25 +351,48 @@ def test_shipped_meta_training_configs_load(name):
     assert (cfg.task_conditioning == "task_id") == name.startswith("mtrl") == (cfg.n_prior_batch == 0)
 
 
-@pytest.mark.parametrize("name, base, changed", [
-    ("simpl_maze_cpu_reuse8", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration"}),
-    ("simpl_maze_cpu_buf20k", "simpl_maze_cpu", {"enc_buffer_size", "buffer_size"}),
-    ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"}),
-    ("studies/simpl_maze_1task_matched", "simpl_maze_cpu",
-     {"n_prior_batch", "n_post_batch", "reuse_rate", "max_updates_per_iteration", "iterations", "threads"}),
-    ("studies/simpl_maze_1task_matched_beta05", "studies/simpl_maze_1task_matched",
-     {"init_policy_prior_reg", "init_policy_post_reg"}),
-    ("studies/simpl_maze_1task_matched_beta05_free", "studies/simpl_maze_1task_matched_beta05",
-     {"monotone_policy_reg"}),
-    ("studies/simpl_maze_matched_free_fastcoef", "studies/simpl_maze_1task_matched_beta05_free",
-     {"coefficient_learning_rate"}),
-    ("studies/simpl_maze_cpu_beta05_free_fastcoef", "studies/simpl_maze_cpu_beta05_free",
-     {"coefficient_learning_rate"}),
-    ("studies/simpl_maze_cpu_beta05_free", "simpl_maze_cpu",
-     {"init_policy_prior_reg", "init_policy_post_reg", "monotone_policy_reg"})])
+@pytest.mark.parametrize(
+    "name, base, changed",
+    [
+        ("simpl_maze_cpu_reuse8", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration"}),
+        ("simpl_maze_cpu_buf20k", "simpl_maze_cpu", {"enc_buffer_size", "buffer_size"}),
+        ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"}),
+        (
+            "studies/simpl_maze_1task_matched",
+            "simpl_maze_cpu",
+            {"n_prior_batch", "n_post_batch", "reuse_rate", "max_updates_per_iteration", "iterations", "threads"},
+        ),
+        (
+            "studies/simpl_maze_1task_matched_beta05",
+            "studies/simpl_maze_1task_matched",
+            {"init_policy_prior_reg", "init_policy_post_reg"},
+        ),
+        (
+            "studies/simpl_maze_1task_matched_beta05_free",
+            "studies/simpl_maze_1task_matched_beta05",
+            {"monotone_policy_reg"},
+        ),
+        (
+            "studies/simpl_maze_matched_free_fastcoef",
+            "studies/simpl_maze_1task_matched_beta05_free",
+            {"coefficient_learning_rate"},
+        ),
+        (
+            "studies/simpl_maze_cpu_beta05_free_fastcoef",
+            "studies/simpl_maze_cpu_beta05_free",
+            {"coefficient_learning_rate"},
+        ),
+        (
+            "studies/simpl_maze_cpu_beta05_free",
+            "simpl_maze_cpu",
+            {"init_policy_prior_reg", "init_policy_post_reg", "monotone_policy_reg"},
+        ),
+    ],
+)
 def test_experiment_configs_change_only_what_they_state(name, base, changed):
     def load(config):
         return dataclasses.asdict(SimplConfig.from_yaml(resource("config", f"{config}.yaml")))
+
     cfg, base_cfg = load(name), load(base)
     assert {key for key in cfg if cfg[key] != base_cfg[key]} == changed
 
@@ -282,8 +402,23 @@ def baseline_run(meta_bundle, name: str, extra_config: str):
     config = meta.parent / f"{name}_smoke.yaml"
     config.write_text(SMOKE.read_text() + extra_config)
     out = meta.parent / name
-    assert main(["meta", "train", "--config", str(config), "--bundle", str(bundle_dir), "--tasks",
-                 str(meta.parent / "tasks.yaml"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "meta",
+                "train",
+                "--config",
+                str(config),
+                "--bundle",
+                str(bundle_dir),
+                "--tasks",
+                str(meta.parent / "tasks.yaml"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -302,6 +437,7 @@ def test_pearl_acts_with_primitive_actions_and_stays_out_of_bundles(meta_bundle,
     from simpl_core.meta.simpl import load_meta_run
     from simpl_core.rl.nets import StandardNormalPrior
     from simpl_core.runtime.bundle import BundleError
+
     pearl, checkpoint, rows, _ = load_meta_run(pearl_run, meta_bundle[0])
     assert isinstance(pearl.policy.prior, StandardNormalPrior)
     assert pearl.layout.latent_dim == 2  # z is the action
@@ -317,6 +453,7 @@ def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle
     from simpl_core.meta.simpl import load_meta_run
     from simpl_core.rl.nets import TaskEmbedding
     from simpl_core.runtime.bundle import BundleError
+
     mtrl, checkpoint, rows, _ = load_meta_run(mtrl_run, meta_bundle[0])
     assert isinstance(mtrl.encoder, TaskEmbedding) and mtrl.encoder.mean.shape == (2, mtrl.cfg.task_dim)
     assert mtrl.cfg.n_prior_batch == 0 and all(r["encoder_kl_small"] == r["policy_kl_small"] == 0 for r in rows)
@@ -332,14 +469,18 @@ def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle
 
 def test_partial_csv_keeps_every_reported_wave(tmp_path):
     from simpl_core.experiments.results import PartialCsv, read_csv
+
     (tmp_path / "returns.partial.csv").write_text("left over from an earlier run\n")
     partial = PartialCsv(tmp_path / "returns.partial.csv")  # starts empty
     row = {"method": "spirl", "task": "a", "seed": 0}
     partial.append([{**row, "episode": 1, "return": 0.0}, {**row, "task": "b", "episode": 1, "return": 1.0}])
     partial.append([{**row, "episode": 2, "return": 1.0}])  # task b's learner is behind when the run is cut
     rows = read_csv(partial.path)
-    assert [(r["task"], r["episode"], r["return"]) for r in rows] == [("a", "1", "0.0"), ("b", "1", "1.0"),
-                                                                      ("a", "2", "1.0")]
+    assert [(r["task"], r["episode"], r["return"]) for r in rows] == [
+        ("a", "1", "0.0"),
+        ("b", "1", "1.0"),
+        ("a", "2", "1.0"),
+    ]
     episodes, mean, _ = curves(rows)["spirl"]  # the curve covers the episodes every run reached
     assert episodes.tolist() == [1] and mean.tolist() == [0.5]
 
@@ -347,15 +488,32 @@ def test_partial_csv_keeps_every_reported_wave(tmp_path):
 def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp_path, capsys):
     bundle_dir, _ = meta_bundle
     sac = dict(batch_size=8, min_buffer=8)
-    cfg = TargetConfig(episodes=4, exploration_episodes=2, horizon=100, scratch_hidden=16, scratch_layers=1,
-                       simpl_sac=SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, **sac),
-                       spirl_sac=SacConfig(init_alpha=0.05, **sac), sac_sac=SacConfig(init_alpha=0.1, **sac))
+    cfg = TargetConfig(
+        episodes=4,
+        exploration_episodes=2,
+        horizon=100,
+        scratch_hidden=16,
+        scratch_layers=1,
+        simpl_sac=SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, **sac),
+        spirl_sac=SacConfig(init_alpha=0.05, **sac),
+        sac_sac=SacConfig(init_alpha=0.1, **sac),
+    )
     tasks = resolve_tasks("maze-target-10")
     subset = type(tasks)(name="two", domain="maze", tasks=tasks.tasks[:2])
     methods = ["simpl", "spirl", "mtrl", "sac", "pearl", "pearl-ft"]
-    result = sample_efficiency(methods, bundle_dir, subset, cfg, seeds=2, out_dir=tmp_path, workers=2,
-                               progress=False, runs={"pearl": pearl_run, "mtrl": mtrl_run})
+    result = sample_efficiency(
+        methods,
+        bundle_dir,
+        subset,
+        cfg,
+        seeds=2,
+        out_dir=tmp_path,
+        workers=2,
+        progress=False,
+        runs={"pearl": pearl_run, "mtrl": mtrl_run},
+    )
     import csv
+
     rows = list(csv.DictReader(open(result["csv"])))
     assert len(rows) == 6 * 2 * 2 * 4  # methods x tasks x seeds x episodes
     assert [r["method"] for r in rows[::16]] == methods
@@ -364,34 +522,46 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert (tmp_path / "learning_curves.png").stat().st_size > 5_000
     assert not (tmp_path / "returns.partial.csv").exists()  # written while running, replaced by returns.csv
     assert checkpoint_table(rows, "maze") == {m: {} for m in methods}  # 4 episodes: no paper checkpoint reached yet
-    phases = {m: [r["phase"] for r in rows if r["method"] == m and r["task"] == rows[0]["task"] and r["seed"] == "0"]
-              for m in methods}
+    phases = {
+        m: [r["phase"] for r in rows if r["method"] == m and r["task"] == rows[0]["task"] and r["seed"] == "0"]
+        for m in methods
+    }
     assert phases["simpl"] == phases["pearl"] == phases["pearl-ft"] == ["explore", "explore", "learn", "learn"]
     assert phases["mtrl"] == phases["spirl"] == phases["sac"] == ["learn"] * 4
     assert set(result["phases"]["simpl"]) == {"episodes 1-2", "episodes 3-4"}
     # every episode says what learning did: nothing while exploring or for PEARL, gradient steps once learning
-    assert all(r["updates"] == "0" and r["alpha"] == "" for r in rows
-               if r["phase"] == "explore" or r["method"] == "pearl")
+    assert all(
+        r["updates"] == "0" and r["alpha"] == "" for r in rows if r["phase"] == "explore" or r["method"] == "pearl"
+    )
     learned = [r for r in rows if r["method"] in ("simpl", "spirl", "sac") and r["updates"] != "0"]
     assert learned and all(float(r["alpha"]) > 0 and float(r["critic_loss"]) >= 0 for r in learned)
     assert set(result["learning"]) == {"simpl", "spirl", "mtrl", "sac", "pearl-ft"}
-    assert set(result["learning"]["spirl"]) == {"updates/episode", "alpha ep 1", "alpha ep 4", "policy KL",
-                                                 "critic loss", "learners", "diverged"}
-    assert main(["eval", "curves", result["csv"], "--exploration-episodes", "2",
-                 "--png", str(tmp_path / "c.png")]) == 0
+    assert set(result["learning"]["spirl"]) == {
+        "updates/episode",
+        "alpha ep 1",
+        "alpha ep 4",
+        "policy KL",
+        "critic loss",
+        "learners",
+        "diverged",
+    }
+    assert main(["eval", "curves", result["csv"], "--exploration-episodes", "2", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").is_file()
     # runs of other seeds read as one run (seeds split over sessions); an episode in two runs is refused
     from simpl_core.experiments.results import write_csv
-    split = [write_csv([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}" / "returns.csv")
-             for seed in "01"]
+
+    split = [
+        write_csv([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}" / "returns.csv") for seed in "01"
+    ]
     for path in split:
         shutil.copy(tmp_path / "run.json", path.with_name("run.json"))
     assert main(["eval", "curves", *map(str, split), "--png", str(tmp_path / "both.png")]) == 0
     assert (tmp_path / "both.png").is_file()
     # one task's curves, by blocks of episodes: drawn elsewhere than the run's own; an unknown task is refused
     task = rows[0]["task"]
-    assert main(["eval", "curves", result["csv"], "--task", task, "--block", "2",
-                 "--png", str(tmp_path / "one.png")]) == 0
+    assert (
+        main(["eval", "curves", result["csv"], "--task", task, "--block", "2", "--png", str(tmp_path / "one.png")]) == 0
+    )
     assert (tmp_path / "one.png").is_file()
     assert main(["eval", "curves", result["csv"], "--task", task]) == 2
     assert main(["eval", "curves", result["csv"], "--task", "goal(0,0)", "--png", str(tmp_path / "none.png")]) == 2
@@ -399,22 +569,59 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     assert main(["eval", "curves", *map(str, split)]) == 2  # several CSVs need --png
     # the same run twice under two labels: one method from two meta-trainings, side by side, not merged
     capsys.readouterr()
-    assert main(["eval", "curves", result["csv"], result["csv"], "--label", "a", "--label", "b",
-                 "--png", str(tmp_path / "labelled.png")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "curves",
+                result["csv"],
+                result["csv"],
+                "--label",
+                "a",
+                "--label",
+                "b",
+                "--png",
+                str(tmp_path / "labelled.png"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "simpl-a " in printed and "simpl-b " in printed and "spirl-b " in printed
-    assert main(["eval", "curves", result["csv"], result["csv"], "--label", "a", "--label", "b", "--method",
-                 "simpl-a", "--method", "spirl-b", "--png", str(tmp_path / "labelled.png")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "curves",
+                result["csv"],
+                result["csv"],
+                "--label",
+                "a",
+                "--label",
+                "b",
+                "--method",
+                "simpl-a",
+                "--method",
+                "spirl-b",
+                "--png",
+                str(tmp_path / "labelled.png"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "simpl-a " in printed and "spirl-b " in printed and "simpl-b " not in printed
     assert main(["eval", "curves", result["csv"], "--method", "simpl-a", "--png", str(tmp_path / "x.png")]) == 2
     assert main(["eval", "curves", result["csv"], "--label", "a"]) == 2  # would redraw the run's own curves
-    assert main(["eval", "curves", result["csv"], result["csv"], "--label", "a",
-                 "--png", str(tmp_path / "labelled.png")]) == 2  # a label per CSV
+    assert (
+        main(["eval", "curves", result["csv"], result["csv"], "--label", "a", "--png", str(tmp_path / "labelled.png")])
+        == 2
+    )  # a label per CSV
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["runs"] == {"pearl": str(pearl_run), "mtrl": str(mtrl_run)} and info["episodes"] == 4
 
     from simpl_core.runtime.bundle import BundleError, PolicyBundle
+
     bundle_copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, bundle_copy)
     assert main(["eval", "curves", result["csv"], "--exploration-episodes", "2", "--record-in", str(bundle_copy)]) == 0
@@ -424,6 +631,7 @@ def test_target_learning_runs_every_method(meta_bundle, pearl_run, mtrl_run, tmp
     (tmp_path / "run.json").write_text(json.dumps(info))
     with pytest.raises(BundleError, match="did not adapt"):
         from simpl_core.experiments.harness import record_target_learning
+
         record_target_learning(bundle_copy, tmp_path)
 
 
@@ -431,13 +639,23 @@ def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tm
     import yaml
 
     from simpl_core.experiments.harness import reproduce
+
     bundle = tmp_path / "bundle"
     shutil.copytree(meta_bundle[0], bundle)
     sac = SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True, batch_size=8, min_buffer=8)
     cfg = TargetConfig(episodes=21, horizon=40, simpl_sac=sac)  # 20 exploration episodes, 1 of fine-tuning
     tasks = resolve_tasks("maze-target-10")
-    sample_efficiency(["simpl"], bundle, tasks, cfg, seeds=1, out_dir=tmp_path / "recorded", workers=2,
-                      progress=False, command="simpl eval sample-efficiency --methods simpl")
+    sample_efficiency(
+        ["simpl"],
+        bundle,
+        tasks,
+        cfg,
+        seeds=1,
+        out_dir=tmp_path / "recorded",
+        workers=2,
+        progress=False,
+        command="simpl eval sample-efficiency --methods simpl",
+    )
     assert main(["eval", "curves", str(tmp_path / "recorded" / "returns.csv"), "--record-in", str(bundle)]) == 0
     with pytest.raises(ValueError, match="overlap"):
         reproduce(bundle, tmp_path / "again", first_seed=0)
@@ -446,8 +664,10 @@ def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tm
     rows = list(csv.DictReader(open(tmp_path / "again" / "returns.csv")))
     assert {r["seed"] for r in rows} == {"100"} and len(rows) == 10 * 21
     assert report["checkpoints"][20]["measured"] == checkpoint_table(rows, "maze")["simpl"][20]
-    assert report["reproduced"] == (abs(report["checkpoints"][20]["measured"] - report["checkpoints"][20]["recorded"])
-                                    <= report["checkpoints"][20]["tolerance"] + 1e-9)
+    assert report["reproduced"] == (
+        abs(report["checkpoints"][20]["measured"] - report["checkpoints"][20]["recorded"])
+        <= report["checkpoints"][20]["tolerance"] + 1e-9
+    )
 
     manifest_path = bundle / "manifest.yaml"  # a recorded number the bundle cannot back up
     manifest = yaml.safe_load(manifest_path.read_text())
@@ -458,11 +678,14 @@ def test_a_bundle_reproduces_its_recorded_numbers_on_fresh_seeds(meta_bundle, tm
 
 
 def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
-    from simpl_core.runtime.bundle import META_WEIGHTS
     from simpl_core.experiments.harness import meta_models
+    from simpl_core.runtime.bundle import META_WEIGHTS
+
     bundle_dir, meta = meta_bundle
-    saved = {"run": torch.load(meta / "checkpoint.pt", weights_only=False)["simpl"],
-             "bundle": torch.load(bundle_dir / META_WEIGHTS, weights_only=True)["simpl"]}
+    saved = {
+        "run": torch.load(meta / "checkpoint.pt", weights_only=False)["simpl"],
+        "bundle": torch.load(bundle_dir / META_WEIGHTS, weights_only=True)["simpl"],
+    }
     for source, runs in (("run", {"simpl": meta}), ("bundle", None)):
         model = meta_models(["simpl"], bundle_dir, runs)["simpl"]
         for key, value in model.encoder.state_dict().items():
@@ -472,15 +695,28 @@ def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
 def test_task_inference_probe_conditions_the_policy_on_own_other_and_no_task(meta_bundle, mtrl_run, tmp_path):
     bundle_dir, meta = meta_bundle
     tasks = f"{meta.parent / 'tasks.yaml'}:near"
-    probe = ["bench", "task-inference", "--bundle", str(bundle_dir), "--tasks", tasks, "--exploration-episodes", "2",
-             "--episodes", "3", "--seed", "4"]
+    probe = [
+        "bench",
+        "task-inference",
+        "--bundle",
+        str(bundle_dir),
+        "--tasks",
+        tasks,
+        "--exploration-episodes",
+        "2",
+        "--episodes",
+        "3",
+        "--seed",
+        "4",
+    ]
     reports = []
     for name in ("a", "b"):
         assert main([*probe, "--meta-run", str(meta), "--out", str(tmp_path / f"{name}.json")]) == 0
         reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
     report = reports[0]
-    assert {k: v for k, v in report.items() if k != "command_line"} == \
-        {k: v for k, v in reports[1].items() if k != "command_line"}  # seeded: the same numbers twice
+    assert {k: v for k, v in report.items() if k != "command_line"} == {
+        k: v for k, v in reports[1].items() if k != "command_line"
+    }  # seeded: the same numbers twice
     assert report["exploration"]["episodes"] == 2 * 2
     assert all(report["conditions"][c]["episodes"] == 2 * 3 for c in ("inferred", "other task", "prior mean"))
     for row in report["tasks"]:
@@ -509,38 +745,63 @@ def test_unknown_methods_and_a_missing_pearl_run_are_refused(meta_bundle, tmp_pa
 
 
 def test_checkpoints_average_a_centred_window_and_skip_exploration():
-    rows = [{"method": m, "task": t, "seed": 0, "episode": e,
-             "phase": "explore" if m == "simpl" and e <= 20 else "learn",
-             "return": float(e >= 21 if m == "simpl" else e % 2)} for m in ("simpl", "spirl") for t in "ab"
-            for e in range(1, 66)]
+    rows = [
+        {
+            "method": m,
+            "task": t,
+            "seed": 0,
+            "episode": e,
+            "phase": "explore" if m == "simpl" and e <= 20 else "learn",
+            "return": float(e >= 21 if m == "simpl" else e % 2),
+        }
+        for m in ("simpl", "spirl")
+        for t in "ab"
+        for e in range(1, 66)
+    ]
     table = checkpoint_table(rows, "maze")
-    assert table["simpl"] == {20: 1.0, 60: 1.0}   # only episodes 21-22 count at 20; exploration (0.0) is left out
-    assert table["spirl"] == {20: 0.4, 60: 0.4}   # episodes 18-22 and 58-62 of an alternating 0/1 return
+    assert table["simpl"] == {20: 1.0, 60: 1.0}  # only episodes 21-22 count at 20; exploration (0.0) is left out
+    assert table["spirl"] == {20: 0.4, 60: 0.4}  # episodes 18-22 and 58-62 of an alternating 0/1 return
 
 
 def test_checkpoint_errors_are_standard_errors_over_task_seed_runs():
-    rows = [{"method": "spirl", "task": task, "seed": 0, "episode": e, "return": float(task == "a")}
-            for task in "abcd" for e in range(16, 25)]
+    rows = [
+        {"method": "spirl", "task": task, "seed": 0, "episode": e, "return": float(task == "a")}
+        for task in "abcd"
+        for e in range(16, 25)
+    ]
     assert checkpoint_errors(rows, "maze") == {"spirl": {20: 0.25}}  # runs 1, 0, 0, 0: std 0.5 / sqrt(4)
     assert checkpoint_errors(rows[:9], "maze") == {"spirl": {20: 0.0}}  # one run: no spread to estimate
 
 
 def test_block_table_averages_each_block_of_episodes_over_tasks():
-    rows = [{"method": "spirl", "task": task, "seed": "0", "episode": str(e),
-             "return": str(float(e > 2 and task == "a"))}
-            for task in "ab" for e in range(1, 6)]
+    rows = [
+        {"method": "spirl", "task": task, "seed": "0", "episode": str(e), "return": str(float(e > 2 and task == "a"))}
+        for task in "ab"
+        for e in range(1, 6)
+    ]
     assert block_table(rows, 2) == {"spirl": {"1-2": 0.0, "3-4": 0.5, "5-5": 0.5}}
 
 
 def test_learning_table_counts_diverged_learners_and_reports_medians():
     def row(task, episode, critic_loss):
-        return {"method": "simpl", "task": task, "seed": "0", "episode": str(episode), "updates": "200",
-                "alpha": "0.002", "policy_kl": "0.5" if critic_loss < 1 else "1e9", "critic_loss": str(critic_loss)}
+        return {
+            "method": "simpl",
+            "task": task,
+            "seed": "0",
+            "episode": str(episode),
+            "updates": "200",
+            "alpha": "0.002",
+            "policy_kl": "0.5" if critic_loss < 1 else "1e9",
+            "critic_loss": str(critic_loss),
+        }
 
-    rows = [row(task, e, 0.01) for task in "abc" for e in (21, 22)] + [row("d", 21, 0.02), row("d", 22, 3e14),
-                                                                        row("e", 21, float("nan"))]
+    rows = [row(task, e, 0.01) for task in "abc" for e in (21, 22)] + [
+        row("d", 21, 0.02),
+        row("d", 22, 3e14),
+        row("e", 21, float("nan")),
+    ]
     table = learning_table(rows)["simpl"]
-    assert (table["learners"], table["diverged"]) == (5, 2)    # d blew up at episode 22, e's loss is not finite
+    assert (table["learners"], table["diverged"]) == (5, 2)  # d blew up at episode 22, e's loss is not finite
     assert table["policy KL"] == 0.5 and table["critic loss"] == 0.01  # the blown-up values do not drag the median
 
 
@@ -550,11 +811,13 @@ def spelled_now(command: str) -> list[str]:
     import shlex
 
     from simpl_core.cli.grammar import new_spellings
+
     return new_spellings(shlex.split(command)[1:])[-1]
 
 
 def test_shipped_maze_bundle_is_meta_trained():
     from simpl_core.export.meta import load_bundle_meta
+
     simpl, bundle = load_bundle_meta(resource("models", "maze"))
     meta = bundle.manifest["provenance"]["meta"]
     assert meta["tasks"] == "maze-train-40" and meta["metrics"]["iterations"] >= 100
@@ -573,6 +836,7 @@ def test_shipped_bundle_records_the_committed_target_results():
 
     from simpl_core.experiments.results import read_csv
     from simpl_core.runtime.bundle import PolicyBundle
+
     bundle = PolicyBundle.load(resource("models", "maze"))
     recorded = bundle.manifest["provenance"]["meta"]["target_learning"]
     results = Path(__file__).parents[2] / "docs" / "results" / "maze_sample_efficiency"
@@ -588,6 +852,7 @@ def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path
     import shutil
 
     from simpl_core.runtime.bundle import BundleError
+
     bundle_dir, meta = meta_bundle
     other_run = tmp_path / "meta"
     shutil.copytree(meta, other_run)
@@ -596,4 +861,5 @@ def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path
     (other_run / "run.json").write_text(json.dumps(info))
     with pytest.raises(BundleError, match="other skills"):
         from simpl_core.export.meta import export_meta
+
         export_meta(other_run, bundle_dir, "simpl meta export")

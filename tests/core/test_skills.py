@@ -51,7 +51,7 @@ def test_losses_follow_spirl():
     (0.5 * ((z - p_mean) / p_log_std.exp()) ** 2 + p_log_std).sum().backward()
     assert all(p.grad is None for p in [*model.encoder.parameters(), *model.decoder.parameters()])
     hidden = model.cfg.hidden_dim
-    assert torch.all(model.encoder.lstm.bias_ih_l0[hidden:2 * hidden] == 1.0)  # forget-gate bias +1
+    assert torch.all(model.encoder.lstm.bias_ih_l0[hidden : 2 * hidden] == 1.0)  # forget-gate bias +1
     assert set(parts) == {"loss", "reconstruction", "kl", "prior_nll"}
     assert parts["loss"] == pytest.approx(parts["reconstruction"] + 0.01 * parts["kl"] + parts["prior_nll"], rel=1e-5)
 
@@ -180,8 +180,23 @@ def test_bad_inference_inputs_are_refused(bundle_dir):
 
 
 def test_eval_prior_reports_and_draws(bundle_dir, tmp_path, capsys):
-    assert main(["skills", "eval-prior", "--bundle", str(bundle_dir), "--episodes", "4", "--steps", "50",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "skills",
+                "eval-prior",
+                "--bundle",
+                str(bundle_dir),
+                "--episodes",
+                "4",
+                "--steps",
+                "50",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "prior_report.json").read_text())
     assert report["episodes"] == 4 and 0 < report["coverage_all_episodes"] <= 1
     assert set(report["goal_sets"]) >= {"maze-train-40", "maze-target-10"}

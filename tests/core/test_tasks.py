@@ -9,8 +9,15 @@ from simpl_core.tasks import TaskError, builtin_task_sets, resolve_tasks
 
 def test_shipped_maze_sets_have_spec_sizes():
     sizes = {name: len(s) for name, s in builtin_task_sets().items() if s.domain == "maze"}
-    assert sizes == {"maze-train-40": 40, "maze-train-20": 20, "maze-train-10": 10, "maze-target-10": 10,
-                     "maze-narrow-train": 10, "maze-narrow-top": 10, "maze-narrow-bottom": 10}
+    assert sizes == {
+        "maze-train-40": 40,
+        "maze-train-20": 20,
+        "maze-train-10": 10,
+        "maze-target-10": 10,
+        "maze-narrow-train": 10,
+        "maze-narrow-top": 10,
+        "maze-narrow-bottom": 10,
+    }
     assert resolve_tasks("maze-target-10").tasks[0].goal == (12, 7)
     assert resolve_tasks("maze-train-10").tasks == resolve_tasks("maze-train-20").tasks[:10]
     targets = {t.goal for t in resolve_tasks("maze-target-10").tasks}
@@ -33,14 +40,17 @@ def test_user_file(tmp_path):
         resolve_tasks(str(path))
 
 
-@pytest.mark.parametrize("content, message", [
-    ("domain: maze\ntask_sets:\n  s: [[0, 0]]\n", "wall"),
-    ("domain: maze\ntask_sets:\n  s: [[1, 2, 3]]\n", "two integers"),
-    ("domain: maze\ntask_sets:\n  s: []\n", "non-empty"),
-    ("domain: pinball\ntask_sets:\n  s: [[1, 1]]\n", "unknown domain"),
-    ("task_sets: [1, 2]\n", "needs 'domain"),
-    ("domain: maze\ntask_sets: {s: [[1, 1]\n", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("domain: maze\ntask_sets:\n  s: [[0, 0]]\n", "wall"),
+        ("domain: maze\ntask_sets:\n  s: [[1, 2, 3]]\n", "two integers"),
+        ("domain: maze\ntask_sets:\n  s: []\n", "non-empty"),
+        ("domain: pinball\ntask_sets:\n  s: [[1, 1]]\n", "unknown domain"),
+        ("task_sets: [1, 2]\n", "needs 'domain"),
+        ("domain: maze\ntask_sets: {s: [[1, 1]\n", "cannot read"),
+    ],
+)
 def test_malformed_files_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
@@ -70,26 +80,34 @@ def test_simpl_help_shows_the_groups(capsys):
         assert f"\n    {group} " in out
 
 
-@pytest.mark.parametrize("old, new", [
-    ("train-skills --config C --dataset D --out R", [["skills", "train", "--config", "C", "--dataset", "D",
-                                                       "--out", "R"]]),
-    ("eval-prior --bundle B", [["skills", "eval-prior", "--bundle", "B"]]),
-    ("eval-skills --skills R --dataset D", [["skills", "eval-skills", "--skills", "R", "--dataset", "D"]]),
-    ("meta-train --config C", [["meta", "train", "--config", "C"]]),
-    ("meta-report R", [["meta", "report", "R"]]),
-    ("adapt --bundle B", [["eval", "sample-efficiency", "--methods", "simpl", "--bundle", "B"]]),
-    ("bench curves a.csv", [["eval", "curves", "a.csv"]]),
-    ("bench task-inference", [["eval", "task-inference"]]),
-    ("bench reproduce", [["eval", "reproduce"]]),
-    ("bench sample-efficiency --seeds 1", [["eval", "sample-efficiency", "--seeds", "1"]]),
-    ("export --skills S --out B", [["skills", "export", "S", "--out", "B"]]),
-    ("export --meta M --out B", [["meta", "export", "M", "--out", "B"]]),
-    ("export --skills S --meta M --out B", [["skills", "export", "S", "--out", "B"],
-                                            ["meta", "export", "M", "--out", "B"]]),
-    ("bench env --domain maze", [["bench", "env", "--domain", "maze"]]),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            "train-skills --config C --dataset D --out R",
+            [["skills", "train", "--config", "C", "--dataset", "D", "--out", "R"]],
+        ),
+        ("eval-prior --bundle B", [["skills", "eval-prior", "--bundle", "B"]]),
+        ("eval-skills --skills R --dataset D", [["skills", "eval-skills", "--skills", "R", "--dataset", "D"]]),
+        ("meta-train --config C", [["meta", "train", "--config", "C"]]),
+        ("meta-report R", [["meta", "report", "R"]]),
+        ("adapt --bundle B", [["eval", "sample-efficiency", "--methods", "simpl", "--bundle", "B"]]),
+        ("bench curves a.csv", [["eval", "curves", "a.csv"]]),
+        ("bench task-inference", [["eval", "task-inference"]]),
+        ("bench reproduce", [["eval", "reproduce"]]),
+        ("bench sample-efficiency --seeds 1", [["eval", "sample-efficiency", "--seeds", "1"]]),
+        ("export --skills S --out B", [["skills", "export", "S", "--out", "B"]]),
+        ("export --meta M --out B", [["meta", "export", "M", "--out", "B"]]),
+        (
+            "export --skills S --meta M --out B",
+            [["skills", "export", "S", "--out", "B"], ["meta", "export", "M", "--out", "B"]],
+        ),
+        ("bench env --domain maze", [["bench", "env", "--domain", "maze"]]),
+    ],
+)
 def test_every_old_spelling_names_its_new_one(old, new):
     from simpl_core.cli.grammar import new_spellings
+
     assert new_spellings(old.split()) == new
 
 

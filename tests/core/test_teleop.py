@@ -15,8 +15,9 @@ gymnasium.register_envs(gymnasium_robotics)
 
 
 def make_kitchen(tasks: list[str], max_steps: int = 300):
-    env = gymnasium.make("FrankaKitchen-v1", tasks_to_complete=tasks, max_episode_steps=max_steps,
-                         disable_env_checker=True)
+    env = gymnasium.make(
+        "FrankaKitchen-v1", tasks_to_complete=tasks, max_episode_steps=max_steps, disable_env_checker=True
+    )
     env.reset(seed=0)
     return env, env.unwrapped.model, env.unwrapped.data
 
@@ -50,19 +51,23 @@ def run_script(subtasks: list[str], seed: int, max_steps: int) -> tuple[list[str
     return completed, steps
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(linear=np.zeros(2), angular=np.zeros(3)), "linear must have shape"),
-    (dict(linear=np.zeros(3), angular=[0.0, np.nan, 0.0]), "angular must be finite"),
-    (dict(linear=np.zeros(3), angular=np.zeros(3), gripper=1.5), "gripper must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(linear=np.zeros(2), angular=np.zeros(3)), "linear must have shape"),
+        (dict(linear=np.zeros(3), angular=[0.0, np.nan, 0.0]), "angular must be finite"),
+        (dict(linear=np.zeros(3), angular=np.zeros(3), gripper=1.5), "gripper must be"),
+    ],
+)
 def test_twist_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Twist(**kwargs)
 
 
 def test_controller_names_what_the_model_lacks():
-    model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><body><joint/><geom size='0.1'/></body></worldbody>"
-                                           "</mujoco>")
+    model = mujoco.MjModel.from_xml_string(
+        "<mujoco><worldbody><body><joint/><geom size='0.1'/></body></worldbody></mujoco>"
+    )
     with pytest.raises(ValueError, match="no joint named 'robot:panda0_joint1'"):
         CartesianController(model, mujoco.MjData(model))
 
@@ -118,8 +123,9 @@ def test_script_chains_two_subtasks():
 def test_a_stalled_subtask_is_given_up_rather_than_hanging(kitchen):
     env, model, data, controller = kitchen
     env.reset(seed=0)
-    teleop = ScriptedTeleoperator(model, data, ["hinge cabinet"], np.random.default_rng(0), TeleopNoise(),
-                                  TeleopConfig(max_subtask_steps=10))
+    teleop = ScriptedTeleoperator(
+        model, data, ["hinge cabinet"], np.random.default_rng(0), TeleopNoise(), TeleopConfig(max_subtask_steps=10)
+    )
     steps = 0
     while not teleop.done and steps < 100:
         env.step(controller.action(teleop.twist()))
@@ -131,8 +137,12 @@ def test_a_stalled_subtask_is_given_up_rather_than_hanging(kitchen):
 def test_noise_free_script_does_not_depend_on_the_generator(kitchen):
     env, model, data, _ = kitchen
     env.reset(seed=0)
-    twists = [ScriptedTeleoperator(model, data, ["slide cabinet"], np.random.default_rng(seed),
-                                   TeleopNoise(scale=0.0)).twist() for seed in (0, 1)]
+    twists = [
+        ScriptedTeleoperator(
+            model, data, ["slide cabinet"], np.random.default_rng(seed), TeleopNoise(scale=0.0)
+        ).twist()
+        for seed in (0, 1)
+    ]
     np.testing.assert_array_equal(twists[0].linear, twists[1].linear)
     np.testing.assert_array_equal(twists[0].angular, twists[1].angular)
 
@@ -154,8 +164,9 @@ def test_the_corrective_label_is_the_operators_clean_command_at_the_state_reache
     recipe, rng = RECIPES["v1"], np.random.default_rng(3)
     env = KitchenEnv()
     env.reset(seed=3, options={"state": perturbed_start(env, rng, recipe.start_noise)})
-    operator = ScriptedTeleoperator(env.model, env.data, ["microwave"], rng, recipe.noise,
-                                    TeleopConfig(watch_fingers=True))
+    operator = ScriptedTeleoperator(
+        env.model, env.data, ["microwave"], rng, recipe.noise, TeleopConfig(watch_fingers=True)
+    )
     controller = CartesianController(env.model, env.data)
     differing = 0
     for _ in range(40):
@@ -182,8 +193,12 @@ def test_observable_targets_ignore_the_scene_when_the_phase_began(kitchen):
     data.qpos[model.jnt_qposadr[model.joint("microwave").id]] = -0.3
     mujoco.mj_forward(model, data)
     elsewhere = Scene(model, data).snapshot()
-    phases = [phase for name in SUBTASKS for phase in SCRIPTS[name]() + release_and_back_off(name)
-              if phase.observable_target is not None]
+    phases = [
+        phase
+        for name in SUBTASKS
+        for phase in SCRIPTS[name]() + release_and_back_off(name)
+        if phase.observable_target is not None
+    ]
     assert {phase.name for phase in phases} == {"pull", "lift", "carry", "set down", "release"}
     moved = 0
     for phase in phases:

@@ -1,4 +1,5 @@
 """Fixtures of the ROS tests."""
+
 import threading
 
 import pytest

@@ -24,18 +24,25 @@ from test_ros_graph import collect, wait_for
 
 from simpl_core.data.minari_io import Episode, load_dataset, write_dataset
 from simpl_core.envs.kitchen.env import action_space, observation_space
-from simpl_ros.teleop.demo_recorder_node import ALGORITHM_NAME
-from simpl_ros.executables import NODES
-from simpl_ros.tools.launcher import NodeCommand, Stack
 from simpl_ros.common.messages import STEP_TOPIC, read_step, step_layout
+from simpl_ros.executables import NODES
+from simpl_ros.teleop.demo_recorder_node import ALGORITHM_NAME
+from simpl_ros.tools.launcher import NodeCommand, Stack
 
 COMMANDS = "arm_controller/commands"
 HORIZON = 120  # sim steps per episode: 1.9 s at rtf 5
 LAYOUT = step_layout(59, 9)
 # one joint-velocity command per episode, inside the action bounds: each saved action says where it came from
-HOLD = {name: np.linspace(-0.5, 0.5, 9) * sign + offset
-        for name, sign, offset in (("first", 1, 0.0), ("discarded", -1, 0.0), ("second", 1, 0.2),
-                                   ("by_itself", -1, 0.3), ("resumed", 1, -0.3))}
+HOLD = {
+    name: np.linspace(-0.5, 0.5, 9) * sign + offset
+    for name, sign, offset in (
+        ("first", 1, 0.0),
+        ("discarded", -1, 0.0),
+        ("second", 1, 0.2),
+        ("by_itself", -1, 0.3),
+        ("resumed", 1, -0.3),
+    )
+}
 
 
 def node(name: str, executable: str, *params: str) -> NodeCommand:
@@ -86,8 +93,9 @@ class Recorder:
     """The recorder's services and ~/status, as a teleop UI uses them."""
 
     def __init__(self, probe_node):
-        self.clients = {name: probe_node.create_client(Trigger, f"/demo_recorder/{name}")
-                        for name in ("start", "stop", "discard")}
+        self.clients = {
+            name: probe_node.create_client(Trigger, f"/demo_recorder/{name}") for name in ("start", "stop", "discard")
+        }
         self.statuses = collect(probe_node, "/demo_recorder/status", String, qos=100)
 
     def status(self) -> dict:
@@ -130,7 +138,7 @@ def saved_length(message: str, index: int) -> int:
 def assert_recorded(episode: Episode, steps: list, command: np.ndarray) -> None:
     """The episode is the sim's steps 0..T: their observations, and the actions applied to reach steps 1..T, which are
     the teleop's command (or zero: the sim holds zero after a reset until a command comes)."""
-    sent = steps[:len(episode.observations)]
+    sent = steps[: len(episode.observations)]
     assert [s.step for s in sent] == list(range(len(episode.observations)))
     np.testing.assert_array_equal(episode.observations, np.stack([s.observation for s in sent]))
     np.testing.assert_array_equal(episode.actions, np.stack([s.action for s in sent[1:]]))
@@ -143,12 +151,26 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
     dataset, bag = tmp_path / "kitchen-teleop-v0", tmp_path / "bag"
     messages = collect(probe, STEP_TOPIC, qos=1000)
     recorder, teleop = Recorder(probe), Teleop(probe)
-    sim = node("sim", "sim", "domain:=kitchen", "rtf:=5", "auto_reset:=false", f"horizon:={HORIZON}",
-               "controller:=arm_controller")
+    sim = node(
+        "sim",
+        "sim",
+        "domain:=kitchen",
+        "rtf:=5",
+        "auto_reset:=false",
+        f"horizon:={HORIZON}",
+        "controller:=arm_controller",
+    )
     stack, lines = launch(sim, recorder_node(dataset, f"bag:={bag}"))
     try:
-        wait_for(lambda: recorder.ready() and teleop.publisher.get_subscription_count() >= 2  # sim and bag
-                 and probe.count_publishers("/" + STEP_TOPIC), 30, f"the sim and the recorder; log: {lines[-10:]}")
+        wait_for(
+            lambda: (
+                recorder.ready()
+                and teleop.publisher.get_subscription_count() >= 2  # sim and bag
+                and probe.count_publishers("/" + STEP_TOPIC)
+            ),
+            30,
+            f"the sim and the recorder; log: {lines[-10:]}",
+        )
         assert "not recording" in recorder.call("stop").message
         assert "nothing to discard" in recorder.call("discard").message
 
@@ -168,13 +190,21 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
         wait_for(lambda: gap.get_subscription_count() >= 2, 10, "the recorder to hear the probe's step messages")
         dropped = recorder.start_episode()  # a step message out of order: the episode is dropped, not corrupted
         wait_for_step(messages, dropped, 3)
-        out_of_order = LAYOUT.pack(episode=dropped, step=10_000, reward=0, terminated=0, truncated=0,
-                                   action=np.zeros(9), observation=np.zeros(59))
+        out_of_order = LAYOUT.pack(
+            episode=dropped,
+            step=10_000,
+            reward=0,
+            terminated=0,
+            truncated=0,
+            action=np.zeros(9),
+            observation=np.zeros(59),
+        )
 
         def dropped_for_it() -> bool:  # sent again until heard: discovery is one-sided for a moment
             gap.publish(out_of_order)
             time.sleep(0.1)
             return "dropped" in recorder.status()["last_event"]
+
         wait_for(dropped_for_it, 10, "the episode to be dropped")
         probe.destroy_publisher(gap)  # the recorder waits for the sim's step publisher, not ours
         refused = recorder.call("stop")
@@ -214,8 +244,11 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
     recorded = load_dataset(dataset)
     assert [e.length for e in recorded.episodes[:2]] == [first_length, second_length]
     assert [e.length for e in recorded.episodes[2:]] == [HORIZON, 15]
-    for episode, sim_episode, command in zip(recorded.episodes, (first, second, by_itself, resumed),
-                                             (HOLD["first"], HOLD["second"], HOLD["by_itself"], HOLD["resumed"])):
+    for episode, sim_episode, command in zip(
+        recorded.episodes,
+        (first, second, by_itself, resumed),
+        (HOLD["first"], HOLD["second"], HOLD["by_itself"], HOLD["resumed"]),
+    ):
         assert_recorded(episode, sim_steps(messages, sim_episode), command)
         assert not episode.rewards.any()
     discarded_command = HOLD["discarded"].astype(np.float32)
@@ -231,8 +264,10 @@ def test_recorder_saves_discards_continues_and_bags(probe, tmp_path, monkeypatch
         topics = {c.topic: c for c in reader.connections}
         assert {"/simpl/step", "/joint_states", "/arm_controller/commands"} <= set(topics)
         bagged_steps = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages([topics["/simpl/step"]])]
-        commands = {tuple(reader.deserialize(raw, c.msgtype).data)
-                    for c, _, raw in reader.messages([topics["/arm_controller/commands"]])}
+        commands = {
+            tuple(reader.deserialize(raw, c.msgtype).data)
+            for c, _, raw in reader.messages([topics["/arm_controller/commands"]])
+        }
     bagged = next(m for m in bagged_steps if m.layout.dim[0].label == LAYOUT.label and m.data[0] == first)
     sent = next(m for m in messages if list(m.data[:2]) == [first, bagged.data[1]])  # the same step, as published
     np.testing.assert_array_equal(bagged.data, sent.data)
@@ -248,9 +283,11 @@ def kitchen_dataset(tmp_path) -> Path:
 
 def test_recorder_refuses_bad_start_ups_with_one_line(tmp_path, kitchen_dataset):
     (tmp_path / "old_bag").mkdir()
-    cases = {"bad_name": ((tmp_path / "teleop",), "the name must end in a version, -vN"),
-             "other_spaces": ((kitchen_dataset, "domain:=maze"), "not the maze domain's"),
-             "bag_exists": ((kitchen_dataset, f"bag:={tmp_path / 'old_bag'}"), "exists already")}
+    cases = {
+        "bad_name": ((tmp_path / "teleop",), "the name must end in a version, -vN"),
+        "other_spaces": ((kitchen_dataset, "domain:=maze"), "not the maze domain's"),
+        "bag_exists": ((kitchen_dataset, f"bag:={tmp_path / 'old_bag'}"), "exists already"),
+    }
     runs = {name: launch(recorder_node(*arguments, name=name)) for name, (arguments, _) in cases.items()}
     try:
         for name, (stack, lines) in runs.items():

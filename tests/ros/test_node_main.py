@@ -1,5 +1,6 @@
 """node_main.run: a node that cannot start says why in one line and exits 2; a bug in a callback once the node
 spins is not dressed up as a start-up error (it propagates with its traceback) and still shuts rclpy down."""
+
 import pytest
 import rclpy
 from rclpy.node import Node

@@ -9,8 +9,18 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ROS_MODULES = ("rclpy", "std_msgs", "std_srvs", "sensor_msgs", "geometry_msgs", "trajectory_msgs", "launch",
-               "launch_ros", "rosbags", "builtin_interfaces")
+ROS_MODULES = (
+    "rclpy",
+    "std_msgs",
+    "std_srvs",
+    "sensor_msgs",
+    "geometry_msgs",
+    "trajectory_msgs",
+    "launch",
+    "launch_ros",
+    "rosbags",
+    "builtin_interfaces",
+)
 
 
 def imported_modules(folder: Path) -> dict[Path, set[str]]:
@@ -46,8 +56,23 @@ def test_pip_install_puts_shared_files_under_share(tmp_path):
     """A non-editable install lays out share/simpl_ros like colcon does, and the code finds its files there."""
     prefix = tmp_path / "prefix"
     # --ignore-installed: without it pip would uninstall the venv's own (editable) simpl_ros first.
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--ignore-installed", "--prefix", str(prefix), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--ignore-installed",
+            "--prefix",
+            str(prefix),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     share = prefix / "share" / "simpl_ros"
     assert (share / "package.xml").is_file()
     assert (share / "config" / "tasks" / "maze.yaml").is_file()
@@ -56,10 +81,13 @@ def test_pip_install_puts_shared_files_under_share(tmp_path):
     assert (prefix / "bin" / "simpl").is_file()
     site = next(prefix.glob("lib/python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": str(prefix)}
-    probe = ("import simpl_core.paths as p, simpl_core.tasks as t; "
-             "print(p.share_dir()); print(len(t.resolve_tasks('maze-train-40')))")
-    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, check=True,
-                         capture_output=True, text=True).stdout.split()
+    probe = (
+        "import simpl_core.paths as p, simpl_core.tasks as t; "
+        "print(p.share_dir()); print(len(t.resolve_tasks('maze-train-40')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=tmp_path, check=True, capture_output=True, text=True
+    ).stdout.split()
     assert out == [str(share), "40"]
 
 
@@ -69,8 +97,9 @@ def test_cli_help_explains_every_command():
 
     from simpl_core.cli import build_parser
 
-    result = subprocess.run([sys.executable, "-m", "simpl_core.cli", "--help"], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "simpl_core.cli", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0 and "usage: simpl" in result.stdout, result.stderr
 
     def parsers(parser: argparse.ArgumentParser):
@@ -79,10 +108,12 @@ def test_cli_help_explains_every_command():
             if isinstance(action, argparse._SubParsersAction):
                 for child in action.choices.values():
                     yield from parsers(child)
+
     helps = {parser.prog: parser.format_help() for parser in parsers(build_parser())}
     assert {"simpl skills train", "simpl meta export", "simpl eval curves", "simpl bench env"} <= set(helps)
-    assert all(len(text) > 200 and prog in text for prog, text in helps.items()), \
-        [prog for prog, text in helps.items() if len(text) <= 200]
+    assert all(len(text) > 200 and prog in text for prog, text in helps.items()), [
+        prog for prog, text in helps.items() if len(text) <= 200
+    ]
 
 
 ROS_PING = """
@@ -131,18 +162,44 @@ def test_colcon_build_installs_the_ament_package(tmp_path):
     """What a ROS install does with the package: launch files, config and models under share/simpl_ros, the node
     executables under lib/simpl_ros (where `ros2 run` and launch_ros look), and the ament index entry."""
     source = tmp_path / "src" / "simpl_ros"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", "runs", "datasets", ".git", "__pycache__",
-                                                                 "*.egg-info", "build", "install", "log"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", "runs", "datasets", ".git", "__pycache__", "*.egg-info", "build", "install", "log"
+        ),
+    )
     colcon = Path(sys.executable).parent / "colcon"
-    subprocess.run([str(colcon), "--log-base", str(tmp_path / "log"), "build", "--base-paths", str(tmp_path / "src"),
-                    "--build-base", str(tmp_path / "build"), "--install-base", str(tmp_path / "install")],
-                   cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(colcon),
+            "--log-base",
+            str(tmp_path / "log"),
+            "build",
+            "--base-paths",
+            str(tmp_path / "src"),
+            "--build-base",
+            str(tmp_path / "build"),
+            "--install-base",
+            str(tmp_path / "install"),
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     prefix = tmp_path / "install" / "simpl_ros"
     share = prefix / "share" / "simpl_ros"
     assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / "simpl_ros").is_file()
-    for path in ("launch/maze_sim.launch.py", "config/launch/maze_sim.yaml", "config/maze_sim.params.yaml",
-                 "models/maze/manifest.yaml", "sim/maze/maze20_seed0.txt", "package.xml"):
+    for path in (
+        "launch/maze_sim.launch.py",
+        "config/launch/maze_sim.yaml",
+        "config/maze_sim.params.yaml",
+        "models/maze/manifest.yaml",
+        "sim/maze/maze20_seed0.txt",
+        "package.xml",
+    ):
         assert (share / path).is_file(), path
     from simpl_ros.executables import NODES
+
     for executable in NODES:
         assert os.access(prefix / "lib" / "simpl_ros" / executable, os.X_OK), executable

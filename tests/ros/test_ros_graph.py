@@ -23,12 +23,31 @@ from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
 from simpl_ros.cli import main as simpl_ros_main
 from simpl_ros.common.episodes import EpisodeRecorder
+from simpl_ros.common.messages import (
+    EMBEDDING_TOPIC,
+    EPISODE_TOPIC,
+    EXPLOIT,
+    LATCHED,
+    RECORDS,
+    SKILL_TOPIC,
+    STEP_TOPIC,
+    TRANSITIONS_TOPIC,
+    Step,
+    embedding_layout,
+    read_rows,
+    skill_layout,
+    step_layout,
+)
 from simpl_ros.executables import NODES
-from simpl_ros.tools.launcher import (TIMED_OUT, LaunchError, NodeCommand, Stack, load_graph, node_commands,
-                                      parse_arguments)
-from simpl_ros.common.messages import (EMBEDDING_TOPIC, EPISODE_TOPIC, EXPLOIT, LATCHED, RECORDS, SKILL_TOPIC,
-                                       STEP_TOPIC, TRANSITIONS_TOPIC, Step, embedding_layout, read_rows, skill_layout,
-                                       step_layout)
+from simpl_ros.tools.launcher import (
+    TIMED_OUT,
+    LaunchError,
+    NodeCommand,
+    Stack,
+    load_graph,
+    node_commands,
+    parse_arguments,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = "ball_controller/commands"
@@ -50,8 +69,9 @@ def wait_for(condition, timeout_s: float, what, log: list[str] | None = None) ->
         time.sleep(0.05)
 
 
-def graph_stack(arguments: list[str], only: tuple[str, ...] | None = None, start: bool = True,
-                graph_name: str = "maze_sim"):
+def graph_stack(
+    arguments: list[str], only: tuple[str, ...] | None = None, start: bool = True, graph_name: str = "maze_sim"
+):
     graph = load_graph(graph_name)
     commands = [c for c in node_commands(graph, parse_arguments(graph, arguments)) if only is None or c.name in only]
     lines: list[str] = []
@@ -79,11 +99,14 @@ class Recorded:
 
 
 def fake_launch_modules(monkeypatch) -> None:
-    names = {"launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "Shutdown"],
-             "launch.conditions": ["IfCondition"],
-             "launch.substitutions": ["EqualsSubstitution", "LaunchConfiguration", "NotSubstitution",
-                                      "TextSubstitution"],
-             "launch_ros": [], "launch_ros.actions": ["Node"]}
+    names = {
+        "launch": ["LaunchDescription"],
+        "launch.actions": ["DeclareLaunchArgument", "Shutdown"],
+        "launch.conditions": ["IfCondition"],
+        "launch.substitutions": ["EqualsSubstitution", "LaunchConfiguration", "NotSubstitution", "TextSubstitution"],
+        "launch_ros": [],
+        "launch_ros.actions": ["Node"],
+    }
     for module, classes in names.items():
         fake = types.ModuleType(module)
         for cls in classes:
@@ -93,6 +116,7 @@ def fake_launch_modules(monkeypatch) -> None:
 
 def evaluate(value, arguments: dict) -> str:
     """What launch would make of a list of (stand-in) substitutions."""
+
     def one(s) -> str:
         kind = type(s).__name__
         if kind == "NotSubstitution":
@@ -100,6 +124,7 @@ def evaluate(value, arguments: dict) -> str:
         if kind == "EqualsSubstitution":
             return str(evaluate([s.args[0]], arguments) == s.args[1]).lower()
         return arguments[s.args[0]] if kind == "LaunchConfiguration" else s.kwargs["text"]
+
     return "".join(one(s) for s in value)
 
 
@@ -117,24 +142,34 @@ def both_ways(actions: list, graph, argv: list[str]) -> tuple[dict, dict]:
         if condition is not None and evaluate(condition.args[0], arguments) != "true":
             continue
         params_file, overrides = node.kwargs["parameters"]
-        launched[node.kwargs["name"]] = (node.kwargs["executable"], params_file,
-                                         {k: evaluate(v, arguments) for k, v in overrides.items()},
-                                         node.kwargs["on_exit"] is not None)
+        launched[node.kwargs["name"]] = (
+            node.kwargs["executable"],
+            params_file,
+            {k: evaluate(v, arguments) for k, v in overrides.items()},
+            node.kwargs["on_exit"] is not None,
+        )
     run = {}
     for command in node_commands(graph, arguments):
         argv = command.argv
         params = dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
         executable = next(name for name, module in NODES.items() if module == argv[2])
         run[argv[argv.index("-r") + 1].removeprefix("__node:=")] = (
-            executable, argv[argv.index("--params-file") + 1], params, command.shutdown_on_exit)
+            executable,
+            argv[argv.index("--params-file") + 1],
+            params,
+            command.shutdown_on_exit,
+        )
     return launched, run
 
 
 @pytest.mark.parametrize("name", ["maze_sim", "kitchen_sim", "record_demos"])
 def test_launch_file_declares_the_graphs_arguments(monkeypatch, name):
     fake_launch_modules(monkeypatch)
-    declared = {a.args[0]: a.kwargs["default_value"] for a in launch_file_graph(name)
-                if type(a).__name__ == "DeclareLaunchArgument"}
+    declared = {
+        a.args[0]: a.kwargs["default_value"]
+        for a in launch_file_graph(name)
+        if type(a).__name__ == "DeclareLaunchArgument"
+    }
     assert declared == {arg: str(spec["default"]) for arg, spec in load_graph(name).arguments.items()}
 
 
@@ -236,10 +271,10 @@ def test_maze_graph_runs_episodes_and_encodes_e_star(probe):
         if episode not in summaries:
             continue
         summary = summaries[episode]
-        assert len(rows) == -(-summary["steps"] // 10)     # one per skill, the last one maybe shorter
-        assert rows[:, 14].sum() == summary["return"]      # the reward column sums to the episode's return
-        assert rows[-1, 15] == summary["success"]          # done only on success (time limits are not done)
-        assert np.allclose(rows[1:, :4], rows[:-1, -4:])   # each s' is the next transition's s
+        assert len(rows) == -(-summary["steps"] // 10)  # one per skill, the last one maybe shorter
+        assert rows[:, 14].sum() == summary["return"]  # the reward column sums to the episode's return
+        assert rows[-1, 15] == summary["success"]  # done only on success (time limits are not done)
+        assert np.allclose(rows[1:, :4], rows[:-1, -4:])  # each s' is the next transition's s
     actions = np.array([m.data for m in commands])
     assert actions.shape[1] == 2 and np.abs(actions).max() <= 1.0 and np.abs(actions).max() > 0.1
 
@@ -250,8 +285,9 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
     commands = collect(probe, COMMANDS)
     stack, lines = graph_stack([], only=("skill_decoder",))
     layout = step_layout(4, 2)
-    good = layout.pack(episode=1, step=0, reward=0, terminated=0, truncated=0,
-                       action=[0, 0], observation=[10, 10, 0, 0])
+    good = layout.pack(
+        episode=1, step=0, reward=0, terminated=0, truncated=0, action=[0, 0], observation=[10, 10, 0, 0]
+    )
     try:
         wait_for(lambda: step_pub.get_subscription_count() and skill_pub.get_subscription_count(), 20, "the decoder")
 
@@ -265,27 +301,31 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
             skill_pub.publish(skill_layout(10).pack(episode=1, step=0, z=np.full(10, 1.5)))
             time.sleep(0.1)
             return np.abs(answer(good)).max() > 0
+
         wait_for(acts_on_the_skill, 20, "a real action from the skill", lines)
-        nan = layout.pack(episode=1, step=1, reward=0, terminated=0, truncated=0,
-                       action=[0, 0], observation=[np.nan, 10, 0, 0])
-        assert not answer(nan).any()                                           # NaN -> zero
+        nan = layout.pack(
+            episode=1, step=1, reward=0, terminated=0, truncated=0, action=[0, 0], observation=[np.nan, 10, 0, 0]
+        )
+        assert not answer(nan).any()  # NaN -> zero
         short = Float64MultiArray(layout=good.layout, data=list(good.data)[:-1])
-        assert not answer(short).any()                                         # wrong length -> zero
-        later = layout.pack(episode=1, step=25, reward=0, terminated=0, truncated=0,
-                       action=[0, 0], observation=[10, 10, 0, 0])
-        assert not answer(later).any()                                         # skill 25 steps old -> zero
+        assert not answer(short).any()  # wrong length -> zero
+        later = layout.pack(
+            episode=1, step=25, reward=0, terminated=0, truncated=0, action=[0, 0], observation=[10, 10, 0, 0]
+        )
+        assert not answer(later).any()  # skill 25 steps old -> zero
         moving = len(commands)
         assert np.abs(answer(good)).max() > 0
-        time.sleep(0.3)                                                        # then the stream stops: stale
+        time.sleep(0.3)  # then the stream stops: stale
         after = [np.array(m.data) for m in commands[moving:]]
-        assert len(after) == 2 and not after[1].any()                          # one zero, from the watchdog
-        ended = layout.pack(episode=1, step=30, reward=1, terminated=1, truncated=0,
-                       action=[0, 0], observation=[10, 10, 0, 0])
-        assert not answer(ended).any()                                         # the episode is over: zero
+        assert len(after) == 2 and not after[1].any()  # one zero, from the watchdog
+        ended = layout.pack(
+            episode=1, step=30, reward=1, terminated=1, truncated=0, action=[0, 0], observation=[10, 10, 0, 0]
+        )
+        assert not answer(ended).any()  # the episode is over: zero
         count = len(commands)
-        time.sleep(0.3)                                                        # and a quiet stream is no fault now
+        time.sleep(0.3)  # and a quiet stream is no fault now
         assert len(commands) == count
-        assert stack.processes["skill_decoder"].poll() is None                 # never crashed
+        assert stack.processes["skill_decoder"].poll() is None  # never crashed
     finally:
         stack.stop()
     log = "".join(lines)
@@ -298,10 +338,12 @@ def test_nodes_refuse_missing_or_tampered_bundles_and_unknown_tasks(tmp_path):
     shutil.copytree(resource("models", "maze"), tampered)
     graph = (tampered / "skill_decoder.onnx").read_bytes()
     (tampered / "skill_decoder.onnx").write_bytes(graph[:-1] + bytes([graph[-1] ^ 1]))
-    cases = {("skill_decoder", f"bundle:={tmp_path / 'missing'}"): "manifest.yaml is missing",
-             ("skill_selector", f"bundle:={tampered}"): "sha256 does not match",
-             ("sim", "task:=[0, 0]"): "is a wall or outside",
-             ("sim", "task:=maze-target-10:99"): "index below 10"}
+    cases = {
+        ("skill_decoder", f"bundle:={tmp_path / 'missing'}"): "manifest.yaml is missing",
+        ("skill_selector", f"bundle:={tampered}"): "sha256 does not match",
+        ("sim", "task:=[0, 0]"): "is a wall or outside",
+        ("sim", "task:=maze-target-10:99"): "index below 10",
+    }
     runs = {case: graph_stack([case[1]], only=(case[0],)) for case in cases}
     for (node, argument), (stack, lines) in runs.items():
         process = stack.processes[node]
@@ -329,18 +371,22 @@ def test_stack_that_runs_past_its_time_is_stopped_and_says_so():
 
 def test_stack_escalates_sigint_to_sigterm_to_sigkill_as_ros2_launch_does():
     lines: list[str] = []
-    ignores_sigint = ("import signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                      "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); print('up', flush=True); time.sleep(60)")
+    ignores_sigint = (
+        "import signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); print('up', flush=True); time.sleep(60)"
+    )
     ignores_both = ignores_sigint.replace("lambda *_: sys.exit(0)", "signal.SIG_IGN")
-    commands = [NodeCommand(name, [sys.executable, "-c", code], False, False)
-                for name, code in (("slow", ignores_sigint), ("stuck", ignores_both))]
+    commands = [
+        NodeCommand(name, [sys.executable, "-c", code], False, False)
+        for name, code in (("slow", ignores_sigint), ("stuck", ignores_both))
+    ]
     stack = Stack(commands, out=types.SimpleNamespace(write=lines.append, flush=lambda: None)).start()
     while "".join(lines).count("up") < 2:  # both handlers installed
         time.sleep(0.05)
     started = time.monotonic()
     stack.stop(sigterm_timeout_s=0.5, sigkill_timeout_s=0.5)
     assert time.monotonic() - started < 3.0
-    assert stack.processes["slow"].returncode == 0                      # SIGTERM let it exit cleanly
+    assert stack.processes["slow"].returncode == 0  # SIGTERM let it exit cleanly
     assert stack.processes["stuck"].returncode == -signal.SIGKILL
     assert "stuck did not stop within 1 s; killed" in "".join(lines) and "slow did not stop" not in "".join(lines)
 
@@ -367,12 +413,31 @@ def test_the_robot_stops_when_its_commands_stop(probe):
 
 
 def adaptation_stack(out_dir: Path, eval_episodes: int, e_star_timeout_s: float = 60.0) -> tuple[Stack, list[str]]:
-    stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={out_dir}", "rtf:=4", "horizon:=300",
-                                "exploration_episodes:=2", "finetune_episodes:=2", f"eval_episodes:={eval_episodes}"],
-                               start=False)
+    stack, lines = graph_stack(
+        [
+            "adapt:=true",
+            f"adapt_dir:={out_dir}",
+            "rtf:=4",
+            "horizon:=300",
+            "exploration_episodes:=2",
+            "finetune_episodes:=2",
+            f"eval_episodes:={eval_episodes}",
+        ],
+        start=False,
+    )
     adaptation = next(c for c in stack.commands if c.name == "adaptation")  # a few gradient steps per episode
-    adaptation.argv.extend(["-p", "batch_size:=16", "-p", "min_buffer:=16", "-p", "updates_per_transition:=0.2",
-                            "-p", f"e_star_timeout_s:={e_star_timeout_s}"])
+    adaptation.argv.extend(
+        [
+            "-p",
+            "batch_size:=16",
+            "-p",
+            "min_buffer:=16",
+            "-p",
+            "updates_per_transition:=0.2",
+            "-p",
+            f"e_star_timeout_s:={e_star_timeout_s}",
+        ]
+    )
     return stack.start(), lines
 
 
@@ -411,8 +476,11 @@ def test_on_robot_adaptation_stops_with_the_reason_when_fine_tuning_fails(tmp_pa
         stack.stop()
     text = "".join(lines)
     assert code == 1 and "fine-tuning failed: " in text and "node adaptation exited with code 1" in text, text[-3000:]
-    assert [json.loads(line)["phase"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()][:3] == \
-        ["explore", "explore", "finetune"]                  # the episodes before the failure are kept
+    assert [json.loads(line)["phase"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()][:3] == [
+        "explore",
+        "explore",
+        "finetune",
+    ]  # the episodes before the failure are kept
 
 
 def test_on_robot_adaptation_stops_with_the_reason_when_no_e_star_comes(tmp_path):
@@ -429,14 +497,27 @@ def test_on_robot_adaptation_stops_with_the_reason_when_no_e_star_comes(tmp_path
     finally:
         stack.stop()
     text = "".join(lines)
-    assert code == 1 and "no e* from the task encoder 2 s after the exploration episodes (0 transitions in 2" in text \
-        and "cannot encode e*" in text, text[-3000:]            # the encoder's log says why
+    assert (
+        code == 1
+        and "no e* from the task encoder 2 s after the exploration episodes (0 transitions in 2" in text
+        and "cannot encode e*" in text
+    ), text[-3000:]  # the encoder's log says why
 
 
 def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
-    stack, lines = graph_stack(["adapt:=true", f"adapt_dir:={tmp_path}", "rtf:=8", "horizon:=60",
-                                "task:=kitchen-target-10:3", "exploration_episodes:=1", "finetune_episodes:=1",
-                                "eval_episodes:=1"], graph_name="kitchen_sim")
+    stack, lines = graph_stack(
+        [
+            "adapt:=true",
+            f"adapt_dir:={tmp_path}",
+            "rtf:=8",
+            "horizon:=60",
+            "task:=kitchen-target-10:3",
+            "exploration_episodes:=1",
+            "finetune_episodes:=1",
+            "eval_episodes:=1",
+        ],
+        graph_name="kitchen_sim",
+    )
     text = run_to_end(stack, lines)
     assert "kitchen sim at 12.5 Hz x rtf 8" in text and "completed subtasks before" in text, text[-3000:]
     entries = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
@@ -476,8 +557,10 @@ def test_recorder_leaves_out_segments_with_lost_messages():
 
 
 def test_serving_nodes_do_not_import_torch():
-    modules = ("simpl_ros.simulation.sim_node, simpl_ros.serving.skill_decoder_node, "
-               "simpl_ros.serving.skill_selector_node, simpl_ros.serving.task_encoder_node")
+    modules = (
+        "simpl_ros.simulation.sim_node, simpl_ros.serving.skill_decoder_node, "
+        "simpl_ros.serving.skill_selector_node, simpl_ros.serving.task_encoder_node"
+    )
     probe_code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
@@ -485,6 +568,7 @@ def test_serving_nodes_do_not_import_torch():
 
 def test_bench_times_every_control_step_of_the_graph(tmp_path):
     from simpl_ros.tools import bench
+
     report = bench.run(300, "models/maze", str(tmp_path))
     graph = report["graph"]
     assert graph["steps"] >= 300 and graph["rate_hz"] == 100.0
@@ -494,6 +578,10 @@ def test_bench_times_every_control_step_of_the_graph(tmp_path):
     floor = report["rclpy_floor"]  # the same round trip with no work: two bare rclpy processes
     assert floor["steps"] >= 300 and floor["round_trip"]["count"] >= 0.9 * floor["steps"]
     assert 0 < floor["round_trip"]["p50_ms"] <= floor["round_trip"]["p99_ms"] <= floor["round_trip"]["max_ms"]
-    assert set(report["compute"]) == {"selector_high_level_policy", "decoder_skill_decoder", "decoder_callback",
-                                      "encoder_task_encoder_4000_transitions"}
+    assert set(report["compute"]) == {
+        "selector_high_level_policy",
+        "decoder_skill_decoder",
+        "decoder_callback",
+        "encoder_task_encoder_4000_transitions",
+    }
     assert (tmp_path / "latency.png").stat().st_size > 5_000 and (tmp_path / "latency.json").is_file()

@@ -1,5 +1,6 @@
 """The skill selector's live parameters (in-process, real rclpy): a value is checked before it is set and applied
 only after, so a refused set changes nothing, and a policy swap takes the bundle the check opened."""
+
 import shutil
 
 import pytest
@@ -26,8 +27,9 @@ def test_refused_values_change_nothing(selector):
     result = selector.set_parameters([Parameter("bundle", value=str(resource("models", "kitchen")))])[0]
     assert not result.successful and "has dims" in result.reason
     assert selector.bundle is running
-    both = selector.set_parameters_atomically([Parameter("sample", value="never"),
-                                               Parameter("bundle", value="/nowhere")])
+    both = selector.set_parameters_atomically(
+        [Parameter("sample", value="never"), Parameter("bundle", value="/nowhere")]
+    )
     assert not both.successful and selector.sample == "auto" and selector.bundle is running
 
 

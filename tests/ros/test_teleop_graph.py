@@ -24,8 +24,9 @@ TWISTS = "/servo_node/delta_twist_cmds"
 
 def test_record_demos_graph_records_a_scripted_demonstration_that_completes_a_subtask(tmp_path):
     dataset, bag = tmp_path / "kitchen-demo-v0", tmp_path / "bag"
-    stack, lines = graph_stack(["episodes:=1", "rtf:=4", f"dataset:={dataset}", f"bag:={bag}"], start=False,
-                               graph_name="record_demos")
+    stack, lines = graph_stack(
+        ["episodes:=1", "rtf:=4", f"dataset:={dataset}", f"bag:={bag}"], start=False, graph_name="record_demos"
+    )
     operator = next(command for command in stack.commands if command.name == "scripted_teleop")
     operator.argv.extend(["-p", "subtasks:=light switch", "-p", "max_steps:=80"])
     stack.start()
@@ -39,14 +40,22 @@ def test_record_demos_graph_records_a_scripted_demonstration_that_completes_a_su
     with AnyReader([bag]) as reader:
         topics = {connection.topic: connection for connection in reader.connections}
         assert {"/simpl/step", TWISTS, "/arm_controller/commands", "/joint_states"} <= set(topics)
-        twists = [reader.deserialize(raw, connection.msgtype)
-                  for connection, _, raw in reader.messages(connections=[topics[TWISTS]])]
+        twists = [
+            reader.deserialize(raw, connection.msgtype)
+            for connection, _, raw in reader.messages(connections=[topics[TWISTS]])
+        ]
     assert len(twists) > 20 and max(abs(t.twist.linear.x) for t in twists) > 0.05  # it pushed the switch sideways
 
 
 def keyboard_teleop(stdin) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", NODES["keyboard_teleop"]], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", NODES["keyboard_teleop"]],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def test_keyboard_teleop_turns_key_presses_into_twists_and_gripper_commands(probe):
@@ -56,11 +65,11 @@ def test_keyboard_teleop_turns_key_presses_into_twists_and_gripper_commands(prob
     try:
         wait_for(lambda: twists and grippers, 20, "the keyboard teleop")
         assert twists[-1].twist.linear.z == 0 and grippers[-1].data == 1.0  # at rest, gripper open
-        os.write(terminal, b"r")                                            # up
+        os.write(terminal, b"r")  # up
         wait_for(lambda: twists[-1].twist.linear.z > 0, 5, "an upward twist")
         assert twists[-1].header.frame_id == "world"
         wait_for(lambda: twists[-1].twist.linear.z == 0, 5, "the twist to stop once the key is released")
-        os.write(terminal, b" ")                                            # close the gripper
+        os.write(terminal, b" ")  # close the gripper
         wait_for(lambda: grippers[-1].data == -1.0, 5, "a gripper close command")
     finally:
         process.terminate()

@@ -5,7 +5,11 @@ import contextlib
 import io
 
 with contextlib.redirect_stderr(io.StringIO()):
-    from gymnasium_robotics.envs.franka_kitchen.kitchen_env import (BONUS_THRESH, OBS_ELEMENT_GOALS,
-                                                                    OBS_ELEMENT_INDICES, KitchenEnv)
+    from gymnasium_robotics.envs.franka_kitchen.kitchen_env import (
+        BONUS_THRESH,
+        OBS_ELEMENT_GOALS,
+        OBS_ELEMENT_INDICES,
+        KitchenEnv,
+    )
 
 __all__ = ["BONUS_THRESH", "OBS_ELEMENT_GOALS", "OBS_ELEMENT_INDICES", "KitchenEnv"]

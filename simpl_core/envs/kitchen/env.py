@@ -26,23 +26,50 @@ from simpl_core.envs.kitchen.task import SUBTASKS, KitchenTask, completed_subtas
 KITCHEN_HORIZON = 280
 CONTROL_RATE_HZ = 12.5
 _ROBOT_JOINTS = ("joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "joint7", "finger1", "finger2")
-_OBJECT_JOINTS = ("knob1", "bottom_right_burner", "knob2", "bottom_left_burner", "knob3", "top_right_burner", "knob4",
-                  "top_left_burner", "light_switch", "light_joint", "slide_cabinet", "left_hinge_cabinet",
-                  "right_hinge_cabinet", "microwave")
+_OBJECT_JOINTS = (
+    "knob1",
+    "bottom_right_burner",
+    "knob2",
+    "bottom_left_burner",
+    "knob3",
+    "top_right_burner",
+    "knob4",
+    "top_left_burner",
+    "light_switch",
+    "light_joint",
+    "slide_cabinet",
+    "left_hinge_cabinet",
+    "right_hinge_cabinet",
+    "microwave",
+)
 OBSERVATION_NAMES = (
-    *(f"{joint}_pos" for joint in _ROBOT_JOINTS), *(f"{joint}_vel" for joint in _ROBOT_JOINTS),
+    *(f"{joint}_pos" for joint in _ROBOT_JOINTS),
+    *(f"{joint}_vel" for joint in _ROBOT_JOINTS),
     *(f"{joint}_pos" for joint in _OBJECT_JOINTS),
     *(f"kettle_{axis}" for axis in ("x", "y", "z", "qw", "qx", "qy", "qz")),
-    *(f"{joint}_vel" for joint in _OBJECT_JOINTS), *(f"kettle_{axis}" for axis in ("vx", "vy", "vz", "wx", "wy", "wz")))
+    *(f"{joint}_vel" for joint in _OBJECT_JOINTS),
+    *(f"kettle_{axis}" for axis in ("vx", "vy", "vz", "wx", "wy", "wz")),
+)
 # The observation's four parts, as slices (the robot's 9 joints = the action's order).
 ROBOT_POSITIONS, ROBOT_VELOCITIES = slice(0, 9), slice(9, 18)
 OBJECT_POSITIONS, OBJECT_VELOCITIES = slice(18, 39), slice(39, 59)  # 21 positions (kettle as a pose), 20 velocities
 # D4RL's kitchen observation (what SPiRL and SiMPL trained on) has positions only: robot then objects, 30 values.
 POSITION_NAMES = OBSERVATION_NAMES[ROBOT_POSITIONS] + OBSERVATION_NAMES[OBJECT_POSITIONS]
 ACTION_NAMES = tuple(f"{joint}_velocity" for joint in _ROBOT_JOINTS)
-ROBOT_JOINTS = tuple(f"robot:panda0_{joint}" for joint in
-                     ("joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "joint7", "finger_joint1",
-                      "finger_joint2"))  # MuJoCo names, in action order
+ROBOT_JOINTS = tuple(
+    f"robot:panda0_{joint}"
+    for joint in (
+        "joint1",
+        "joint2",
+        "joint3",
+        "joint4",
+        "joint5",
+        "joint6",
+        "joint7",
+        "finger_joint1",
+        "finger_joint2",
+    )
+)  # MuJoCo names, in action order
 
 
 def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
@@ -54,7 +81,8 @@ def qpos_from_observation(observation: np.ndarray) -> np.ndarray:
 def state_from_observation(observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(qpos (..., 30), qvel (..., 29)) that a 59-D observation (or a batch of them) shows, noise included."""
     return qpos_from_observation(observation), np.concatenate(
-        [observation[..., ROBOT_VELOCITIES], observation[..., OBJECT_VELOCITIES]], axis=-1)
+        [observation[..., ROBOT_VELOCITIES], observation[..., OBJECT_VELOCITIES]], axis=-1
+    )
 
 
 def mirror_observation(observation: np.ndarray, model, data) -> None:
@@ -84,8 +112,12 @@ class KitchenEnv(gymnasium.Env):
 
     def __init__(self, task=None, render_mode: str | None = None):
         # The base env tracks every subtask and never ends an episode itself: task semantics are ours.
-        self.base = FrankaKitchen(tasks_to_complete=list(SUBTASKS), terminate_on_tasks_completed=False,
-                                  remove_task_when_completed=False, render_mode=render_mode)
+        self.base = FrankaKitchen(
+            tasks_to_complete=list(SUBTASKS),
+            terminate_on_tasks_completed=False,
+            remove_task_when_completed=False,
+            render_mode=render_mode,
+        )
         self.observation_space = observation_space()
         self.action_space = action_space()
         self.render_mode = render_mode
@@ -133,10 +165,15 @@ class KitchenEnv(gymnasium.Env):
         """Start from joint positions (30,) and velocities (29,) instead of the fixed reset (a perturbed start pose,
         or the state a recorded observation shows); the base env re-bases its next servo targets on this state."""
         qpos, qvel = np.asarray(qpos, dtype=np.float64), np.asarray(qvel, dtype=np.float64)
-        if qpos.shape != (self.model.nq,) or qvel.shape != (self.model.nv,) or not (
-                np.isfinite(qpos).all() and np.isfinite(qvel).all()):
-            raise ValueError(f"options['state'] must be finite (qpos ({self.model.nq},), qvel ({self.model.nv},)), "
-                             f"got shapes {qpos.shape} and {qvel.shape}")
+        if (
+            qpos.shape != (self.model.nq,)
+            or qvel.shape != (self.model.nv,)
+            or not (np.isfinite(qpos).all() and np.isfinite(qvel).all())
+        ):
+            raise ValueError(
+                f"options['state'] must be finite (qpos ({self.model.nq},), qvel ({self.model.nv},)), "
+                f"got shapes {qpos.shape} and {qvel.shape}"
+            )
         self.base.robot_env.set_state(qpos, qvel)
         return self.base._get_obs(self.base.robot_env._get_obs())
 
@@ -145,8 +182,11 @@ class KitchenEnv(gymnasium.Env):
         return np.array(obs["observation"], dtype=np.float32)  # a copy: the base env reuses its arrays
 
     def _info(self, done: frozenset[str]) -> dict:
-        return {"completed": sorted(done), "credited": self.credited,
-                "success": self.task is not None and self.credited == len(self.task.subtasks)}
+        return {
+            "completed": sorted(done),
+            "credited": self.credited,
+            "success": self.task is not None and self.credited == len(self.task.subtasks),
+        }
 
     def render(self):
         return self.base.render() if self.render_mode == "rgb_array" else None

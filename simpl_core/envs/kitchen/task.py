@@ -21,8 +21,11 @@ SEQUENCE_LENGTH = 4
 
 def completed_subtasks(qpos: np.ndarray) -> frozenset[str]:
     """The subtasks whose object joints are within the threshold of their goal in this (full, noise-free) qpos."""
-    return frozenset(name for name in SUBTASKS
-                     if np.linalg.norm(qpos[OBS_ELEMENT_INDICES[name]] - OBS_ELEMENT_GOALS[name]) < BONUS_THRESH)
+    return frozenset(
+        name
+        for name in SUBTASKS
+        if np.linalg.norm(qpos[OBS_ELEMENT_INDICES[name]] - OBS_ELEMENT_GOALS[name]) < BONUS_THRESH
+    )
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ def parse_kitchen_task(raw) -> KitchenTask:
         raise ValueError(f"a kitchen task is a list of {SEQUENCE_LENGTH} subtask names, got {raw!r}")
     unknown = [name for name in names if name not in SUBTASKS]
     if unknown:
-        raise ValueError(f"unknown kitchen subtask(s) {', '.join(map(repr, unknown))}; "
-                         f"the subtasks are: {', '.join(SUBTASKS)}")
+        raise ValueError(
+            f"unknown kitchen subtask(s) {', '.join(map(repr, unknown))}; the subtasks are: {', '.join(SUBTASKS)}"
+        )
     if len(names) != SEQUENCE_LENGTH or len(set(names)) != len(names):
         raise ValueError(f"a kitchen task is {SEQUENCE_LENGTH} distinct subtasks, got {list(names)}")
     return KitchenTask(subtasks=tuple(names))

@@ -17,8 +17,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from simpl_core.envs.batching import per_env, pop_reset_mask, rollout_pool
-from simpl_core.envs.kitchen.env import (KITCHEN_HORIZON, KitchenEnv, action_space, as_task, observation_space,
-                                         state_from_observation)
+from simpl_core.envs.kitchen.env import (
+    KITCHEN_HORIZON,
+    KitchenEnv,
+    action_space,
+    as_task,
+    observation_space,
+    state_from_observation,
+)
 from simpl_core.envs.kitchen.task import completed_subtasks
 
 _STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS  # time, qpos, qvel, act, ...: what a rollout starts from
@@ -26,8 +32,14 @@ ROBOT_DOFS = 9  # arm + fingers come first in qpos and qvel
 
 
 class KitchenVectorEnv(VectorEnv):
-    def __init__(self, num_envs: int, tasks=None, max_episode_steps: int = KITCHEN_HORIZON,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, num_threads: int | None = None):
+    def __init__(
+        self,
+        num_envs: int,
+        tasks=None,
+        max_episode_steps: int = KITCHEN_HORIZON,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        num_threads: int | None = None,
+    ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs, self.max_episode_steps = num_envs, max_episode_steps
@@ -51,14 +63,20 @@ class KitchenVectorEnv(VectorEnv):
     def _read_env_constants(self, env: KitchenEnv) -> None:
         robot = env.base.robot_env
         self.model, self._frame_skip, self._dt = env.model, robot.frame_skip, robot.dt
-        self._position_bound, self._velocity_bound = (robot.robot_pos_bound[:ROBOT_DOFS],
-                                                      robot.robot_vel_bound[:ROBOT_DOFS])
+        self._position_bound, self._velocity_bound = (
+            robot.robot_pos_bound[:ROBOT_DOFS],
+            robot.robot_vel_bound[:ROBOT_DOFS],
+        )
         self._action_scale = robot.act_rng
         object_ratio = env.base.object_noise_ratio
-        self._noise = np.concatenate([robot.robot_noise_ratio * robot.robot_pos_noise_amp[:ROBOT_DOFS],
-                                      robot.robot_noise_ratio * robot.robot_vel_noise_amp[:ROBOT_DOFS],
-                                      object_ratio * robot.robot_pos_noise_amp[ROBOT_DOFS - 1:],
-                                      object_ratio * robot.robot_vel_noise_amp[ROBOT_DOFS:]])
+        self._noise = np.concatenate(
+            [
+                robot.robot_noise_ratio * robot.robot_pos_noise_amp[:ROBOT_DOFS],
+                robot.robot_noise_ratio * robot.robot_vel_noise_amp[:ROBOT_DOFS],
+                object_ratio * robot.robot_pos_noise_amp[ROBOT_DOFS - 1 :],
+                object_ratio * robot.robot_vel_noise_amp[ROBOT_DOFS:],
+            ]
+        )
         env.reset(seed=0)
         self._reset_state = np.zeros(mujoco.mj_stateSize(self.model, _STATE_SPEC))
         mujoco.mj_getState(self.model, env.data, self._reset_state, _STATE_SPEC)
@@ -88,9 +106,11 @@ class KitchenVectorEnv(VectorEnv):
         if observations is not None:
             observations = np.asarray(observations, dtype=np.float64)
             if observations.shape != (int(mask.sum()), self.single_observation_space.shape[0]):
-                raise ValueError(f"options['observations'] must have shape ({int(mask.sum())}, "
-                                 f"{self.single_observation_space.shape[0]}), one per env reset; got "
-                                 f"{observations.shape}")
+                raise ValueError(
+                    f"options['observations'] must have shape ({int(mask.sum())}, "
+                    f"{self.single_observation_space.shape[0]}), one per env reset; got "
+                    f"{observations.shape}"
+                )
             rows = np.flatnonzero(mask)
             self._state[rows, self._qpos], self._state[rows, self._qvel] = state_from_observation(observations)
         self._credited[mask] = 0
@@ -101,8 +121,15 @@ class KitchenVectorEnv(VectorEnv):
     def _observe(self, mask: np.ndarray) -> None:
         """Noisy observations of the envs in mask, as the base env makes them; keeps the robot qpos it saw."""
         state = self._state[mask]
-        true = np.concatenate([state[:, self._qpos][:, :ROBOT_DOFS], state[:, self._qvel][:, :ROBOT_DOFS],
-                               state[:, self._qpos][:, ROBOT_DOFS:], state[:, self._qvel][:, ROBOT_DOFS:]], axis=1)
+        true = np.concatenate(
+            [
+                state[:, self._qpos][:, :ROBOT_DOFS],
+                state[:, self._qvel][:, :ROBOT_DOFS],
+                state[:, self._qpos][:, ROBOT_DOFS:],
+                state[:, self._qvel][:, ROBOT_DOFS:],
+            ],
+            axis=1,
+        )
         noisy = true + self._noise * self._rng.uniform(-1.0, 1.0, true.shape)
         self._observation[mask] = noisy
         self._last_robot_qpos[mask] = noisy[:, :ROBOT_DOFS]
@@ -110,14 +137,22 @@ class KitchenVectorEnv(VectorEnv):
     def step(self, actions):
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (self.num_envs, ROBOT_DOFS) or not np.all(np.isfinite(actions)):
-            raise ValueError(f"actions must be finite with shape ({self.num_envs}, {ROBOT_DOFS}), got shape "
-                             f"{actions.shape}")
+            raise ValueError(
+                f"actions must be finite with shape ({self.num_envs}, {ROBOT_DOFS}), got shape {actions.shape}"
+            )
         stale = self._needs_reset.copy()
         velocity = np.clip(np.clip(actions, -1.0, 1.0) * self._action_scale, *self._velocity_bound.T)
         targets = np.clip(self._last_robot_qpos + velocity * self._dt, *self._position_bound.T)
         controls = np.repeat(targets[:, None, :], self._frame_skip, axis=1)
-        self._rollout.rollout([self.model] * self.num_envs, self._datas, self._state, controls,
-                              nstep=self._frame_skip, state=self._next_state, skip_checks=True)
+        self._rollout.rollout(
+            [self.model] * self.num_envs,
+            self._datas,
+            self._state,
+            controls,
+            nstep=self._frame_skip,
+            state=self._next_state,
+            skip_checks=True,
+        )
         self._state[:] = self._next_state[:, -1]
         self._elapsed += 1
         self._observe(np.ones(self.num_envs, dtype=bool))
@@ -141,8 +176,12 @@ class KitchenVectorEnv(VectorEnv):
         return rewards, terminated
 
     def _infos(self, success: np.ndarray) -> dict:
-        return {"success": success.copy(), "_success": np.ones(self.num_envs, dtype=bool),
-                "credited": self._credited.copy(), "_credited": np.ones(self.num_envs, dtype=bool)}
+        return {
+            "success": success.copy(),
+            "_success": np.ones(self.num_envs, dtype=bool),
+            "credited": self._credited.copy(),
+            "_credited": np.ones(self.num_envs, dtype=bool),
+        }
 
     def close_extras(self, **kwargs):
         self._rollout.close()

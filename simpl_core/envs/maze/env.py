@@ -16,10 +16,10 @@ from simpl_core.envs.maze.layout import DEFAULT_LAYOUT, MazeLayout
 from simpl_core.envs.maze.model import build_model, physics_step
 from simpl_core.envs.maze.task import MazeTask, parse_maze_task
 
-MAZE_HORIZON = 2000                 # env steps per episode (200 high-level steps of 10)
-DEFAULT_START = (10, 10)            # SiMPL's start cell for every task
-START_POSITION_NOISE = 0.1          # uniform +- per axis
-START_VELOCITY_NOISE = 0.1          # Gaussian std per axis
+MAZE_HORIZON = 2000  # env steps per episode (200 high-level steps of 10)
+DEFAULT_START = (10, 10)  # SiMPL's start cell for every task
+START_POSITION_NOISE = 0.1  # uniform +- per axis
+START_VELOCITY_NOISE = 0.1  # Gaussian std per axis
 OBSERVATION_NAMES = ("x", "y", "vx", "vy")
 ACTION_NAMES = ("force_x", "force_y")
 
@@ -54,8 +54,13 @@ def observe(data: mujoco.MjData) -> np.ndarray:
 class MazeEnv(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": int(1 / 0.01)}
 
-    def __init__(self, task=None, layout: str | MazeLayout = DEFAULT_LAYOUT, start_cell=DEFAULT_START,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        task=None,
+        layout: str | MazeLayout = DEFAULT_LAYOUT,
+        start_cell=DEFAULT_START,
+        render_mode: str | None = None,
+    ):
         self.layout = layout if isinstance(layout, MazeLayout) else MazeLayout.load(layout)
         self.model = build_model(self.layout)
         self.data = mujoco.MjData(self.model)

@@ -20,7 +20,8 @@ _NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 @dataclass(frozen=True)
 class MazeLayout:
-    walls: np.ndarray  # bool (rows, cols): True where the cell is a wall
+    walls: np.ndarray
+    """bool (rows, cols): True where the cell is a wall"""
     name: str = "custom"
 
     @classmethod
@@ -90,9 +91,11 @@ class MazeLayout:
             raise ValueError(f"no path from {cell} to {tuple(goal)}")
         path = [cell]
         while dist[cell] > 0:
-            cell = next((cell[0] + dx, cell[1] + dy) for dx, dy in _NEIGHBOURS
-                        if self.is_free((cell[0] + dx, cell[1] + dy))
-                            and dist[cell[0] + dx, cell[1] + dy] == dist[cell] - 1)
+            cell = next(
+                (cell[0] + dx, cell[1] + dy)
+                for dx, dy in _NEIGHBOURS
+                if self.is_free((cell[0] + dx, cell[1] + dy)) and dist[cell[0] + dx, cell[1] + dy] == dist[cell] - 1
+            )
             path.append(cell)
         return path
 
@@ -110,8 +113,8 @@ class MazeLayout:
                 while y1 + 1 < cols and self.walls[x, y1 + 1] and not covered[x, y1 + 1]:
                     y1 += 1
                 x1 = x
-                while x1 + 1 < rows and self.walls[x1 + 1, y:y1 + 1].all() and not covered[x1 + 1, y:y1 + 1].any():
+                while x1 + 1 < rows and self.walls[x1 + 1, y : y1 + 1].all() and not covered[x1 + 1, y : y1 + 1].any():
                     x1 += 1
-                covered[x:x1 + 1, y:y1 + 1] = True
+                covered[x : x1 + 1, y : y1 + 1] = True
                 boxes.append((x, y, x1, y1))
         return boxes

@@ -7,8 +7,8 @@ import numpy as np
 
 from simpl_core.envs.maze.layout import MazeLayout
 
-TIMESTEP = 0.01          # s, one physics step per env step
-MOTOR_GEAR = 100.0       # force = 100 * action per axis
+TIMESTEP = 0.01  # s, one physics step per env step
+MOTOR_GEAR = 100.0  # force = 100 * action per axis
 JOINT_DAMPING = 1.0
 BALL_RADIUS = 0.1
 BALL_DENSITY = 1000.0
@@ -22,8 +22,9 @@ def build_mjcf(layout: MazeLayout) -> str:
     for i, (x0, y0, x1, y1) in enumerate(layout.wall_boxes()):
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         hx, hy = (x1 - x0 + 1) / 2, (y1 - y0 + 1) / 2
-        walls.append(f'<geom name="wall{i}" type="box" pos="{cx} {cy} 0" size="{hx} {hy} {WALL_HALF_HEIGHT}" '
-                     'material="wall"/>')
+        walls.append(
+            f'<geom name="wall{i}" type="box" pos="{cx} {cy} 0" size="{hx} {hy} {WALL_HALF_HEIGHT}" material="wall"/>'
+        )
     rows, cols = layout.shape
     centre = f"{(rows - 1) / 2} {(cols - 1) / 2}"
     return f"""<mujoco model="simpl_maze_{layout.name}">
@@ -44,7 +45,7 @@ def build_mjcf(layout: MazeLayout) -> str:
     <camera name="top" pos="{centre} {1.3 * max(rows, cols)}" xyaxes="0 -1 0 1 0 0"/>
     <geom name="floor" type="plane" pos="{centre} {-WALL_HALF_HEIGHT}" size="{rows / 2} {cols / 2} 0.1"
           material="floor" contype="0" conaffinity="0"/>
-    {chr(10).join('    ' + w for w in walls).strip()}
+    {chr(10).join("    " + w for w in walls).strip()}
     <site name="goal" pos="0 0 0" size="1.0" rgba="0.2 0.8 0.2 0.3" type="sphere"/>
     <body name="ball" pos="0 0 0">
       <joint name="ball_x" type="slide" axis="1 0 0"/>

@@ -29,11 +29,15 @@ class MazeTask:
 
 def parse_maze_task(raw, layout: MazeLayout | None = None) -> MazeTask:
     """A task from its YAML form [x, y]; the goal must be a free cell of the layout."""
-    if (not isinstance(raw, (list, tuple)) or len(raw) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
+    if (
+        not isinstance(raw, (list, tuple))
+        or len(raw) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
+    ):
         raise ValueError(f"a maze task is a goal cell [x, y] of two integers, got {raw!r}")
     layout = layout or MazeLayout.load()
     if not layout.is_free(raw):
-        raise ValueError(f"maze goal {list(raw)} is a wall or outside the {layout.shape[0]}x{layout.shape[1]} "
-                         f"maze {layout.name!r}")
+        raise ValueError(
+            f"maze goal {list(raw)} is a wall or outside the {layout.shape[0]}x{layout.shape[1]} maze {layout.name!r}"
+        )
     return MazeTask(goal=(raw[0], raw[1]))

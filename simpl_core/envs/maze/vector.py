@@ -14,8 +14,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from simpl_core.envs.batching import per_env, pop_reset_mask, rollout_pool
-from simpl_core.envs.maze.env import (DEFAULT_START, MAZE_HORIZON, action_space, as_task, observation_space,
-                                      reset_state)
+from simpl_core.envs.maze.env import DEFAULT_START, MAZE_HORIZON, action_space, as_task, observation_space, reset_state
 from simpl_core.envs.maze.layout import DEFAULT_LAYOUT, MazeLayout
 from simpl_core.envs.maze.model import MAX_JOINT_VELOCITY, build_model
 from simpl_core.envs.maze.task import SUCCESS_RADIUS
@@ -24,9 +23,16 @@ _STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS  # time, qpos (2), qvel (2) fo
 
 
 class MazeVectorEnv(VectorEnv):
-    def __init__(self, num_envs: int, tasks=None, layout: str | MazeLayout = DEFAULT_LAYOUT,
-                 start_cell=DEFAULT_START, max_episode_steps: int = MAZE_HORIZON,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, num_threads: int | None = None):
+    def __init__(
+        self,
+        num_envs: int,
+        tasks=None,
+        layout: str | MazeLayout = DEFAULT_LAYOUT,
+        start_cell=DEFAULT_START,
+        max_episode_steps: int = MAZE_HORIZON,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        num_threads: int | None = None,
+    ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = num_envs
@@ -95,11 +101,11 @@ class MazeVectorEnv(VectorEnv):
         if actions.shape != (self.num_envs, 2) or not np.all(np.isfinite(actions)):
             raise ValueError(f"actions must be finite with shape ({self.num_envs}, 2), got shape {actions.shape}")
         stale = self._needs_reset.copy()
-        np.clip(self._state[:, self._qvel], -MAX_JOINT_VELOCITY, MAX_JOINT_VELOCITY,
-                out=self._state[:, self._qvel])
+        np.clip(self._state[:, self._qvel], -MAX_JOINT_VELOCITY, MAX_JOINT_VELOCITY, out=self._state[:, self._qvel])
         controls = np.clip(actions, -1.0, 1.0)[:, None, :]
-        self._rollout.rollout(self._models, self._datas, self._state, controls, nstep=1,
-                              state=self._next_state, skip_checks=True)
+        self._rollout.rollout(
+            self._models, self._datas, self._state, controls, nstep=1, state=self._next_state, skip_checks=True
+        )
         self._state[:] = self._next_state[:, 0]
         self._elapsed += 1
 

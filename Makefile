@@ -104,6 +104,9 @@ ladder_row = $(BIN)/simpl skills train --config config/studies/kitchen_skills/$(
 	  && $(BIN)/simpl skills export runs/ladder/$(1) --out runs/ladder/$(1)/bundle \
 	  && $(BIN)/simpl skills eval-skills --skills runs/ladder/$(1) --dataset $(or $(3),$(KITCHEN_HELDOUT)) --episodes 50 --out runs/ladder/$(1)/replay_report$(if $(3),_v2).json \
 	  && $(BIN)/simpl skills eval-prior --bundle runs/ladder/$(1)/bundle --episodes 100 --out runs/ladder/$(1)/prior
+# a row on v2 data: replayed on the v2 held-out demos, then on the v1 ones as every row (row)
+ladder_row_v2 = $(call ladder_row,$(1),$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2)) \
+	  && $(BIN)/simpl skills eval-skills --skills runs/ladder/$(1) --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$(1)/replay_report.json
 kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder (docs/results/kitchen_skills.md): rows 1-4 on v0 data, row 5 = kitchen-skills-v1, rows 6-7 continue from models/kitchen-v1, rows 8-9 on v2 data
 	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
 	test -d $(KITCHEN_DATASET_V1) || $(BIN)/simpl data kitchen --recipe v1 --episodes 600 --out $(KITCHEN_DATASET_V1)
@@ -117,16 +120,14 @@ kitchen-skills-ladder: $(BIN)/.installed  ## the kitchen-skills ablation ladder 
 	$(call ladder_row,4_normalized,$(KITCHEN_DATASET))
 	$(call ladder_row,6_continued,$(KITCHEN_DATASET_V1))
 	$(call ladder_row,7_more_data,$(KITCHEN_DATASET_1200))
-	for row in 8_observable 9_observable_continued; do \
-	  $(call ladder_row,$$row,$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2)) \
-	  && $(BIN)/simpl skills eval-skills --skills runs/ladder/$$row --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/$$row/replay_report.json || exit 1; done
+	$(call ladder_row_v2,8_observable)
+	$(call ladder_row_v2,9_observable_continued)
 
 kitchen-skills-v2: $(BIN)/.installed  ## kitchen skills continued from models/kitchen-v1 on v2 data (observable operator; ~5 min data, ~45 min training, ~10 min evals) -> models/kitchen-v2
 	test -d $(KITCHEN_DATASET_V2) || $(BIN)/simpl data kitchen --recipe v2 --episodes 600 --out $(KITCHEN_DATASET_V2)
 	test -d $(KITCHEN_HELDOUT_V2) || $(BIN)/simpl data kitchen --recipe v2 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT_V2)
 	test -d $(KITCHEN_HELDOUT) || $(BIN)/simpl data kitchen --recipe v1 --episodes 50 --seed 1 --out $(KITCHEN_HELDOUT)
-	$(call ladder_row,9_observable_continued,$(KITCHEN_DATASET_V2),$(KITCHEN_HELDOUT_V2))
-	$(BIN)/simpl skills eval-skills --skills runs/ladder/9_observable_continued --dataset $(KITCHEN_HELDOUT) --episodes 50 --out runs/ladder/9_observable_continued/replay_report.json
+	$(call ladder_row_v2,9_observable_continued)
 	$(BIN)/simpl skills export runs/ladder/9_observable_continued --out models/kitchen-v2
 	cp runs/ladder/9_observable_continued/replay_report.json runs/ladder/9_observable_continued/replay_report_v2.json runs/ladder/9_observable_continued/prior/prior_report.json models/kitchen-v2/
 

@@ -227,7 +227,7 @@ def reproduce(
         )
     if first_seed < recorded.get("first_seed", 0) + recorded["seeds"]:
         raise ValueError(f"seeds from {first_seed} overlap the recorded run's; pass a larger first seed")
-    cfg = TargetConfig.from_dict(recorded["target_config"])
+    cfg = TargetConfig(**recorded["target_config"])
     result = sample_efficiency(
         ["simpl"],
         bundle_dir,

@@ -36,7 +36,7 @@ from simpl_core.rl.constrained_sac import ConstrainedSAC, SacConfig
 from simpl_core.rl.levels import ActionLevel, action_level
 from simpl_core.rl.nets import PriorResidualPolicy, QFunction, TaskEmbedding
 from simpl_core.rl.rollout import HighLevelEpisode, rollout_wave
-from simpl_core.runs import read_config_keys
+from simpl_core.runs import config_from_yaml
 from simpl_core.runtime.protocol import EXPLORATION_EPISODES
 
 
@@ -77,21 +77,13 @@ class TargetConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "TargetConfig":
-        values = read_config_keys(path)
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
-        return cls.from_dict({**values, **overrides})
+        return dataclasses.replace(config_from_yaml(cls, path), **overrides)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "TargetConfig":
-        """The inverse of dataclasses.asdict (as written into run.json and bundle manifests)."""
-        sac = {
-            name: SacConfig(**values[name])
-            for name in ("simpl_sac", "spirl_sac", "sac_sac")
-            if isinstance(values.get(name), dict)
-        }
-        return cls(**{**values, **sac})
+    def __post_init__(self):
+        # a SAC section read from YAML, run.json or a bundle manifest is a mapping
+        for name in ("simpl_sac", "spirl_sac", "sac_sac"):
+            if isinstance(getattr(self, name), dict):
+                setattr(self, name, SacConfig(**getattr(self, name)))
 
 
 def level_sac(cfg: SacConfig, target: TargetConfig, level: ActionLevel) -> SacConfig:

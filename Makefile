@@ -27,9 +27,10 @@ $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 	touch $@
 
 KITCHEN_TASK ?= kitchen-target-10:0
-RTF ?= 8
-run: $(BIN)/.installed  ## main job: the kitchen_sim ROS 2 graph adapts on-robot to an unseen target sequence (~5 min at rtf 8)
-	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch kitchen_sim task:=$(KITCHEN_TASK) adapt:=true rtf:=$(RTF) \
+LOCKSTEP ?= true
+RTF ?= 1
+run: $(BIN)/.installed  ## main job: the kitchen_sim ROS 2 graph adapts on-robot to an unseen target sequence (lock-step sim; LOCKSTEP=false RTF=1 runs in real time)
+	$(ROS_RUN_ENV) $(BIN)/simpl-ros launch kitchen_sim task:=$(KITCHEN_TASK) adapt:=true lockstep:=$(LOCKSTEP) rtf:=$(RTF) \
 	  adapt_dir:=runs/kitchen_sim_$$(date +%Y%m%d_%H%M%S)
 
 maze-data: $(BIN)/.installed  ## maze dataset (0.5 M transitions) + inspect PNG, then roll out the shipped skill prior

@@ -31,6 +31,11 @@ def add_parser(commands) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--iterations", type=int, help="override the config's number of iterations")
     train.add_argument(
+        "--init-from",
+        help="override the config's init_from: start from this meta-trained bundle's weights (e.g. models/kitchen, "
+        "to continue its meta-training in a new run); the buffers start empty",
+    )
+    train.add_argument(
         "--threads",
         type=int,
         help="override the config's torch threads (1 lets two runs share 2 cores without contention)",
@@ -81,6 +86,8 @@ def run_meta_train(args) -> int:
         cfg.iterations = args.iterations
     if args.threads is not None:
         cfg.threads = args.threads
+    if args.init_from is not None:
+        cfg.init_from = args.init_from
     rows = meta_train(cfg, args.bundle, args.tasks, args.out, resume=args.resume)
     last = rows[-1]
     print(

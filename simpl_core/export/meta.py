@@ -17,9 +17,6 @@ from simpl_core.meta.config import SimplConfig
 from simpl_core.meta.simpl import Simpl, load_meta_run
 from simpl_core.runtime.bundle import META_WEIGHTS, SKILL_WEIGHTS, BundleError, PolicyBundle, graph_entry, seal
 
-# Not stored in META_WEIGHTS: the skill prior is in SKILL_WEIGHTS, target critics restart as copies of the critics.
-REBUILT_WEIGHTS = ("policy.prior.", "target_critics.")
-
 
 class _HighLevelPolicyGraph(nn.Module):
     """pi(z | s, e) as (mean, log_std), with the frozen skill prior inside."""
@@ -84,7 +81,7 @@ def export_meta(run_dir: str | Path, bundle_dir: str | Path, command: str) -> Pa
         {
             "config": checkpoint["config"],
             "num_tasks": len(checkpoint["enc_buffers"]),
-            "simpl": {k: v for k, v in simpl.state_dict().items() if not k.startswith(REBUILT_WEIGHTS)},
+            "simpl": simpl.saved_weights(),
         },
         bundle_dir / META_WEIGHTS,
     )
@@ -142,10 +139,5 @@ def load_bundle_meta(bundle_dir: str | Path):
         )
     weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
     simpl = Simpl(SimplConfig(**weights["config"]), prior, bundle.state_dim, bundle.latent_dim, weights["num_tasks"])
-    missing, unexpected = simpl.load_state_dict(weights["simpl"], strict=False)
-    if unexpected or not all(key.startswith(REBUILT_WEIGHTS) for key in missing):
-        raise BundleError(
-            f"{bundle_dir}/{META_WEIGHTS} does not fit the networks: missing {missing}, unexpected {unexpected}"
-        )
-    simpl.target_critics.load_state_dict(simpl.critics.state_dict())
+    simpl.load_saved_weights(weights["simpl"], f"{bundle_dir}/{META_WEIGHTS}")
     return simpl.eval(), bundle

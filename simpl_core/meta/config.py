@@ -90,6 +90,10 @@ class SimplConfig:
     """torch CPU threads"""
     seed: int = 0
     """seeds torch, numpy and the envs"""
+    init_from: str | None = None
+    """a meta-trained bundle (over the same skills and number of tasks) whose simpl_model.pt -- encoder, policy,
+    critics, KL coefficients; no buffers or optimiser state -- starts this run: continuing a run past one session
+    from committed weights. The buffers start empty (warm-up as usual)"""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SimplConfig":

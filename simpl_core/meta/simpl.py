@@ -47,9 +47,11 @@ from simpl_core.runs import (
     save_checkpoint,
     truncate_metrics,
 )
-from simpl_core.runtime.bundle import SKILL_WEIGHTS
+from simpl_core.runtime.bundle import META_WEIGHTS, SKILL_WEIGHTS, BundleError, PolicyBundle
 
 CONDITIONINGS = ("context", "task_id")
+# Not stored in META_WEIGHTS: the skill prior is in SKILL_WEIGHTS, target critics restart as copies of the critics.
+REBUILT_WEIGHTS = ("policy.prior.", "target_critics.")
 
 
 def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
@@ -90,6 +92,20 @@ class Simpl(nn.Module):
         self.critic_optimizer = torch.optim.Adam([*self.critics.parameters(), *self.encoder.parameters()], lr=lr)
         self.policy_optimizer = torch.optim.Adam(self.policy.residual.parameters(), lr=lr)
         self.coefficient_optimizer = torch.optim.Adam(self.coefficients(), lr=cfg.coefficient_learning_rate)
+
+    def saved_weights(self) -> dict:
+        """What META_WEIGHTS keeps of the module (see REBUILT_WEIGHTS)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(REBUILT_WEIGHTS)}
+
+    def load_saved_weights(self, weights: dict, source: str) -> None:
+        """The inverse of saved_weights; target critics restart as copies of the critics."""
+        try:
+            missing, unexpected = self.load_state_dict(weights, strict=False)
+        except RuntimeError as err:  # a shape mismatch
+            raise BundleError(f"{source} does not fit the networks: {err}") from None
+        if unexpected or not all(key.startswith(REBUILT_WEIGHTS) for key in missing):
+            raise BundleError(f"{source} does not fit the networks: missing {missing}, unexpected {unexpected}")
+        self.target_critics.load_state_dict(self.critics.state_dict())
 
     def coefficients(self) -> list[nn.Parameter]:
         return [self.enc_prior_reg, self.enc_post_reg, self.policy_prior_reg, self.policy_post_reg]
@@ -411,6 +427,8 @@ def meta_train(
         trainer.load_state_dict(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False))
         truncate_metrics(run_dir, "iteration", trainer.iteration)
     else:
+        if cfg.init_from:
+            init_from_bundle(simpl, cfg.init_from, settings["skills_sha256"])
         trainer.warm_up()
     (run_dir / "run.json").write_text(json.dumps(settings, indent=2))
 
@@ -432,6 +450,17 @@ def meta_train(
     bar.close()
     plot_meta_metrics(run_dir)
     return read_metrics(run_dir)
+
+
+def init_from_bundle(simpl: Simpl, bundle_dir: str | Path, skills_sha256: str) -> None:
+    """Start from a meta-trained bundle's weights (cfg.init_from); its skills must be the ones trained over."""
+    bundle = PolicyBundle.load(bundle_dir)
+    if META_WEIGHTS not in bundle.manifest["files"]:
+        raise BundleError(f"init_from {bundle_dir} holds no meta-trained weights ({META_WEIGHTS})")
+    if bundle.manifest["files"][SKILL_WEIGHTS] != skills_sha256:
+        raise BundleError(f"init_from {bundle_dir} was meta-trained over other skills than this run's")
+    weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
+    simpl.load_saved_weights(weights["simpl"], f"init_from {bundle_dir}/{META_WEIGHTS}")
 
 
 def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):

@@ -113,6 +113,9 @@ class AdaptationNode(Node):
         # how long e* may take after the exploration episodes are in (the encoder cannot encode an empty context)
         self.e_star_timeout = parameter(self, "e_star_timeout_s", 60.0)
         self.waiting_since: float | None = None  # when the protocol began waiting for e*
+        # start each fine-tuning episode only with the policy learned from all before it (the offline protocol):
+        # what a lock-step sim allows, since its robot waits; a real arm's episodes cannot wait for the learner
+        self.wait_for_learner = parameter(self, "wait_for_learner", False)
 
         # the node playing the robot: the sim, or hw_bridge on an arm; its ~/reset starts an episode
         self.robot = parameter(self, "robot", "sim")
@@ -196,8 +199,8 @@ class AdaptationNode(Node):
             self._finish()
         elif phase != "explore" and self.e_star is None:
             self._wait_for_e_star()  # the encoder publishes e* once the exploration episodes are in
-        elif phase == "evaluate" and (self.learned < self.queued or not self.swaps.empty()):
-            self._swap()  # evaluate the final policy only
+        elif (phase == "evaluate" or self.wait_for_learner) and (self.learned < self.queued or not self.swaps.empty()):
+            self._swap()  # evaluate the final policy only; in lock-step, fine-tune as the offline protocol does too
         else:
             self._start_learner()
             self._swap()

@@ -3,15 +3,19 @@ action bounds, published as a ros2_control forward command.
 
 Watchdog: zero command (and a throttled warning) when the observation stream goes quiet for more than
 `observation_timeout_periods` control periods, when the skill does not cover the current step (chosen every skill
-horizon; the warning comes once it is `skill_grace_steps` steps late), when an episode has ended, or when a message is
-malformed (wrong fields or length, NaN). An observation whose skill is still on its way is answered when it comes.
-It never crashes on bad input.
+horizon) and is `skill_grace_steps` steps late, when an episode has ended, or when a message is malformed (wrong
+fields or length, NaN). An observation whose skill is still on its way (less than `skill_grace_steps` late) gets no
+command until the skill comes: then it is answered, so each observation gets one command. It never crashes on bad
+input.
+
+With `use_sim_time:=true` (the sim in lock-step publishes /clock) the watchdog counts simulated control periods, and
+an ended episode gets no zero: the stopped sim needs none, and one arriving after the next episode's first
+observation would be taken as that step's answer.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 from rclpy.node import Node
@@ -33,7 +37,8 @@ class SkillDecoderNode(Node):
     def __init__(self):
         super().__init__("skill_decoder")
         self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "skill_decoder")
-        rtf = parameter(self, "rtf", 1.0)
+        self.lockstep = self.get_parameter("use_sim_time").value  # the sim's time, which moves only as it steps
+        rtf = 1.0 if self.lockstep else parameter(self, "rtf", 1.0)
         controller = parameter(self, "controller", "ball_controller")
         self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * rtf)
         self.timeout = parameter(self, "observation_timeout_periods", 2.0) * self.period
@@ -42,7 +47,7 @@ class SkillDecoderNode(Node):
         self.skill_layout = skill_layout(self.bundle.latent_dim)
         self.zero = np.zeros(self.bundle.action_dim)
         self.skill: tuple[int, int, np.ndarray] | None = None  # episode, step chosen at, z
-        self.last_observation = None  # monotonic time of the last good observation
+        self.last_observation = None  # node-clock time (s) of the last good observation
         self.waiting = None  # the observation still to be answered, while its skill is on its way
         self.warnings = WarningsByKind(self.get_logger())
         self.command_pub = self.create_publisher(Float64MultiArray, f"{controller}/commands", 10)
@@ -70,10 +75,11 @@ class SkillDecoderNode(Node):
         except MessageError as err:
             self._stop(f"bad observation: {err}")
             return
-        self.last_observation = time.monotonic()
+        self.last_observation = self._now()
         self.waiting = None
         if step.ended:
-            self._stop(None)
+            if not self.lockstep:
+                self._stop(None)
             self.last_observation = None  # between episodes a quiet stream is expected, not a fault
             return
         reason = self._skill_problem(step)
@@ -81,7 +87,8 @@ class SkillDecoderNode(Node):
             self._command(step)
         else:  # a new skill is chosen on this very step and may still be on its way: answer when it comes
             self.waiting = step
-            self._stop(reason if step.step % self.bundle.skill_horizon >= self.skill_grace else None)
+            if step.step % self.bundle.skill_horizon >= self.skill_grace:
+                self._stop(reason)
 
     def _command(self, step) -> None:
         self.command_pub.publish(command_message(self.bundle, step.observation, self.skill[2]))
@@ -99,9 +106,12 @@ class SkillDecoderNode(Node):
         return None
 
     def _watchdog(self) -> None:
-        if self.last_observation is not None and time.monotonic() - self.last_observation > self.timeout:
+        if self.last_observation is not None and self._now() - self.last_observation > self.timeout:
             self._stop(f"no observation for more than {self.timeout * 1e3:.1f} ms")
             self.last_observation = None  # report once per outage
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def _stop(self, reason: str | None) -> None:
         """Command zero (every time: a zero is cheap and a lost one would leave the robot moving) and say why, at

@@ -1,4 +1,4 @@
-"""The simulated robot: a simpl_core MuJoCo env stepped at its control rate times a real-time factor.
+"""The simulated robot: a simpl_core MuJoCo env stepped at its control rate times a real-time factor, or in lock-step.
 
 Takes commands the way a ros2_control forward-command controller does (std_msgs/Float64MultiArray on
 /<controller>/commands; the last command is held for `command_timeout_steps` control steps, then zeroed, as
@@ -10,6 +10,12 @@ steps); the task is the `task` parameter (validated; a bad one is refused with t
 reason), e.g. `task:="[12, 7]"`, `task:=maze-target-10:3` or `task:="microwave,kettle,light switch,slide cabinet"`;
 empty means task-agnostic (no reward, episodes end at the horizon: demonstration recording). With auto_reset,
 episodes follow each other.
+
+Lock-step (`lockstep:=true`): the sim steps as soon as the command answering its last observation arrives (or, if
+none comes within `lockstep_timeout_s` of wall-clock, with the held command, counted as missed), and publishes its
+time on /clock (rosgraph_msgs/Clock, one control period per step), as Gazebo does: nodes run with
+`use_sim_time:=true` see time advance only when the robot does. Every step gets its command, whatever the CPU, and
+the graph runs as fast as it answers. `rtf` is not used then.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ import time
 import gymnasium
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.time import Time
+from rosgraph_msgs.msg import Clock as ClockMessage
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -39,6 +48,9 @@ class SimNode(Node):
         super().__init__("sim")
         self.domain = domain(parameter(self, "domain", "maze"))
         self.rtf = parameter(self, "rtf", 1.0)
+        self.lockstep = parameter(self, "lockstep", False)
+        # lock-step: wall-clock seconds to wait for a step's command before stepping without it (a missed deadline)
+        self.lockstep_timeout = parameter(self, "lockstep_timeout_s", 0.5)
         self.auto_reset = parameter(self, "auto_reset", False)
         self.seed = parameter(self, "seed", 0)
         controller = parameter(self, "controller", "ball_controller")
@@ -67,10 +79,17 @@ class SimNode(Node):
         self.episode = 0
         self.running = False
         self.observed_at: float | None = None  # when the last observation went out, until a command answers it
-        self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
+        self.sim_steps = 0  # env steps since start-up: the sim's time on /clock in lock-step
+        if self.lockstep:
+            self.clock_pub = self.create_publisher(ClockMessage, "/clock", 10)
+            # a steady wall clock: the deadline and the start of auto_reset's first episode
+            self.create_timer(0.01, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+            pace = "in lock-step with its commands (time on /clock)"
+        else:
+            self.create_timer(1.0 / (self.domain.control_rate_hz * self.rtf), self._tick)
+            pace = f"at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}"
         self.get_logger().info(
-            f"{self.domain.name} sim at {self.domain.control_rate_hz:g} Hz x rtf {self.rtf:g}, "
-            f"task {task_name(self.task)}, commands on /{controller}/commands"
+            f"{self.domain.name} sim {pace}, task {task_name(self.task)}, commands on /{controller}/commands"
         )
         # episodes (auto_reset's first, and ~/reset's) wait until the named policy nodes hear the step topic
         self.listening = PolicyListening(self, self.step_pub, self.command_sub, parameter(self, "wait_for_nodes", ""))
@@ -86,7 +105,7 @@ class SimNode(Node):
                 self.get_logger().info(f"task set to {task_name(self.task)} (from the next reset)")
             elif param.name == "auto_reset":
                 self.auto_reset = bool(param.value)
-            elif param.name in ("domain", "horizon", "controller", "rtf"):
+            elif param.name in ("domain", "horizon", "controller", "rtf", "lockstep"):
                 return SetParametersResult(successful=False, reason=f"{param.name} is fixed at start-up")
         return SetParametersResult(successful=True)
 
@@ -103,6 +122,8 @@ class SimNode(Node):
         if self.observed_at is not None:  # the first command after an observation answers it
             self.latency_ms[self.t] = round((time.perf_counter() - self.observed_at) * 1e3, 3)
             self.observed_at = None
+            if self.lockstep and self.running:
+                self._advance()
 
     def _on_reset(self, _request, response):
         return answer_reset(
@@ -116,6 +137,7 @@ class SimNode(Node):
         self.episode += 1
         observation, _ = self.env.reset(seed=self.seed * 100_003 + self.episode)
         self.command[:] = 0.0
+        self.fresh_command = False
         self.applied = np.zeros_like(self.command)
         self.t, self.episode_return, self.missed = 0, 0.0, 0
         self.latency_ms: dict[int, float] = {}  # step -> observation published -> command received (answered steps)
@@ -126,7 +148,11 @@ class SimNode(Node):
         if not self.running:
             if self.listening.reason() is None and self.auto_reset and self.episode == 0:
                 self.start_episode()
-            return
+        elif not self.lockstep or time.perf_counter() - self.published_at > self.lockstep_timeout:
+            self._advance()
+
+    def _advance(self) -> None:
+        """One control step with the command held now."""
         self.missed += not self.fresh_command
         self.stale_steps = 0 if self.fresh_command else self.stale_steps + 1
         self.fresh_command = False
@@ -136,6 +162,7 @@ class SimNode(Node):
         self.applied = self.command.astype(np.float32)
         observation, reward, terminated, truncated, _ = self.env.step(self.applied)
         self.t += 1
+        self.sim_steps += 1
         self.episode_return += reward
         self._publish(observation, reward, terminated, truncated)
         if terminated or truncated:
@@ -155,7 +182,10 @@ class SimNode(Node):
                 self.start_episode()
 
     def _publish(self, observation, reward, terminated, truncated) -> None:
-        self.observed_at = None if terminated or truncated else time.perf_counter()
+        self.published_at = time.perf_counter()
+        self.observed_at = None if terminated or truncated else self.published_at
+        if self.lockstep:  # the time first, so that a node hears the step at its time
+            self.clock_pub.publish(ClockMessage(clock=self._now().to_msg()))
         self.step_pub.publish(
             self.layout.pack(
                 episode=self.episode,
@@ -173,8 +203,14 @@ class SimNode(Node):
             position=data.qpos[self.joint_qpos].tolist(),
             velocity=data.qvel[self.joint_qvel].tolist(),
         )
-        joints.header.stamp = self.get_clock().now().to_msg()
+        joints.header.stamp = self._now().to_msg()
         self.joint_pub.publish(joints)
+
+    def _now(self) -> Time:
+        """The robot's time: the simulated one in lock-step, the wall clock otherwise."""
+        if self.lockstep:
+            return Time(nanoseconds=round(self.sim_steps * 1e9 / self.domain.control_rate_hz))
+        return self.get_clock().now()
 
 
 def main(args=None) -> None:

@@ -863,3 +863,33 @@ def test_meta_run_is_refused_by_a_bundle_with_other_skills(meta_bundle, tmp_path
         from simpl_core.export.meta import export_meta
 
         export_meta(other_run, bundle_dir, "simpl meta export")
+
+
+def test_meta_training_continues_from_a_bundles_weights(meta_bundle, tmp_path):
+    """init_from: a new run starts from the bundle's simpl_model.pt (encoder, policy, critics, coefficients), with
+    empty buffers; the weights must come from meta-training over the same skills."""
+    from simpl_core.export.meta import load_bundle_meta
+    from simpl_core.meta.simpl import init_from_bundle, load_meta_run
+    from simpl_core.runtime.bundle import BundleError
+
+    bundle_dir, meta = meta_bundle
+
+    reseeded = tmp_path / "reseeded.yaml"  # networks initialised otherwise than the bundle's run
+    reseeded.write_text(f"base: {SMOKE}\nseed: 7\n")
+
+    def one_iteration(out, *extra) -> Simpl:
+        argv = ["meta", "train", "--config", str(reseeded), "--bundle", str(bundle_dir), "--iterations", "1"]
+        assert main([*argv, "--tasks", str(meta.parent / "tasks.yaml"), "--out", str(out), *extra]) == 0
+        return load_meta_run(out, bundle_dir)[0]
+
+    continued = one_iteration(tmp_path / "continued", "--init-from", str(bundle_dir))
+    fresh = one_iteration(tmp_path / "fresh")
+    run = json.loads((tmp_path / "continued" / "run.json").read_text())
+    assert run["config"]["init_from"] == str(bundle_dir)  # how the weights were reached, kept with the run
+    started = load_bundle_meta(bundle_dir)[0].state_dict()
+    for name in ("encoder.seed", "critics.0.net.0.weight"):  # one iteration moves them far less than a fresh start
+        assert (continued.state_dict()[name] - started[name]).abs().mean() < (
+            fresh.state_dict()[name] - started[name]
+        ).abs().mean() / 5, name
+    with pytest.raises(BundleError, match="other skills"):
+        init_from_bundle(continued, bundle_dir, "0" * 64)

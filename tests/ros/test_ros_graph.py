@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from rosgraph_msgs.msg import Clock as ClockMessage
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
@@ -298,9 +299,11 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
             return np.array(commands[count].data)
 
         def acts_on_the_skill() -> bool:  # discovery is one-sided for a moment: a skill sent too early is lost
+            count = len(commands)
+            step_pub.publish(good)  # its skill is due on this very step: the decoder waits for it
             skill_pub.publish(skill_layout(10).pack(episode=1, step=0, z=np.full(10, 1.5)))
             time.sleep(0.1)
-            return np.abs(answer(good)).max() > 0
+            return len(commands) > count and np.abs(commands[count].data).max() > 0  # then the watchdog zero
 
         wait_for(acts_on_the_skill, 20, "a real action from the skill", lines)
         nan = layout.pack(
@@ -325,6 +328,14 @@ def test_decoder_commands_zero_on_bad_and_stale_observations(probe):
         count = len(commands)
         time.sleep(0.3)  # and a quiet stream is no fault now
         assert len(commands) == count
+        first = layout.pack(
+            episode=2, step=0, reward=0, terminated=0, truncated=0, action=[0, 0], observation=[1, 1, 0, 0]
+        )
+        step_pub.publish(first)  # the next episode's first step, before its skill: it waits for it
+        time.sleep(0.2)
+        assert len(commands) <= count + 1 and not np.any([m.data for m in commands[count:]])  # the watchdog's zero
+        skill_pub.publish(skill_layout(10).pack(episode=2, step=0, z=np.full(10, 1.5)))
+        wait_for(lambda: np.any([m.data for m in commands[count:]]), 5, "the answer to the waiting step")
         assert stack.processes["skill_decoder"].poll() is None  # never crashed
     finally:
         stack.stop()
@@ -410,6 +421,36 @@ def test_the_robot_stops_when_its_commands_stop(probe):
         stack.stop()
     assert moving.min() >= 1.0, (moving, lines)  # the commands drove it
     assert "no command for 6 control steps: holding zero" in "".join(lines), lines  # then its watchdog zeroed them
+
+
+def test_lockstep_sim_steps_once_per_command_and_keeps_its_time_on_clock(probe):
+    """Lock-step: each command steps the sim once; with no command it waits out its deadline, then steps (missed)."""
+    steps = collect(probe, STEP_TOPIC)
+    clock = collect(probe, "/clock", ClockMessage)
+    command_pub = probe.create_publisher(Float64MultiArray, COMMANDS, 10)
+    stack, lines = graph_stack(["lockstep:=true", "horizon:=40"], only=("sim",), start=False)
+    stack.commands[0].argv.extend(
+        ["-p", "wait_for_nodes:=test_probe", "-p", "lockstep_timeout_s:=1.0"]
+    )  # starts once we hear it
+    stack.start()
+    try:
+        wait_for(lambda: command_pub.get_subscription_count() and steps, 20, "the sim's first step", lines)
+        time.sleep(0.3)  # well inside the deadline: the sim waits for the command
+        assert len(steps) == 1
+        for t in range(1, 41):  # the 40th command ends the episode (step 40 is the time limit)
+            command_pub.publish(Float64MultiArray(data=[0.5, 0.5]))
+            wait_for(lambda: len(steps) > t, 0.5, f"step {t}", lines)  # far sooner than the 1 s deadline
+        wait_for(lambda: len(steps) > 41, 3, "the first step of the next episode", lines)
+        time.sleep(1.5)  # no commands: one deadline passes, and the sim steps with the held command
+    finally:
+        stack.stop()
+    fields = [step_layout(4, 2).unpack(m) for m in steps]
+    assert [int(f["step"][0]) for f in fields[:42]] == [*range(41), 0] and int(fields[42]["step"][0]) == 1
+    assert np.abs(fields[1]["action"]).min() == 0.5  # the command answering step 0 drove step 1
+    stamps = sorted({c.clock.sec + c.clock.nanosec * 1e-9 for c in clock})
+    assert np.allclose(stamps[:42], np.arange(42) * 0.01)  # one 100 Hz control period per step
+    text = "".join(lines)
+    assert "in lock-step with its commands" in text and "'missed_commands': 0" in text, text  # the episode: none
 
 
 def adaptation_stack(out_dir: Path, eval_episodes: int, e_star_timeout_s: float = 60.0) -> tuple[Stack, list[str]]:
@@ -509,7 +550,6 @@ def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
         [
             "adapt:=true",
             f"adapt_dir:={tmp_path}",
-            "rtf:=8",
             "horizon:=60",
             "task:=kitchen-target-10:3",
             "exploration_episodes:=1",
@@ -519,10 +559,11 @@ def test_kitchen_graph_adapts_on_robot_and_reports_completed_subtasks(tmp_path):
         graph_name="kitchen_sim",
     )
     text = run_to_end(stack, lines)
-    assert "kitchen sim at 12.5 Hz x rtf 8" in text and "completed subtasks before" in text, text[-3000:]
+    assert "kitchen sim in lock-step" in text and "completed subtasks before" in text, text[-3000:]
     entries = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
     assert [e["phase"] for e in entries] == ["explore", "finetune", "evaluate"]
     assert all(e["steps"] == 60 and e["transitions"] == 6 for e in entries)  # 60 control steps = 6 skills
+    assert all(e["missed_commands"] == 0 for e in entries)  # lock-step (the kitchen's default): every step answered
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["return_before"] == entries[0]["return"] and results["return_after"] == entries[-1]["return"]
 

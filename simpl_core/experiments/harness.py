@@ -8,6 +8,8 @@ import copy
 import dataclasses
 import json
 import multiprocessing
+import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -119,6 +121,18 @@ def run_specs(specs, bundle_dir, tasks, cfg: TargetConfig, progress_queue=None, 
     return rows
 
 
+def exit_with_parent(parent_pid: int) -> None:
+    """A pool worker's initializer: stop when the parent process is gone. A SIGTERM or SIGKILL of the parent skips
+    the pool's shutdown, and its workers would go on learning for nobody, taking the cores."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def sample_efficiency(
     methods,
     bundle_dir,
@@ -153,7 +167,12 @@ def sample_efficiency(
     partial = PartialCsv(out_dir / "returns.partial.csv")  # a run cut short keeps the episodes it measured
     with (
         multiprocessing.get_context("spawn").Manager() as manager,
-        ProcessPoolExecutor(max_workers=len(groups), mp_context=multiprocessing.get_context("spawn")) as pool,
+        ProcessPoolExecutor(
+            max_workers=len(groups),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool,
     ):
         queue = manager.Queue()
         futures = [pool.submit(run_specs, group, bundle_dir, task_set.tasks, cfg, queue, runs) for group in groups]

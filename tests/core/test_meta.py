@@ -5,6 +5,10 @@ import csv
 import dataclasses
 import json
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -465,6 +469,37 @@ def test_mtrl_learns_one_embedding_per_task_and_stays_out_of_bundles(meta_bundle
     assert not torch.equal(mean[0], mean[1])
     with pytest.raises(BundleError, match="baseline run"):
         export_meta(mtrl_run, meta_bundle[0], "simpl meta export")
+
+
+POOL_OF_ONE = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from simpl_core.experiments.harness import exit_with_parent
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent,
+                               initargs=(os.getpid(),))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 600)
+    time.sleep(600)
+"""
+
+
+def test_pool_workers_stop_when_the_grid_process_is_killed(tmp_path):
+    script = tmp_path / "grid.py"
+    script.write_text(POOL_OF_ONE)
+    grid = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(grid.stdout.readline())
+    grid.kill()  # SIGKILL: no shutdown of the pool runs
+    grid.wait()
+
+    def running() -> bool:  # an exited worker may linger as a zombie of init: state Z
+        stat = Path(f"/proc/{worker}/stat")
+        return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running()
 
 
 def test_partial_csv_keeps_every_reported_wave(tmp_path):

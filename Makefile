@@ -72,15 +72,16 @@ kitchen-data: $(BIN)/.installed  ## 600 scripted-teleop kitchen episodes (random
 	$(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET) --overwrite
 	$(BIN)/simpl data inspect $(KITCHEN_DATASET) --png $(KITCHEN_DATASET).png
 
-kitchen-skills: $(BIN)/.installed  ## retrain the kitchen skills (~9 min on 2 cores), export them to models/kitchen, eval the prior
+kitchen-skills: $(BIN)/.installed  ## the first kitchen skills (v0 data, ~9 min on 2 cores; the skills of models/kitchen until issue 22) -> runs/bundle_kitchen_v0
 	test -d $(KITCHEN_DATASET) || $(BIN)/simpl data kitchen --recipe v0 --episodes 600 --out $(KITCHEN_DATASET)
 	$(BIN)/simpl skills train --config config/skills_kitchen.yaml --dataset $(KITCHEN_DATASET) --out runs/skills_kitchen --resume
-	$(BIN)/simpl skills export runs/skills_kitchen --out models/kitchen
-	$(BIN)/simpl skills eval-prior --bundle models/kitchen --episodes 100
+	$(BIN)/simpl skills export runs/skills_kitchen --out runs/bundle_kitchen_v0
+	$(BIN)/simpl skills eval-prior --bundle runs/bundle_kitchen_v0 --episodes 100
 
-kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 (99 min on 2 cores) and add it to models/kitchen
-	$(BIN)/simpl meta train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/simpl_kitchen --resume
-	$(BIN)/simpl meta export runs/simpl_kitchen --out models/kitchen
+kitchen-meta: $(BIN)/.installed  ## meta-train SiMPL on kitchen-train-23 over the v2 skills (~100 min on 2 cores) -> models/kitchen
+	$(BIN)/simpl meta train --config config/simpl_kitchen_cpu.yaml --bundle models/kitchen-v2 --tasks kitchen-train-23 --out runs/simpl_kitchen_v2 --resume
+	rm -rf models/kitchen && cp -r models/kitchen-v2 models/kitchen
+	$(BIN)/simpl meta export runs/simpl_kitchen_v2 --out models/kitchen
 
 kitchen-baselines: $(BIN)/.installed  ## meta-train the PEARL (~24 min) and MTRL (~90 min) baselines on kitchen-train-23
 	$(BIN)/simpl meta train --config config/pearl_kitchen_cpu.yaml --bundle models/kitchen --tasks kitchen-train-23 --out runs/pearl_kitchen --resume

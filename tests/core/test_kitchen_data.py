@@ -235,12 +235,21 @@ def test_kitchen_target_learning_runs_the_kitchen_protocol(meta_bundle, kitchen_
     assert all(0 <= float(r["return"]) <= 4 for r in rows)  # completed subtasks
 
 
-def test_shipped_kitchen_skills_bundle_verifies_and_runs():
-    bundle = PolicyBundle.load(resource("models", "kitchen"))
-    assert bundle.manifest["domain"] == "kitchen" and bundle.manifest["provenance"]["git"]["commit"]
-    assert bundle.manifest["provenance"]["skills"]["dataset"] == "datasets/kitchen-teleop-v0"
-    z = np.zeros((1, bundle.latent_dim), np.float32)
-    assert bundle.decode(np.zeros(59, np.float32), z).shape == (1, 9)
+def test_shipped_kitchen_bundle_is_the_v2_skills_meta_trained():
+    """models/kitchen: the v2 skills (models/kitchen-v2's, byte for byte) with SiMPL meta-trained over them on
+    kitchen-train-23; the manifest says how each part was reached."""
+    from simpl_core.export.meta import load_bundle_meta
+
+    simpl, bundle = load_bundle_meta(resource("models", "kitchen"))
+    skills = PolicyBundle.load(resource("models", "kitchen-v2"))
+    assert bundle.manifest["files"]["skill_model.pt"] == skills.manifest["files"]["skill_model.pt"]
+    assert bundle.manifest["provenance"]["skills"]["dataset"] == "datasets/kitchen-teleop-v2"
+    meta = bundle.manifest["provenance"]["meta"]
+    assert meta["tasks"] == "kitchen-train-23" and meta["metrics"]["iterations"] >= 300 and meta["git"]["commit"]
+    context = np.zeros((1, 5, bundle.manifest["dims"]["transition"]), np.float32)
+    e_mean, _ = bundle.encode_task(context)
+    mean, _ = bundle.high_level(np.zeros((1, 59), np.float32), e_mean)
+    assert np.isfinite(mean).all() and bundle.decode(np.zeros(59, np.float32), mean).shape == (1, 9)
     report = json.loads(resource("models", "kitchen", "prior_report.json").read_text())
     assert report["episodes"] == 100 and set(report["subtask_rate"]) == set(SUBTASKS)
 

@@ -14,7 +14,7 @@ from torch import nn
 from simpl_core.export.graphs import export_graph, git_state
 from simpl_core.export.skills import load_bundle_skills
 from simpl_core.meta.config import SimplConfig
-from simpl_core.meta.simpl import Simpl, load_meta_run
+from simpl_core.meta.simpl import Simpl, load_meta_run, read_meta_weights
 from simpl_core.runtime.bundle import META_WEIGHTS, SKILL_WEIGHTS, BundleError, PolicyBundle, graph_entry, seal
 
 
@@ -137,7 +137,7 @@ def load_bundle_meta(bundle_dir: str | Path):
         raise BundleError(
             f"{bundle_dir} holds skills only; add a meta-training run with `simpl meta export RUN --out BUNDLE`"
         )
-    weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
+    weights = read_meta_weights(bundle_dir)
     simpl = Simpl(SimplConfig(**weights["config"]), prior, bundle.state_dim, bundle.latent_dim, weights["num_tasks"])
     simpl.load_saved_weights(weights["simpl"], f"{bundle_dir}/{META_WEIGHTS}")
     return simpl.eval(), bundle

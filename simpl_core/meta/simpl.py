@@ -459,8 +459,12 @@ def init_from_bundle(simpl: Simpl, bundle_dir: str | Path, skills_sha256: str) -
         raise BundleError(f"init_from {bundle_dir} holds no meta-trained weights ({META_WEIGHTS})")
     if bundle.manifest["files"][SKILL_WEIGHTS] != skills_sha256:
         raise BundleError(f"init_from {bundle_dir} was meta-trained over other skills than this run's")
-    weights = torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
-    simpl.load_saved_weights(weights["simpl"], f"init_from {bundle_dir}/{META_WEIGHTS}")
+    simpl.load_saved_weights(read_meta_weights(bundle_dir)["simpl"], f"init_from {bundle_dir}/{META_WEIGHTS}")
+
+
+def read_meta_weights(bundle_dir: str | Path) -> dict:
+    """A bundle's META_WEIGHTS record: the run's "config", its "num_tasks" and the "simpl" saved weights."""
+    return torch.load(Path(bundle_dir) / META_WEIGHTS, map_location="cpu", weights_only=True)
 
 
 def load_meta_run(run_dir: str | Path, bundle_dir: str | Path):

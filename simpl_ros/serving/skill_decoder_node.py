@@ -38,7 +38,8 @@ class SkillDecoderNode(Node):
         super().__init__("skill_decoder")
         self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "skill_decoder")
         self.lockstep = self.get_parameter("use_sim_time").value  # the sim's time, which moves only as it steps
-        rtf = 1.0 if self.lockstep else parameter(self, "rtf", 1.0)
+        rtf = parameter(self, "rtf", 1.0)  # wall-clock speed-up, ignored on sim time (periods are simulated seconds)
+        rtf = 1.0 if self.lockstep else rtf
         controller = parameter(self, "controller", "ball_controller")
         self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * rtf)
         self.timeout = parameter(self, "observation_timeout_periods", 2.0) * self.period
@@ -55,8 +56,8 @@ class SkillDecoderNode(Node):
         self.create_subscription(Float64MultiArray, SKILL_TOPIC, self._on_skill, 10)
         self.create_timer(self.period, self._watchdog)
         self.get_logger().info(
-            f"decoding {self.bundle.directory} at {1 / self.period:g} Hz (wall), commands on "
-            f"/{controller}/commands, observation timeout {self.timeout * 1e3:.1f} ms"
+            f"decoding {self.bundle.directory} at {1 / self.period:g} Hz ({'sim' if self.lockstep else 'wall'} time), "
+            f"commands on /{controller}/commands, observation timeout {self.timeout * 1e3:.1f} ms"
         )
 
     def _on_skill(self, msg: Float64MultiArray) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def add_parser(commands) -> None:
         help="a meta-training run's metrics, averaged over blocks of iterations",
         description="Read RUN/metrics.jsonl and print, per block of iterations, the mean return of the episodes "
         "conditioned on e ~ q(e | c) and on e ~ p(e), the encoder and policy KLs on large contexts and "
-        "the seconds per iteration; then the run's totals (iterations, env steps, wall-clock).",
+        "the seconds per iteration; the q(e | c) return split by whether the context held a reward; then the "
+        "run's totals (iterations, env steps, wall-clock) and, per training task, the mean return over the last "
+        "block.",
     )
     report.add_argument("run_dir", metavar="RUN", help="meta-training run directory, e.g. runs/simpl_kitchen")
     report.add_argument("--block", type=int, default=50, help="iterations per block (default 50)")
@@ -105,6 +108,8 @@ REPORTED = {
     "policy_kl_large": "policy KL to the prior, large",
     "policy_kl_small": "policy KL to the prior, small",
     "rewarded_context_share": "large contexts holding a reward",
+    "posterior_return_rewarded_context": "return, e ~ q(e \\| c), c holds a reward",
+    "posterior_return_blank_context": "return, e ~ q(e \\| c), c holds none",
     "iteration_s": "seconds per iteration",
 }
 # the KL coefficients only grow: their value at each block's end says more than a mean
@@ -135,11 +140,32 @@ def run_meta_report(args) -> int:
     for key, label in REPORTED.items():
         if key not in rows[-1]:  # runs older than the metric
             continue
-        print(f"| {label} | " + " | ".join(f"{np.mean([r[key] for r in b]):.2f}" for b in blocks) + " |")
+        print(f"| {label} | " + " | ".join(block_mean(b, key) for b in blocks) + " |")
     for key, label in COEFFICIENTS.items():
         print(f"| {label} | " + " | ".join(f"{b[-1][key]:.2g}" for b in blocks) + " |")
     print(
         f"{rows[-1]['iteration']} iterations, {rows[-1]['env_steps']} env steps, "
         f"{sum(r['iteration_s'] for r in rows):.0f} s of iterations"
     )
+    if "posterior_returns" in rows[-1]:
+        print_per_task_returns(Path(args.run_dir), blocks[-1])
     return 0
+
+
+def block_mean(block: list[dict], key: str) -> str:
+    """A metric's mean over a block, "–" where no iteration had a value (e.g. no blank context at all)."""
+    values = [r[key] for r in block if r[key] is not None]
+    return f"{np.mean(values):.2f}" if values else "–"
+
+
+def print_per_task_returns(run_dir: Path, block: list[dict]) -> None:
+    """Per training task, the mean return over a block with e ~ q(e | c) and with e ~ p(e)."""
+    from simpl_core.tasks import resolve_tasks
+
+    tasks = resolve_tasks(json.loads((run_dir / "run.json").read_text())["tasks"])
+    posterior = np.mean([r["posterior_returns"] for r in block], axis=0)
+    prior = np.mean([r["prior_returns"] for r in block], axis=0)
+    print(f"\nper training task, iterations {block[0]['iteration']}–{block[-1]['iteration']}:\n")
+    print("| task | return, e ~ q(e \\| c) | return, e ~ p(e) |\n|---|---|---|")
+    for index, task in enumerate(tasks.tasks):
+        print(f"| {index}: {task.name} | {posterior[index]:.2f} | {prior[index]:.2f} |")

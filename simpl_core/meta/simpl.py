@@ -2,10 +2,10 @@
 `meta_train`.
 
 Per task two FIFO buffers of high-level transitions: the encoder buffer (conditioning data, from episodes run with
-e ~ p(e)) and the RL buffer. Each iteration runs, for every task, one episode with e ~ p(e) (-> both buffers) and one
-with e ~ q(e | c), c drawn with replacement from the encoder buffer (-> RL buffer), all in one batched wave; then
-gradient steps on task batches with small and large contexts. The four KL coefficients are learned by dual
-gradient and only ever grow.
+e ~ p(e)) and the RL buffer. Each iteration runs, for every task, one episode with e ~ p(e) (-> both buffers; one
+batched wave over the tasks), then one with e ~ q(e | c), c drawn with replacement from the encoder buffer that now
+holds the first (-> RL buffer; a second wave); then gradient steps on task batches with small and large contexts.
+The KL coefficients (λ_large one per task) are learned by dual gradient and only ever grow.
 """
 
 from __future__ import annotations
@@ -60,6 +60,23 @@ def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
     return nn.Parameter(inverse_softplus(value))
 
 
+def per_task_coefficients(initial: float, count: int) -> nn.ParameterList:
+    """One KL coefficient parameter per task, as the original: Adam moves only those of the tasks in a batch."""
+    return nn.ParameterList(coefficient(initial) for _ in range(count))
+
+
+def split_per_task_coefficients(module, state_dict, prefix, *_) -> None:
+    """load_state_dict pre-hook: weights saved while λ_large was one tensor over the tasks."""
+    stacked = state_dict.pop(prefix + "enc_post_reg", None)
+    if stacked is not None:
+        state_dict.update({f"{prefix}enc_post_reg.{i}": value for i, value in enumerate(stacked)})
+
+
+def mean_or_none(values: np.ndarray) -> float | None:
+    """A metric's mean, or None (null in JSON) over no values."""
+    return float(values.mean()) if len(values) else None
+
+
 def batch_mean(values: torch.Tensor) -> torch.Tensor:
     """The mean, or 0 for no values (no small-context batches: their KLs read 0 and their coefficients stay put)."""
     return values.mean() if values.numel() else values.new_zeros(())
@@ -79,13 +96,20 @@ class Simpl(nn.Module):
                 self.layout.width, cfg.task_dim, cfg.encoder_hidden, cfg.encoder_heads, cfg.encoder_inducing_points
             )
         self.policy = PriorResidualPolicy(
-            copy.deepcopy(prior), state_dim, cfg.task_dim, latent_dim, cfg.policy_hidden, cfg.policy_layers
+            copy.deepcopy(prior),
+            state_dim,
+            cfg.task_dim,
+            latent_dim,
+            cfg.policy_hidden,
+            cfg.policy_layers,
+            start_at_prior=False,  # the original's residual head has PyTorch's default initialisation
         )
         q_in = state_dim + cfg.task_dim + latent_dim
         self.critics = nn.ModuleList(QFunction(q_in, cfg.q_hidden, cfg.q_layers) for _ in range(2))
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.enc_prior_reg = coefficient(cfg.init_enc_prior_reg)
-        self.enc_post_reg = coefficient(cfg.init_enc_post_reg, num_tasks)
+        self.enc_post_reg = per_task_coefficients(cfg.init_enc_post_reg, num_tasks)
+        self.register_load_state_dict_pre_hook(split_per_task_coefficients)
         self.policy_prior_reg = coefficient(cfg.init_policy_prior_reg)
         self.policy_post_reg = coefficient(cfg.init_policy_post_reg)
         lr = cfg.learning_rate
@@ -108,16 +132,16 @@ class Simpl(nn.Module):
         self.target_critics.load_state_dict(self.critics.state_dict())
 
     def coefficients(self) -> list[nn.Parameter]:
-        return [self.enc_prior_reg, self.enc_post_reg, self.policy_prior_reg, self.policy_post_reg]
+        return [self.enc_prior_reg, *self.enc_post_reg, self.policy_prior_reg, self.policy_post_reg]
 
     def monotone_coefficients(self) -> list[nn.Parameter]:
         policy = [self.policy_prior_reg, self.policy_post_reg] if self.cfg.monotone_policy_reg else []
-        return [self.enc_prior_reg, self.enc_post_reg, *policy]
+        return [self.enc_prior_reg, *self.enc_post_reg, *policy]
 
     def coefficient_values(self) -> dict[str, float]:
         return {
             "lambda_small": F.softplus(self.enc_prior_reg).item(),
-            "lambda_large_mean": F.softplus(self.enc_post_reg).mean().item(),
+            "lambda_large_mean": F.softplus(torch.stack(list(self.enc_post_reg))).mean().item(),
             "beta_small": F.softplus(self.policy_prior_reg).item(),
             "beta_large": F.softplus(self.policy_post_reg).item(),
         }
@@ -146,6 +170,10 @@ class Simpl(nn.Module):
     def posterior_samples(self, task_ids, contexts: np.ndarray) -> np.ndarray:
         mean, std = self.condition(task_ids, contexts)
         return (mean + std * torch.randn_like(mean)).numpy()
+
+    def holds_reward(self, contexts: np.ndarray) -> np.ndarray:
+        """Per context (..., set size, width): whether any of its transitions is rewarded."""
+        return (self.layout.unpack(contexts)["reward"] > 0).any(-1)
 
     def min_q(self, critics: nn.ModuleList, *parts: torch.Tensor) -> torch.Tensor:
         return torch.min(critics[0](*parts), critics[1](*parts))
@@ -188,9 +216,9 @@ class Simpl(nn.Module):
         critic_loss = torch.stack([((critic(state, e, z) - target) ** 2).mean() for critic in self.critics]).mean()
         enc_kl_small = standard_normal_kl(mean_small, std_small)
         enc_kl_large = standard_normal_kl(mean_large, std_large)
-        lambdas = torch.cat(
-            [F.softplus(self.enc_prior_reg).expand(cfg.n_prior_batch), F.softplus(self.enc_post_reg)[large_tasks]]
-        ).detach()
+        # only the sampled tasks' λ_large take part, so the others get no gradient and Adam leaves them be
+        lambda_large = F.softplus(torch.stack([self.enc_post_reg[t] for t in large_tasks]))
+        lambdas = torch.cat([F.softplus(self.enc_prior_reg).expand(cfg.n_prior_batch), lambda_large]).detach()
         encoder_loss = (lambdas * torch.cat([enc_kl_small, enc_kl_large])).mean()
         self.critic_optimizer.zero_grad()
         (critic_loss + encoder_loss).backward()
@@ -212,14 +240,15 @@ class Simpl(nn.Module):
         kl_large = policy_kl[cfg.n_prior_batch :].mean().detach()
         coefficient_loss = (
             F.softplus(self.enc_prior_reg) * (cfg.target_enc_prior_kl - batch_mean(enc_kl_small).detach())
-            + (F.softplus(self.enc_post_reg)[large_tasks] * (cfg.target_enc_post_kl - enc_kl_large.detach())).mean()
+            + (lambda_large * (cfg.target_enc_post_kl - enc_kl_large.detach())).mean()
             + F.softplus(self.policy_prior_reg) * (cfg.target_policy_prior_kl - kl_small)
             + F.softplus(self.policy_post_reg) * (cfg.target_policy_post_kl - kl_large)
         )
         self.coefficient_optimizer.zero_grad()
         coefficient_loss.backward()
         for parameter in self.monotone_coefficients():
-            parameter.grad.clamp_(max=0.0)
+            if parameter.grad is not None:  # None: a task not in this step's batches
+                parameter.grad.clamp_(max=0.0)
         self.coefficient_optimizer.step()
 
         polyak_update(self.target_critics, self.critics, cfg.tau)
@@ -233,9 +262,7 @@ class Simpl(nn.Module):
             "q_mean": q_value.mean().item(),
             # share of large contexts holding any reward: with sparse rewards, the rest can only tell the
             # encoder where the task is not
-            "rewarded_context_share": float(
-                (self.layout.unpack(torch.from_numpy(large))["reward"] > 0).any(-1).float().mean()
-            ),
+            "rewarded_context_share": float(self.holds_reward(large).mean()),
         }
 
 
@@ -267,9 +294,10 @@ class MetaTrainer:
     def prior_conds(self, count: int) -> np.ndarray:
         return self.rng.standard_normal((count, self.cfg.task_dim)).astype(np.float32)
 
-    def posterior_conds(self, task_ids) -> np.ndarray:
+    def posterior_conds(self, task_ids) -> tuple[np.ndarray, np.ndarray]:
+        """e ~ q(e | c) per task, c drawn from its encoder buffer, and whether each c holds a reward."""
         contexts = np.stack([self.enc_buffers[t].sample(self.cfg.post_enc_size, self.rng) for t in task_ids])
-        return self.simpl.posterior_samples(task_ids, contexts)
+        return self.simpl.posterior_samples(task_ids, contexts), self.simpl.holds_reward(contexts)
 
     def run_wave(self, task_ids, conds: np.ndarray) -> list[HighLevelEpisode]:
         episodes = rollout_wave(
@@ -291,23 +319,26 @@ class MetaTrainer:
             for t, episode in zip(needy, self.run_wave(needy, self.prior_conds(len(needy)))):
                 self.enc_buffers[t].add(episode.rows)
         while needy := [t for t, b in enumerate(self.rl_buffers) if len(b) < self.cfg.batch_size]:
-            for t, episode in zip(needy, self.run_wave(needy, self.posterior_conds(needy))):
+            for t, episode in zip(needy, self.run_wave(needy, self.posterior_conds(needy)[0])):
                 self.rl_buffers[t].add(episode.rows)
 
     def iterate(self) -> dict:
         """One meta-training iteration: collect 2 episodes per task, then gradient steps."""
         started, steps_before = time.perf_counter(), self.env_steps
         ids = list(range(len(self.tasks)))
-        conds = np.concatenate([self.prior_conds(len(ids)), self.posterior_conds(ids)])
-        episodes = self.run_wave(ids + ids, conds)
-        prior_eps, post_eps = episodes[: len(ids)], episodes[len(ids) :]
+        prior_eps = self.run_wave(ids, self.prior_conds(len(ids)))
         for t, episode in zip(ids, prior_eps):
             self.enc_buffers[t].add(episode.rows)
             self.rl_buffers[t].add(episode.rows)
+        conds, rewarded = self.posterior_conds(
+            ids
+        )  # contexts may hold this iteration's prior episode, as the original's
+        post_eps = self.run_wave(ids, conds)
         for t, episode in zip(ids, post_eps):
             self.rl_buffers[t].add(episode.rows)
         collect_s = time.perf_counter() - started
-        new_transitions = sum(len(ep.rows) for ep in episodes)
+        post_returns = np.array([ep.episode_return for ep in post_eps])
+        new_transitions = sum(len(ep.rows) for ep in prior_eps + post_eps)
         tasks_per_step = self.cfg.n_prior_batch + self.cfg.n_post_batch
         updates = int(self.cfg.reuse_rate * new_transitions / (tasks_per_step * self.cfg.batch_size))
         updates = min(max(updates, 1), self.cfg.max_updates_per_iteration)
@@ -315,8 +346,13 @@ class MetaTrainer:
         self.iteration += 1
         return {
             "iteration": self.iteration,
-            "posterior_return": float(np.mean([ep.episode_return for ep in post_eps])),
+            "posterior_return": float(post_returns.mean()),
             "prior_return": float(np.mean([ep.episode_return for ep in prior_eps])),
+            # does the policy act on what the context says? success after a context with a reward vs a blank one
+            "posterior_return_rewarded_context": mean_or_none(post_returns[rewarded]),
+            "posterior_return_blank_context": mean_or_none(post_returns[~rewarded]),
+            "posterior_returns": post_returns.round(3).tolist(),  # per task, for the per-task table
+            "prior_returns": [round(ep.episode_return, 3) for ep in prior_eps],
             "env_steps": self.env_steps,
             "updates": updates,
             "env_steps_per_s": round((self.env_steps - steps_before) / collect_s, 1),
@@ -348,7 +384,13 @@ class MetaTrainer:
             (self.simpl.critic_optimizer, self.simpl.policy_optimizer, self.simpl.coefficient_optimizer),
             state["optimizers"],
         ):
-            optimizer.load_state_dict(saved)
+            try:
+                optimizer.load_state_dict(saved)
+            except ValueError as err:  # checkpoints from before λ_large was one parameter per task
+                raise ValueError(
+                    f"the checkpoint's optimiser state does not fit this version ({err}); export the run "
+                    "(`simpl meta export`) and continue it in a new one with --init-from"
+                ) from None
         for buffers, saved in ((self.enc_buffers, state["enc_buffers"]), (self.rl_buffers, state["rl_buffers"])):
             for buffer, buffer_state in zip(buffers, saved):
                 buffer.load_state_dict(buffer_state)

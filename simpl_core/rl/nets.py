@@ -73,8 +73,9 @@ class StandardNormalPrior(nn.Module):
 
 class PriorResidualPolicy(nn.Module):
     """pi(z | s, c) as a residual on the frozen skill prior p(z | s): mean = mu_p + d_mu,
-    std = 0.001 + softplus(softplus^-1(sigma_p) + d_s). The residual head starts at zero, so an untrained policy
-    is exactly the prior. `cond_dim` is dim(e) for SiMPL and 0 for the SPiRL baseline."""
+    std = 0.001 + softplus(softplus^-1(sigma_p) + d_s). With `start_at_prior` the residual head starts at zero, so an
+    untrained policy is exactly the prior (SPiRL's policy starts as the prior); SiMPL's meta-training starts from
+    PyTorch's default initialisation, as the original. `cond_dim` is dim(e) for SiMPL and 0 for the SPiRL baseline."""
 
     def __init__(
         self,
@@ -84,13 +85,15 @@ class PriorResidualPolicy(nn.Module):
         latent_dim: int,
         hidden_dim: int,
         hidden_layers: int,
+        start_at_prior: bool = True,
     ):
         super().__init__()
         self.prior = prior.eval().requires_grad_(False)
         self.state_dim, self.cond_dim = state_dim, cond_dim
         self.residual = relu_mlp(state_dim + cond_dim, 2 * latent_dim, hidden_dim, hidden_layers)
-        nn.init.zeros_(self.residual[-1].weight)
-        nn.init.zeros_(self.residual[-1].bias)
+        if start_at_prior:
+            nn.init.zeros_(self.residual[-1].weight)
+            nn.init.zeros_(self.residual[-1].bias)
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -21,11 +21,12 @@ from simpl_core.experiments.harness import sample_efficiency
 from simpl_core.experiments.results import block_table, checkpoint_errors, checkpoint_table, curves, learning_table
 from simpl_core.meta.adapt import TargetConfig
 from simpl_core.meta.config import SimplConfig
-from simpl_core.meta.simpl import Simpl
+from simpl_core.meta.simpl import MetaTrainer, Simpl, load_meta_run
 from simpl_core.paths import resource
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.constrained_sac import SacConfig
-from simpl_core.rl.nets import SetTransformerEncoder
+from simpl_core.rl.levels import action_level
+from simpl_core.rl.nets import PriorResidualPolicy, SetTransformerEncoder
 from simpl_core.rl.rollout import rollout_wave
 from simpl_core.skills.model import SkillModelConfig, SkillPrior
 from simpl_core.tasks import resolve_tasks
@@ -71,13 +72,59 @@ def make_simpl(cfg: SimplConfig, tasks: int = 3) -> tuple[Simpl, list, list]:
     return simpl, enc, rl
 
 
-def test_untrained_policy_is_the_skill_prior():
-    simpl, _, _ = make_simpl(SimplConfig.from_yaml(SMOKE))
-    state = torch.randn(7, 4)
-    mean, std = simpl.policy(state, torch.randn(7, 3))
-    prior_mean, prior_std = simpl.policy.prior_dist(state)
+def test_spirls_untrained_policy_is_the_skill_prior_and_simpls_starts_from_default_init():
+    state, e = torch.randn(7, 4), torch.randn(7, 3)
+    spirl = PriorResidualPolicy(small_prior(), state_dim=4, cond_dim=3, latent_dim=10, hidden_dim=16, hidden_layers=2)
+    mean, std = spirl(state, e)
+    prior_mean, prior_std = spirl.prior_dist(state)
     torch.testing.assert_close(mean, prior_mean)
     torch.testing.assert_close(std, 0.001 + prior_std, atol=1e-4, rtol=1e-4)
+    simpl, _, _ = make_simpl(SimplConfig.from_yaml(SMOKE))  # the original's head: PyTorch's default init
+    assert simpl.policy.residual[-1].weight.abs().sum() > 0
+    assert not torch.allclose(simpl.policy(state, e)[0], simpl.policy.prior_dist(state)[0])
+
+
+def test_a_tasks_encoder_coefficient_moves_only_on_steps_that_sample_the_task():
+    # One λ_large per task, as the original: Adam's momentum must not move those of tasks absent from a step.
+    cfg = dataclasses.replace(SimplConfig.from_yaml(SMOKE), n_post_batch=1, target_enc_post_kl=0.0)
+    simpl, enc, rl = make_simpl(cfg, tasks=4)
+    rng = np.random.default_rng(3)
+    moved_per_step = []
+    for _ in range(8):
+        before = torch.stack(list(simpl.enc_post_reg)).detach().clone()
+        simpl.update(enc, rl, rng)
+        moved_per_step.append(int((torch.stack(list(simpl.enc_post_reg)).detach() != before).sum()))
+    assert moved_per_step == [1] * 8
+
+
+def test_weights_saved_with_one_encoder_coefficient_tensor_still_load():
+    simpl, _, _ = make_simpl(SimplConfig.from_yaml(SMOKE))
+    weights = simpl.state_dict()
+    stacked = torch.stack([weights.pop(f"enc_post_reg.{t}") for t in range(3)]) + 1.0
+    again, _, _ = make_simpl(SimplConfig.from_yaml(SMOKE))
+    again.load_state_dict({**weights, "enc_post_reg": stacked})
+    torch.testing.assert_close(torch.stack(list(again.enc_post_reg)).detach(), stacked)
+
+
+def test_posterior_contexts_are_drawn_after_the_iterations_prior_episodes_join_the_encoder_buffers(meta_bundle):
+    bundle, meta = meta_bundle
+    simpl, *_ = load_meta_run(meta, bundle)
+    level = action_level("skills", bundle)
+    tasks = resolve_tasks(str(meta.parent / "tasks.yaml")).tasks
+    trainer = MetaTrainer(simpl.cfg, simpl, tasks, level.decode, level.horizon)
+    trainer.warm_up()
+    sizes_seen, draw = [], trainer.posterior_conds
+
+    def drawing_after_looking(ids):
+        sizes_seen.append([len(b) for b in trainer.enc_buffers])
+        return draw(ids)
+
+    trainer.posterior_conds = drawing_after_looking
+    before = [len(b) for b in trainer.enc_buffers]
+    row = trainer.iterate()
+    trainer.close()
+    assert all(seen > size for seen, size in zip(sizes_seen[0], before))
+    assert len(row["posterior_returns"]) == len(row["prior_returns"]) == len(tasks)
 
 
 def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
@@ -302,9 +349,18 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
     assert table[0] == "| iterations | 1–2 | 3–3 |"
     first_two = np.mean([r["posterior_return"] for r in rows[:2]])
     assert table[2] == f"| return, e ~ q(e \\| c) | {first_two:.2f} | {rows[2]['posterior_return']:.2f} |"
-    assert table[-1].startswith(f"3 iterations, {rows[-1]['env_steps']} env steps")
+    assert f"3 iterations, {rows[-1]['env_steps']} env steps" in "\n".join(table)
     shares = next(line for line in table if line.startswith("| large contexts holding a reward |"))
     assert shares.endswith(f"| {rows[2]['rewarded_context_share']:.2f} |")
+    # the posterior return split by context, and one row per training task over the last block
+    split = [rows[2][f"posterior_return_{kind}_context"] for kind in ("rewarded", "blank")]
+    assert any(value is not None for value in split)
+    rewarded = next(line for line in table if line.startswith("| return, e ~ q(e \\| c), c holds a reward |"))
+    assert rewarded.endswith(f"| {split[0]:.2f} |" if split[0] is not None else "| – |")
+    assert table[-2:] == [
+        f"| 0: goal(10,12) | {rows[2]['posterior_returns'][0]:.2f} | {rows[2]['prior_returns'][0]:.2f} |",
+        f"| 1: goal(11,10) | {rows[2]['posterior_returns'][1]:.2f} | {rows[2]['prior_returns'][1]:.2f} |",
+    ]
     assert main(["meta", "report", str(meta.parent)]) == 2  # not a run: says so
 
 

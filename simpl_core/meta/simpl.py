@@ -54,10 +54,9 @@ CONDITIONINGS = ("context", "task_id")
 REBUILT_WEIGHTS = ("policy.prior.", "target_critics.")
 
 
-def coefficient(initial: float, count: int | None = None) -> nn.Parameter:
-    """A KL coefficient stored as softplus^-1 of its value (one per task when count is given)."""
-    value = torch.full((count,) if count else (), float(initial))
-    return nn.Parameter(inverse_softplus(value))
+def coefficient(initial: float) -> nn.Parameter:
+    """A KL coefficient stored as softplus^-1 of its value."""
+    return nn.Parameter(inverse_softplus(torch.tensor(float(initial))))
 
 
 def per_task_coefficients(initial: float, count: int) -> nn.ParameterList:
@@ -330,13 +329,13 @@ class MetaTrainer:
         for t, episode in zip(ids, prior_eps):
             self.enc_buffers[t].add(episode.rows)
             self.rl_buffers[t].add(episode.rows)
-        conds, rewarded = self.posterior_conds(
-            ids
-        )  # contexts may hold this iteration's prior episode, as the original's
+        # contexts may hold this iteration's prior episode, as the original's
+        conds, rewarded = self.posterior_conds(ids)
         post_eps = self.run_wave(ids, conds)
         for t, episode in zip(ids, post_eps):
             self.rl_buffers[t].add(episode.rows)
         collect_s = time.perf_counter() - started
+        prior_returns = np.array([ep.episode_return for ep in prior_eps])
         post_returns = np.array([ep.episode_return for ep in post_eps])
         new_transitions = sum(len(ep.rows) for ep in prior_eps + post_eps)
         tasks_per_step = self.cfg.n_prior_batch + self.cfg.n_post_batch
@@ -347,12 +346,12 @@ class MetaTrainer:
         return {
             "iteration": self.iteration,
             "posterior_return": float(post_returns.mean()),
-            "prior_return": float(np.mean([ep.episode_return for ep in prior_eps])),
+            "prior_return": float(prior_returns.mean()),
             # does the policy act on what the context says? success after a context with a reward vs a blank one
             "posterior_return_rewarded_context": mean_or_none(post_returns[rewarded]),
             "posterior_return_blank_context": mean_or_none(post_returns[~rewarded]),
             "posterior_returns": post_returns.round(3).tolist(),  # per task, for the per-task table
-            "prior_returns": [round(ep.episode_return, 3) for ep in prior_eps],
+            "prior_returns": prior_returns.round(3).tolist(),
             "env_steps": self.env_steps,
             "updates": updates,
             "env_steps_per_s": round((self.env_steps - steps_before) / collect_s, 1),

@@ -38,10 +38,9 @@ class SkillDecoderNode(Node):
         super().__init__("skill_decoder")
         self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "skill_decoder")
         self.lockstep = self.get_parameter("use_sim_time").value  # the sim's time, which moves only as it steps
-        rtf = parameter(self, "rtf", 1.0)  # wall-clock speed-up, ignored on sim time (periods are simulated seconds)
-        rtf = 1.0 if self.lockstep else rtf
+        rtf = parameter(self, "rtf", 1.0)  # wall-clock speed-up, unused on sim time (periods are simulated seconds)
         controller = parameter(self, "controller", "ball_controller")
-        self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * rtf)
+        self.period = 1.0 / (self.bundle.manifest["control_rate_hz"] * (1.0 if self.lockstep else rtf))
         self.timeout = parameter(self, "observation_timeout_periods", 2.0) * self.period
         self.skill_grace = parameter(self, "skill_grace_steps", 2)
         self.step_layout = step_layout(self.bundle.state_dim, self.bundle.action_dim)

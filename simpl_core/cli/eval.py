@@ -132,6 +132,14 @@ def add_parser(commands) -> None:
     inference_probe.add_argument(
         "--episodes", type=int, default=20, help="episodes per task and condition after (default 20)"
     )
+    inference_probe.add_argument(
+        "--e-star-sets",
+        type=int,
+        default=0,
+        metavar="K",
+        help="0 (default, the paper): e* = q(e | all exploration transitions); K: the mean over K sets of the "
+        "meta-training context size drawn from them",
+    )
     inference_probe.add_argument("--seed", type=int, default=0)
     inference_probe.add_argument("--out", help="JSON report (default runs/task_inference_DOMAIN.json)")
 
@@ -294,6 +302,7 @@ def run_task_inference(args) -> int:
         args.episodes,
         TargetConfig.for_domain(domain).horizon,
         args.seed,
+        args.e_star_sets,
     )
     print(format_report(report))
     out = Path(args.out or f"runs/task_inference_{domain}.json")

@@ -5,7 +5,8 @@ their episodes together in one batched env, then each learner learns from its ow
 is recorded.
 
 - SiMPL: 20 exploration episodes with the meta-trained policy and a fresh e ~ p(e) each; then e* = posterior mean
-  of q(e | all their high-level transitions); then prior-regularised SAC on copies of the meta-trained policy and
+  of q(e | all their high-level transitions) (or, with e_star_sets, of training-sized sets of them); then
+  prior-regularised SAC on copies of the meta-trained policy and
   critics conditioned on e*, alpha starting at meta-training's final beta_large and only growing. The exploration
   episodes are not in the fine-tuning buffer.
 - PEARL-ft: the same protocol on a PEARL meta-training run (primitive actions, no skills, no offline data).
@@ -46,6 +47,9 @@ class TargetConfig:
     """target-task episodes per learner, exploration included"""
     exploration_episodes: int = EXPLORATION_EPISODES
     """episodes with e ~ p(e) before e* is fixed (SiMPL, PEARL)"""
+    e_star_sets: int = 0
+    """0: e* = the posterior mean of q(e | every exploration transition), as the paper; K: the mean over K sets of the
+    meta-training context size drawn from them, so the encoder sees sets of the size it trained on"""
     horizon: int = 2000
     """env steps per episode"""
     simpl_sac: SacConfig = field(default_factory=lambda: SacConfig(target_kl=1.0, kl_clip=5.0, increasing_alpha=True))
@@ -148,8 +152,8 @@ class MetaLearner:
                 self.start(self.encode())
 
     def encode(self) -> np.ndarray:
-        """e* = the posterior mean of q(e | every exploration transition)."""
-        return self.simpl.posterior(self.explored)[0][None]
+        """e* from the exploration transitions (the posterior mean of q(e | all of them), or cfg.e_star_sets)."""
+        return self.simpl.posterior(self.explored, self.cfg.e_star_sets, self.rng)[0][None]
 
     def start(self, e_star: np.ndarray) -> None:
         """Fix e*; with fine-tuning, SAC on copies of the meta-trained policy and critics conditioned on it."""

@@ -1,7 +1,8 @@
 """Does the meta-trained policy act on what the encoder infers? A probe for encoder collapse.
 
 For every task, explore as SiMPL's target learning does (episodes conditioned on fresh e ~ p(e)) and encode e* =
-the posterior mean of q(e | all exploration transitions). Then roll out the meta-trained policy, without any
+the posterior mean of q(e | all exploration transitions), or with `e_star_sets` the mean over training-sized sets of
+them. Then roll out the meta-trained policy, without any
 learning, conditioned on
 - "inferred": the task's own e*,
 - "other task": the e* inferred on the next task of the set (a wrong but equally confident task),
@@ -28,9 +29,10 @@ CONDITIONS = ("inferred", "other task", "prior mean")
 
 
 def explore_and_encode(
-    simpl, level: ActionLevel, tasks: list, episodes: int, horizon: int, seed: int, bar: tqdm
+    simpl, level: ActionLevel, tasks: list, episodes: int, horizon: int, seed: int, e_star_sets: int, bar: tqdm
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exploration return per task and episode, and each task's posterior mean and std given its exploration."""
+    """Exploration return per task and episode, and each task's e* and posterior std given its exploration
+    (`Simpl.posterior` with `e_star_sets`)."""
     rng = np.random.default_rng(seed)
     env = make_vector_env(level.bundle.manifest["domain"], len(tasks), max_episode_steps=horizon)
     explored: list[list[np.ndarray]] = [[] for _ in tasks]
@@ -45,7 +47,7 @@ def explore_and_encode(
             returns[i, k] = episode.episode_return
         bar.update()
     env.close()
-    mean, std = map(np.stack, zip(*(simpl.posterior(episodes) for episodes in explored)))
+    mean, std = map(np.stack, zip(*(simpl.posterior(episodes, e_star_sets, rng) for episodes in explored)))
     return returns, mean, std
 
 
@@ -96,6 +98,7 @@ def task_inference(
     episodes: int = 20,
     horizon: int = 2000,
     seed: int = 0,
+    e_star_sets: int = 0,
     progress: bool = True,
 ) -> dict:
     """Explore, infer e* per task, then compare the meta-policy's return under each condition (module doc)."""
@@ -107,13 +110,14 @@ def task_inference(
         raise ValueError("give at least 2 tasks: the 'other task' condition borrows another task's e*")
     torch.manual_seed(seed)
     bar = tqdm(total=exploration_episodes + episodes, desc="task inference", unit="wave", disable=not progress)
-    explored, mean, std = explore_and_encode(simpl, level, tasks, exploration_episodes, horizon, seed, bar)
+    explored, mean, std = explore_and_encode(simpl, level, tasks, exploration_episodes, horizon, seed, e_star_sets, bar)
     conds = {"inferred": mean, "other task": np.roll(mean, -1, axis=0), "prior mean": np.zeros_like(mean)}
     returns = conditioned_returns(simpl, level, tasks, conds, episodes, horizon, seed, bar)
     bar.close()
     return {
         "exploration": summary(explored),
         "conditions": {name: summary(returns[name]) for name in CONDITIONS},
+        "e_star_sets": e_star_sets,
         "e_star_spread": round(e_star_spread(mean, std), 3),
         "tasks": [
             {

@@ -209,6 +209,14 @@ class PolicyBundle:
         return self.manifest["skill_horizon"]
 
     @property
+    def context_size(self) -> int:
+        """Transitions per large context the task encoder was meta-trained on (the set size of e* with sets)."""
+        meta = self.manifest["provenance"].get("meta")
+        if meta is None:
+            raise BundleError(f"{self.directory} holds skills only; it has no meta-trained task encoder")
+        return int(meta["config"]["post_enc_size"])
+
+    @property
     def action_low(self) -> np.ndarray:
         return np.asarray(self.manifest["action_bounds"]["low"], dtype=np.float32)
 
@@ -251,9 +259,11 @@ class PolicyBundle:
         return mean, log_std
 
     def encode_task(self, context) -> tuple[np.ndarray, np.ndarray]:
-        """q(e | c) for a set of high-level transitions (set, transition) or a batch of sets: mean and std."""
-        mean, std = self.run("task_encoder", context=context)
-        return mean, std
+        """q(e | c) for a set of high-level transitions (set, transition) or a batch of sets: mean and std, (sets,
+        task). A batch is encoded one set at a time: the exported graph's head split is traced at one set."""
+        sets = [context] if np.ndim(context) == 2 else list(context)
+        mean, std = zip(*(self.run("task_encoder", context=one) for one in sets))
+        return np.concatenate(mean), np.concatenate(std)
 
     def clip_action(self, action: np.ndarray) -> np.ndarray:
         return np.clip(action, self.action_low, self.action_high)

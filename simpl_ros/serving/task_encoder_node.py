@@ -3,7 +3,8 @@ and skill topics, keeps them as the context, and publishes the task embedding e 
 
 Exploring (the first `exploration_episodes` episodes, default 20): a fresh e ~ p(e) = N(0, I) for every episode,
 published as soon as the previous episode ends so the next one starts with it. Then e* = the posterior mean of
-task_encoder.onnx over every gathered transition, published once and kept. Each ended episode's
+task_encoder.onnx over every gathered transition (or, with `e_star_sets` K, the mean over K sets of the
+meta-training context size drawn from them), published once and kept. Each ended episode's
 transitions also go out on the transitions topic (for on-robot adaptation). Services: ~/clear (std_srvs/Trigger:
 forget the context, explore again) and ~/exploit (std_srvs/SetBool: true = encode now, false = explore). With
 `load_context`, the exploration episodes kept in `context_dir` (an adaptation run's) are loaded at start-up.
@@ -21,7 +22,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
-from simpl_core.runtime.protocol import EXPLORATION_EPISODES
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES, e_star_inputs
 from simpl_ros.common.episodes import EpisodeRecorder
 from simpl_ros.common.messages import (
     EMBEDDING_TOPIC,
@@ -48,6 +49,9 @@ class TaskEncoderNode(Node):
         super().__init__("task_encoder")
         self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "task_encoder")
         self.exploration_episodes = parameter(self, "exploration_episodes", EXPLORATION_EPISODES)
+        self.e_star_sets = parameter(self, "e_star_sets", 0)  # 0: e* from the whole context (e_star_inputs)
+        if self.e_star_sets < 0:
+            raise StartupError(f"e_star_sets must be 0 (the whole context) or more, not {self.e_star_sets}")
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]
@@ -136,7 +140,8 @@ class TaskEncoderNode(Node):
                 "(were skills published? ~/clear and explore again)"
             )
             return False
-        e_star = self.bundle.encode_task(context)[0][0]
+        sets = e_star_inputs(context, self.bundle.context_size, self.e_star_sets, self.rng)
+        e_star = self.bundle.encode_task(sets)[0].mean(0)
         self.mode = EXPLOIT
         self.embedding_pub.publish(self.layouts[2].pack(mode=EXPLOIT, e=e_star))
         self.get_logger().info(

@@ -28,6 +28,7 @@ from simpl_core.rl.constrained_sac import SacConfig
 from simpl_core.rl.levels import action_level
 from simpl_core.rl.nets import PriorResidualPolicy, SetTransformerEncoder
 from simpl_core.rl.rollout import rollout_wave
+from simpl_core.runtime.protocol import e_star_inputs
 from simpl_core.skills.model import SkillModelConfig, SkillPrior
 from simpl_core.tasks import resolve_tasks
 
@@ -781,6 +782,29 @@ def test_simpl_adapts_from_a_run_or_from_the_bundle(meta_bundle):
         model = meta_models(["simpl"], bundle_dir, runs)["simpl"]
         for key, value in model.encoder.state_dict().items():
             torch.testing.assert_close(value, saved[source][f"encoder.{key}"])
+
+
+def test_e_star_comes_from_the_whole_context_or_from_sets_of_the_training_context_size():
+    cfg = dataclasses.replace(SimplConfig.from_yaml(SMOKE), post_enc_size=16)
+    simpl, _, _ = make_simpl(cfg)
+    episodes = [np.random.default_rng(i).standard_normal((30, simpl.layout.width)).astype(np.float32) for i in (1, 2)]
+    context = np.concatenate(episodes)
+    sets = e_star_inputs(context, 16, 5, np.random.default_rng(7))
+    assert sets.shape == (5, 16, simpl.layout.width)
+    assert all(any(np.array_equal(row, c) for c in context) for row in sets.reshape(-1, simpl.layout.width))
+    assert e_star_inputs(context, 16, 0, None).shape == (1, 60, simpl.layout.width)  # the paper's: all at once
+
+    whole_mean, whole_std = simpl.posterior(episodes, 0, np.random.default_rng(7))
+    mean, std = simpl.encoder(torch.from_numpy(context)[None])
+    np.testing.assert_allclose(whole_mean, mean[0].detach().numpy(), atol=1e-6)
+    matched_mean, _ = simpl.posterior(episodes, 5, np.random.default_rng(7))
+    per_set, _ = simpl.encoder(torch.from_numpy(sets))
+    np.testing.assert_allclose(matched_mean, per_set.detach().numpy().mean(0), atol=1e-6)
+    assert not np.allclose(matched_mean, whole_mean, atol=1e-3)
+    with pytest.raises(ValueError, match="0 \\(the whole context\\) or more"):
+        e_star_inputs(context, 16, -1, None)
+    with pytest.raises(ValueError, match="no transitions"):
+        e_star_inputs(context[:0], 16, 3, np.random.default_rng(0))
 
 
 def test_task_inference_probe_conditions_the_policy_on_own_other_and_no_task(meta_bundle, mtrl_run, tmp_path):

@@ -22,6 +22,7 @@ from std_msgs.msg import Float64MultiArray, String
 from simpl_core.paths import resource
 from simpl_core.rl.buffers import TransitionLayout
 from simpl_core.runtime.bundle import PolicyBundle
+from simpl_core.runtime.protocol import e_star_inputs
 from simpl_ros.cli import main as simpl_ros_main
 from simpl_ros.common.episodes import EpisodeRecorder
 from simpl_ros.common.messages import (
@@ -626,3 +627,38 @@ def test_bench_times_every_control_step_of_the_graph(tmp_path):
         "encoder_task_encoder_4000_transitions",
     }
     assert (tmp_path / "latency.png").stat().st_size > 5_000 and (tmp_path / "latency.json").is_file()
+
+
+def test_task_encoder_encodes_e_star_from_the_whole_context_or_from_training_sized_sets(probe, tmp_path):
+    bundle = PolicyBundle.load("models/maze")
+    rng = np.random.default_rng(5)
+    context = [rng.standard_normal((150, TransitionLayout(4, 10).width)) for _ in range(3)]
+    for i, rows in enumerate(context):
+        np.save(tmp_path / f"{i:04d}.npy", rows)
+    embeddings = collect(probe, EMBEDDING_TOPIC, qos=LATCHED)
+    published = {}
+    for sets in (0, 4):
+        argv = [sys.executable, "-m", NODES["task_encoder"], "--ros-args"]
+        for param in ("bundle:=models/maze", "exploration_episodes:=3", "load_context:=true", "seed:=3"):
+            argv += ["-p", param]
+        argv += ["-p", f"context_dir:={tmp_path}", "-p", f"e_star_sets:={sets}"]
+        embeddings.clear()
+        log = tmp_path / f"encoder_{sets}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: embeddings or process.poll() is not None, 30, f"e* with e_star_sets {sets}")
+            finally:
+                process.send_signal(signal.SIGINT)
+                process.wait(10)
+        assert embeddings, log.read_text()
+        published[sets] = embedding_layout(5).unpack(embeddings[-1])
+    whole = np.concatenate(context)
+    expected = {
+        0: bundle.encode_task(whole)[0][0],
+        4: bundle.encode_task(e_star_inputs(whole, bundle.context_size, 4, np.random.default_rng(3)))[0].mean(0),
+    }
+    for sets, fields in published.items():
+        assert fields["mode"][0] == EXPLOIT
+        np.testing.assert_allclose(fields["e"], expected[sets], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(published[0]["e"], published[4]["e"])  # the two recipes are different encodings

@@ -50,6 +50,20 @@ def add_parser(commands) -> None:
     inference.add_argument("--skills", help="skill run directory, to also time torch eager")
     inference.add_argument("--calls", type=int, default=10_000, help="timed calls per graph (default 10000)")
 
+    update = add_verb(
+        verbs,
+        "meta-update",
+        run_meta_update,
+        help="seconds per meta-training gradient step of each config, side by side",
+        description="Time SiMPL's gradient step (encoder, critics, policy, KL coefficients) for every config given, "
+        "one after the other in one run on the same bundle, on buffers of synthetic transitions: what a "
+        "config's network and batch sizes cost per step on this machine, apart from env collection.",
+    )
+    update.add_argument("configs", nargs="+", metavar="CONFIG", help="meta-training configs (YAML)")
+    update.add_argument("--bundle", default="models/maze", help="bundle whose skill prior the policy uses")
+    update.add_argument("--steps", type=int, default=20, help="timed gradient steps per config (default 20)")
+    update.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2, as training)")
+
 
 def run_env(args) -> int:
     from simpl_core.bench import env_speed
@@ -79,4 +93,13 @@ def run_inference(args) -> int:
     from simpl_core.bench import inference
 
     print(inference.format_results(inference.run(args.bundle, args.skills, args.calls)))
+    return 0
+
+
+def run_meta_update(args) -> int:
+    from simpl_core.bench import meta_update
+
+    if args.steps < 1:
+        raise ValueError("--steps must be at least 1")
+    print(meta_update.format_results(meta_update.run(args.configs, args.bundle, args.steps, args.threads)))
     return 0

@@ -141,6 +141,8 @@ def run_meta_report(args) -> int:
         if key not in rows[-1]:  # runs older than the metric
             continue
         print(f"| {label} | " + " | ".join(block_mean(b, key) for b in blocks) + " |")
+    if "rewarded_contexts" in rows[-1]:
+        print(f"| {WITHIN_TASK_GAP} | " + " | ".join(within_task_gap(b) for b in blocks) + " |")
     for key, label in COEFFICIENTS.items():
         print(f"| {label} | " + " | ".join(f"{b[-1][key]:.2g}" for b in blocks) + " |")
     print(
@@ -156,6 +158,22 @@ def block_mean(block: list[dict], key: str) -> str:
     """A metric's mean over a block, "–" where no iteration had a value (e.g. no blank context at all)."""
     values = [r[key] for r in block if r[key] is not None]
     return f"{np.mean(values):.2f}" if values else "–"
+
+
+WITHIN_TASK_GAP = "reward − none, within a task (tasks with both)"
+
+
+def within_task_gap(block: list[dict]) -> str:
+    """Return after a rewarded context minus after a blank one, per task, averaged over the tasks that had both in
+    the block: the split without easy tasks (whose buffers hold rewards most) weighing on the rewarded side."""
+    returns = np.array([r["posterior_returns"] for r in block])
+    rewarded = np.array([r["rewarded_contexts"] for r in block], bool)
+    gaps = [
+        returns[rewarded[:, t], t].mean() - returns[~rewarded[:, t], t].mean()
+        for t in range(returns.shape[1])
+        if rewarded[:, t].any() and not rewarded[:, t].all()
+    ]
+    return f"{np.mean(gaps):+.2f} ({len(gaps)})" if gaps else "–"
 
 
 def print_per_task_returns(run_dir: Path, block: list[dict]) -> None:

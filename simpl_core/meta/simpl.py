@@ -356,6 +356,7 @@ class MetaTrainer:
             "posterior_return_rewarded_context": mean_or_none(post_returns[rewarded]),
             "posterior_return_blank_context": mean_or_none(post_returns[~rewarded]),
             "posterior_returns": post_returns.round(3).tolist(),  # per task, for the per-task table
+            "rewarded_contexts": rewarded.astype(int).tolist(),  # per task: the split within a task (meta report)
             "prior_returns": prior_returns.round(3).tolist(),
             "env_steps": self.env_steps,
             "updates": updates,

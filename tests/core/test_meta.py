@@ -362,7 +362,21 @@ def test_meta_training_logs_and_resumes(meta_bundle, capsys):
         f"| 0: goal(10,12) | {rows[2]['posterior_returns'][0]:.2f} | {rows[2]['prior_returns'][0]:.2f} |",
         f"| 1: goal(11,10) | {rows[2]['posterior_returns'][1]:.2f} | {rows[2]['prior_returns'][1]:.2f} |",
     ]
+    assert any(line.startswith("| reward − none, within a task") for line in table)
     assert main(["meta", "report", str(meta.parent)]) == 2  # not a run: says so
+
+
+def test_the_within_task_split_leaves_out_tasks_whose_contexts_were_all_alike():
+    from simpl_core.cli.meta import within_task_gap
+
+    # task 0: 1.0 after rewarded, 0.5 after blank contexts; task 1 always rewarded (an easy task): left out
+    block = [
+        {"posterior_returns": [1.0, 1.0], "rewarded_contexts": [1, 1]},
+        {"posterior_returns": [0.5, 1.0], "rewarded_contexts": [0, 1]},
+        {"posterior_returns": [0.5, 0.0], "rewarded_contexts": [0, 1]},
+    ]
+    assert within_task_gap(block) == "+0.50 (1)"
+    assert within_task_gap(block[:1]) == "–"
 
 
 def test_meta_bundle_graphs_match_torch(meta_bundle):
@@ -805,6 +819,18 @@ def test_e_star_comes_from_the_whole_context_or_from_sets_of_the_training_contex
         e_star_inputs(context, 16, -1, None)
     with pytest.raises(ValueError, match="no transitions"):
         e_star_inputs(context[:0], 16, 3, np.random.default_rng(0))
+
+
+def test_meta_update_bench_times_each_configs_gradient_step(capsys, tmp_path):
+    (tmp_path / "wide.yaml").write_text(f"base: {SMOKE}\nq_hidden: 64\n")
+    assert main(["bench", "meta-update", str(SMOKE), str(tmp_path / "wide.yaml"), "--steps", "2"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    rows = [line.split("|")[1:-1] for line in table[2:]]
+    assert [row[0].strip() for row in rows] == [str(SMOKE), str(tmp_path / "wide.yaml")]
+    smoke = SimplConfig.from_yaml(SMOKE)
+    assert all(float(row[1]) > 0 for row in rows)
+    assert int(rows[0][3]) == (smoke.n_prior_batch + smoke.n_post_batch) * smoke.batch_size
+    assert main(["bench", "meta-update", str(SMOKE), "--steps", "0"]) == 2
 
 
 def test_task_inference_probe_conditions_the_policy_on_own_other_and_no_task(meta_bundle, mtrl_run, tmp_path):

@@ -6,9 +6,8 @@ is recorded.
 
 - SiMPL: 20 exploration episodes with the meta-trained policy and a fresh e ~ p(e) each; then e* = posterior mean
   of q(e | all their high-level transitions) (or, with e_star_sets, of training-sized sets of them); then
-  prior-regularised SAC on copies of the meta-trained policy and
-  critics conditioned on e*, alpha starting at meta-training's final beta_large and only growing. The exploration
-  episodes are not in the fine-tuning buffer.
+  prior-regularised SAC on copies of the meta-trained policy and critics conditioned on e*, alpha starting at
+  meta-training's final beta_large and only growing. The exploration episodes are not in the fine-tuning buffer.
 - PEARL-ft: the same protocol on a PEARL meta-training run (primitive actions, no skills, no offline data).
 - PEARL: the same exploration and e*, then the meta-trained policy conditioned on e* without further learning.
 - MTRL: the multi-task policy (told the task id during training) has nothing to infer a new task from: no

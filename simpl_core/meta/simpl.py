@@ -48,7 +48,7 @@ from simpl_core.runs import (
     truncate_metrics,
 )
 from simpl_core.runtime.bundle import META_WEIGHTS, SKILL_WEIGHTS, BundleError, PolicyBundle
-from simpl_core.runtime.protocol import e_star_inputs
+from simpl_core.runtime.protocol import encode_e_star
 
 CONDITIONINGS = ("context", "task_id")
 # Not stored in META_WEIGHTS: the skill prior is in SKILL_WEIGHTS, target critics restart as copies of the critics.
@@ -165,10 +165,13 @@ class Simpl(nn.Module):
         self, episodes: list[np.ndarray], sets: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """A target task's e* and the posterior std from the high-level transitions of `episodes`: q(e | all of them)
-        with sets = 0, else the mean over `sets` training-sized sets drawn from them (`e_star_inputs`)."""
-        inputs = e_star_inputs(np.concatenate(episodes), self.cfg.post_enc_size, sets, rng)
-        mean, std = self.encoder(torch.from_numpy(inputs))
-        return mean.mean(0).numpy(), std.mean(0).numpy()
+        with sets = 0, else the mean over `sets` training-sized sets drawn from them (`encode_e_star`)."""
+
+        def encode(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mean, std = self.encoder(torch.from_numpy(inputs))
+            return mean.numpy(), std.numpy()
+
+        return encode_e_star(encode, np.concatenate(episodes), self.cfg.post_enc_size, sets, rng)
 
     @torch.no_grad()
     def posterior_samples(self, task_ids, contexts: np.ndarray) -> np.ndarray:

@@ -2,8 +2,7 @@
 
 For every task, explore as SiMPL's target learning does (episodes conditioned on fresh e ~ p(e)) and encode e* =
 the posterior mean of q(e | all exploration transitions), or with `e_star_sets` the mean over training-sized sets of
-them. Then roll out the meta-trained policy, without any
-learning, conditioned on
+them. Then roll out the meta-trained policy, without any learning, conditioned on
 - "inferred": the task's own e*,
 - "other task": the e* inferred on the next task of the set (a wrong but equally confident task),
 - "prior mean": e = 0, the centre of p(e) (no task at all).

@@ -22,7 +22,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from simpl_core.rl.buffers import TransitionLayout
-from simpl_core.runtime.protocol import EXPLORATION_EPISODES, e_star_inputs
+from simpl_core.runtime.protocol import EXPLORATION_EPISODES, check_e_star_sets, encode_e_star
 from simpl_ros.common.episodes import EpisodeRecorder
 from simpl_ros.common.messages import (
     EMBEDDING_TOPIC,
@@ -49,9 +49,7 @@ class TaskEncoderNode(Node):
         super().__init__("task_encoder")
         self.bundle = open_bundle(parameter(self, "bundle", "models/maze"), "task_encoder")
         self.exploration_episodes = parameter(self, "exploration_episodes", EXPLORATION_EPISODES)
-        self.e_star_sets = parameter(self, "e_star_sets", 0)  # 0: e* from the whole context (e_star_inputs)
-        if self.e_star_sets < 0:
-            raise StartupError(f"e_star_sets must be 0 (the whole context) or more, not {self.e_star_sets}")
+        self.e_star_sets = check_e_star_sets(parameter(self, "e_star_sets", 0))  # 0: e* from the whole context
         self.settle = parameter(self, "settle_s", 0.2)  # wait for late skill messages
         self.rng = np.random.default_rng(parameter(self, "seed", 0))
         dims = self.bundle.manifest["dims"]
@@ -140,8 +138,9 @@ class TaskEncoderNode(Node):
                 "(were skills published? ~/clear and explore again)"
             )
             return False
-        sets = e_star_inputs(context, self.bundle.context_size, self.e_star_sets, self.rng)
-        e_star = self.bundle.encode_task(sets)[0].mean(0)
+        e_star, _ = encode_e_star(
+            self.bundle.encode_task, context, self.bundle.context_size, self.e_star_sets, self.rng
+        )
         self.mode = EXPLOIT
         self.embedding_pub.publish(self.layouts[2].pack(mode=EXPLOIT, e=e_star))
         self.get_logger().info(

@@ -76,6 +76,10 @@ class SimplConfig:
     """gradient steps per iteration = reuse * new transitions / (tasks * batch)"""
     max_updates_per_iteration: int = 80
     """cap on the above (first iterations collect long episodes)"""
+    relabel_fraction: float = 0.0
+    """hindsight task relabelling (deviation from the paper; goal tasks only, meta/relabel.py): share of every
+    context and RL batch drawn from all tasks' transitions, rewarded where the skill reached this task's goal;
+    0 = off"""
     enc_buffer_size: int = 4000
     """high-level transitions kept per task for conditioning"""
     buffer_size: int = 4000

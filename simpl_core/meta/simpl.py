@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from simpl_core.envs import make_vector_env
 from simpl_core.meta.config import SimplConfig
+from simpl_core.meta.relabel import RelabelPool, reach_test_for, relabelled
 from simpl_core.rl.buffers import EpisodeBuffer, TransitionLayout
 from simpl_core.rl.levels import action_level
 from simpl_core.rl.nets import (
@@ -282,6 +283,15 @@ class MetaTrainer:
         width = simpl.layout.width
         self.enc_buffers = [EpisodeBuffer(cfg.enc_buffer_size, width) for _ in self.tasks]
         self.rl_buffers = [EpisodeBuffer(cfg.buffer_size, width) for _ in self.tasks]
+        if not 0.0 <= cfg.relabel_fraction <= 1.0:
+            raise ValueError(f"relabel_fraction must be in [0, 1], got {cfg.relabel_fraction}")
+        count, relabel = len(self.tasks), cfg.relabel_fraction > 0
+        self.reach_test = reach_test_for(self.tasks) if relabel else None
+        self.enc_pool = RelabelPool(cfg.enc_buffer_size * count, simpl.layout, count) if relabel else None
+        self.rl_pool = RelabelPool(cfg.buffer_size * count, simpl.layout, count) if relabel else None
+        # what contexts and RL batches are drawn from: the buffers, or the buffers mixed with relabelled pools
+        self.enc_draw = relabelled(self.enc_buffers, self.enc_pool, cfg.relabel_fraction)
+        self.rl_draw = relabelled(self.rl_buffers, self.rl_pool, cfg.relabel_fraction)
         self.rng = np.random.default_rng(cfg.seed)
         self.iteration = 0
         self.env_steps = 0
@@ -303,7 +313,7 @@ class MetaTrainer:
 
     def posterior_conds(self, task_ids) -> tuple[np.ndarray, np.ndarray]:
         """e ~ q(e | c) per task, c drawn from its encoder buffer, and whether each c holds a reward."""
-        contexts = np.stack([self.enc_buffers[t].sample(self.cfg.post_enc_size, self.rng) for t in task_ids])
+        contexts = np.stack([self.enc_draw[t].sample(self.cfg.post_enc_size, self.rng) for t in task_ids])
         return self.simpl.posterior_samples(task_ids, contexts), self.simpl.holds_reward(contexts)
 
     def run_wave(self, task_ids, conds: np.ndarray) -> list[HighLevelEpisode]:
@@ -316,18 +326,30 @@ class MetaTrainer:
             self.skill_horizon,
             conds,
             seed=int(self.rng.integers(2**31)),
+            reach_test=self.reach_test,
         )
         self.env_steps += sum(ep.env_steps for ep in episodes)
         return episodes
+
+    def store(self, task: int, episode: HighLevelEpisode, encoder: bool) -> None:
+        """An episode into the task's RL buffer (and its encoder buffer), and into the relabelling pools if any."""
+        for buffers, pool, wanted in (
+            (self.rl_buffers, self.rl_pool, True),
+            (self.enc_buffers, self.enc_pool, encoder),
+        ):
+            if wanted:
+                buffers[task].add(episode.rows)
+                if pool is not None:
+                    pool.add(episode.rows, episode.reached)
 
     def warm_up(self) -> None:
         """Fill every encoder buffer with prior-conditioned episodes, then every RL buffer with posterior ones."""
         while needy := [t for t, b in enumerate(self.enc_buffers) if len(b) < self.cfg.post_enc_size]:
             for t, episode in zip(needy, self.run_wave(needy, self.prior_conds(len(needy)))):
-                self.enc_buffers[t].add(episode.rows)
+                self.store(t, episode, encoder=True)
         while needy := [t for t, b in enumerate(self.rl_buffers) if len(b) < self.cfg.batch_size]:
             for t, episode in zip(needy, self.run_wave(needy, self.posterior_conds(needy)[0])):
-                self.rl_buffers[t].add(episode.rows)
+                self.store(t, episode, encoder=False)
 
     def iterate(self) -> dict:
         """One meta-training iteration: collect 2 episodes per task, then gradient steps."""
@@ -335,13 +357,12 @@ class MetaTrainer:
         ids = list(range(len(self.tasks)))
         prior_eps = self.run_wave(ids, self.prior_conds(len(ids)))
         for t, episode in zip(ids, prior_eps):
-            self.enc_buffers[t].add(episode.rows)
-            self.rl_buffers[t].add(episode.rows)
+            self.store(t, episode, encoder=True)
         # contexts may hold this iteration's prior episode, as the original's
         conds, rewarded = self.posterior_conds(ids)
         post_eps = self.run_wave(ids, conds)
         for t, episode in zip(ids, post_eps):
-            self.rl_buffers[t].add(episode.rows)
+            self.store(t, episode, encoder=False)
         collect_s = time.perf_counter() - started
         prior_returns = np.array([ep.episode_return for ep in prior_eps])
         post_returns = np.array([ep.episode_return for ep in post_eps])
@@ -349,7 +370,7 @@ class MetaTrainer:
         tasks_per_step = self.cfg.n_prior_batch + self.cfg.n_post_batch
         updates = int(self.cfg.reuse_rate * new_transitions / (tasks_per_step * self.cfg.batch_size))
         updates = min(max(updates, 1), self.cfg.max_updates_per_iteration)
-        losses = [self.simpl.update(self.enc_buffers, self.rl_buffers, self.rng) for _ in range(updates)]
+        losses = [self.simpl.update(self.enc_draw, self.rl_draw, self.rng) for _ in range(updates)]
         self.iteration += 1
         return {
             "iteration": self.iteration,
@@ -379,6 +400,7 @@ class MetaTrainer:
             ],
             "enc_buffers": [b.state_dict() for b in self.enc_buffers],
             "rl_buffers": [b.state_dict() for b in self.rl_buffers],
+            **({"relabel_pools": [self.enc_pool.state_dict(), self.rl_pool.state_dict()]} if self.enc_pool else {}),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "iteration": self.iteration,
@@ -402,6 +424,9 @@ class MetaTrainer:
         for buffers, saved in ((self.enc_buffers, state["enc_buffers"]), (self.rl_buffers, state["rl_buffers"])):
             for buffer, buffer_state in zip(buffers, saved):
                 buffer.load_state_dict(buffer_state)
+        if self.enc_pool is not None:
+            for pool, pool_state in zip((self.enc_pool, self.rl_pool), state["relabel_pools"]):
+                pool.load_state_dict(pool_state)
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         self.iteration, self.env_steps = state["iteration"], state["env_steps"]

@@ -14,6 +14,7 @@ from simpl_core.rl.buffers import TransitionLayout
 
 SkillPolicy = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # (states, conds) -> z
 SkillDecoder = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (states, z) -> clipped actions
+ReachTest = Callable[[np.ndarray], np.ndarray]  # (observations) -> (len, goals) bool: which goals each has reached
 
 
 @dataclass
@@ -24,6 +25,9 @@ class HighLevelEpisode:
     success: bool
     """ended by termination (maze: goal reached)"""
     env_steps: int
+    reached: np.ndarray | None = None
+    """(T_high, goals) bool, with a reach test: which goals each skill reached at some env step (hindsight
+    relabelling)"""
 
 
 def rollout_wave(
@@ -35,8 +39,10 @@ def rollout_wave(
     skill_horizon: int,
     conds: np.ndarray | None = None,
     seed: int | None = None,
+    reach_test: ReachTest | None = None,
 ) -> list[HighLevelEpisode]:
-    """One episode per task, all at once (env.num_envs == len(tasks), env created with autoreset DISABLED)."""
+    """One episode per task, all at once (env.num_envs == len(tasks), env created with autoreset DISABLED).
+    With a reach test, each transition also records which of its goals the skill reached on the way."""
     count = len(tasks)
     obs, _ = env.reset(seed=seed, options={"tasks": list(tasks)})
     active = np.ones(count, dtype=bool)
@@ -44,11 +50,14 @@ def rollout_wave(
     returns, steps = np.zeros(count), np.zeros(count, dtype=np.int64)
     success = np.zeros(count, dtype=bool)
     segment_start, segment_reward = obs.copy(), np.zeros(count)
+    reached: list[list[np.ndarray]] = [[] for _ in range(count)]
+    segment_reached = False  # becomes (count, goals) bool at the first step with a reach test
     z = np.zeros((count, layout.latent_dim), dtype=np.float32)
     t = 0
     while active.any():
         if t % skill_horizon == 0:
             segment_start, segment_reward = obs.copy(), np.zeros(count)
+            segment_reached = False
             z = policy(obs, conds).astype(np.float32)
         actions = decoder(obs, z)
         actions[~active] = 0.0
@@ -58,13 +67,17 @@ def rollout_wave(
         segment_reward += reward
         returns += reward
         steps += active
+        if reach_test is not None:
+            segment_reached = segment_reached | (reach_test(obs) & active[:, None])
         ended = active & (terminated | truncated)
         success |= active & terminated
         closing = ended | (active & (t % skill_horizon == 0))
         for i in np.flatnonzero(closing):
             rows[i].append(layout.pack(segment_start[i], z[i], segment_reward[i], bool(terminated[i]), obs[i]))
+            if reach_test is not None:
+                reached[i].append(segment_reached[i])
         active &= ~ended
     return [
-        HighLevelEpisode(np.stack(r), float(ret), bool(ok), int(n))
-        for r, ret, ok, n in zip(rows, returns, success, steps)
+        HighLevelEpisode(np.stack(r), float(ret), bool(ok), int(n), np.stack(hit) if hit else None)
+        for r, ret, ok, n, hit in zip(rows, returns, success, steps, reached)
     ]

@@ -128,6 +128,26 @@ def test_posterior_contexts_are_drawn_after_the_iterations_prior_episodes_join_t
     assert len(row["posterior_returns"]) == len(row["prior_returns"]) == len(tasks)
 
 
+def test_relabelled_meta_training_pools_every_episode_and_checkpoints_the_pools(meta_bundle):
+    bundle, meta = meta_bundle
+    simpl, *_ = load_meta_run(meta, bundle)
+    cfg = dataclasses.replace(simpl.cfg, relabel_fraction=0.5)
+    level = action_level("skills", bundle)
+    tasks = resolve_tasks(str(meta.parent / "tasks.yaml")).tasks
+    trainer = MetaTrainer(cfg, simpl, tasks, level.decode, level.horizon)
+    trainer.warm_up()
+    row = trainer.iterate()
+    trainer.close()
+    assert len(trainer.enc_pool) == sum(len(b) for b in trainer.enc_buffers)  # prior episodes only
+    assert len(trainer.rl_pool) == sum(len(b) for b in trainer.rl_buffers)  # both kinds
+    assert 0.0 <= row["rewarded_context_share"] <= 1.0
+    again = MetaTrainer(cfg, simpl, tasks, level.decode, level.horizon)
+    again.load_state_dict(trainer.state_dict())
+    np.testing.assert_array_equal(again.rl_pool.buffer.all(), trainer.rl_pool.buffer.all())
+    with pytest.raises(ValueError, match="relabel_fraction"):
+        MetaTrainer(dataclasses.replace(cfg, relabel_fraction=1.5), simpl, tasks, level.decode, level.horizon)
+
+
 def test_update_uses_small_and_large_contexts_and_coefficients_only_grow():
     cfg = SimplConfig.from_yaml(SMOKE)
     # Targets far above any KL: the dual gradient says "decrease" every step, which must be refused...
@@ -431,6 +451,7 @@ def test_shipped_meta_training_configs_load(name):
     [
         ("simpl_maze_cpu_reuse8", "simpl_maze_cpu", {"reuse_rate", "max_updates_per_iteration"}),
         ("simpl_maze_cpu_buf20k", "simpl_maze_cpu", {"enc_buffer_size", "buffer_size"}),
+        ("studies/simpl_maze_cpu_relabel", "simpl_maze_cpu", {"relabel_fraction"}),
         ("mtrl_kitchen_cpu", "simpl_kitchen_cpu", {"task_conditioning", "n_prior_batch", "n_post_batch", "iterations"}),
         (
             "studies/simpl_maze_1task_matched",

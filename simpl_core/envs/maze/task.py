@@ -41,3 +41,10 @@ def parse_maze_task(raw, layout: MazeLayout | None = None) -> MazeTask:
             f"maze goal {list(raw)} is a wall or outside the {layout.shape[0]}x{layout.shape[1]} maze {layout.name!r}"
         )
     return MazeTask(goal=(raw[0], raw[1]))
+
+
+def goals_reached(tasks: list[MazeTask]):
+    """A reach test for hindsight relabelling: observations (n, >= 2) -> (n, len(tasks)) bool, whether each
+    position is within SUCCESS_RADIUS of each task's goal (the env's own success test, for all goals at once)."""
+    goals = np.array([task.goal for task in tasks], dtype=np.float64)
+    return lambda obs: np.linalg.norm(np.asarray(obs)[:, None, :2] - goals, axis=-1) <= SUCCESS_RADIUS
